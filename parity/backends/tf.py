@@ -1,0 +1,59 @@
+"""TensorFlow, imported lazily, eager mode, thread pools sized once."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from parity.backends import thread_count
+
+_tf = None
+_keras = None
+
+
+def tf():
+    """The ``tensorflow`` module, configured on first call."""
+    global _tf
+    if _tf is None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import tensorflow
+
+        n = thread_count()
+        try:
+            tensorflow.config.threading.set_intra_op_parallelism_threads(n)
+            tensorflow.config.threading.set_inter_op_parallelism_threads(n)
+        except RuntimeError:  # already initialised by the host program
+            pass
+        tensorflow.get_logger().setLevel("ERROR")
+        _tf = tensorflow
+    return _tf
+
+
+def keras():
+    """The ``keras`` module (Keras 3 on the TensorFlow backend)."""
+    global _keras
+    if _keras is None:
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        tf()
+        import keras as k
+
+        _keras = k
+    return _keras
+
+
+def constant(a: np.ndarray, dtype: str):
+    """An exact tensor of ``dtype`` from float64 values already representable in it."""
+    t = tf()
+    return t.cast(t.constant(a.astype(np.float32) if dtype == "bfloat16" else a.astype(dtype)),
+                  dtype)
+
+
+def to_numpy(t) -> np.ndarray:
+    """Float64 copy of a tensor (exact for every float dtype)."""
+    return np.asarray(tf().cast(t, "float64").numpy())
+
+
+def settings() -> dict:
+    t = tf()
+    return {"intra_op_threads": t.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op_threads": t.config.threading.get_inter_op_parallelism_threads()}

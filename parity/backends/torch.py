@@ -1,0 +1,36 @@
+"""PyTorch, imported lazily, intra-op threads sized once."""
+from __future__ import annotations
+
+import numpy as np
+
+from parity.backends import thread_count
+
+_torch = None
+
+
+def torch():
+    """The ``torch`` module, configured on first call."""
+    global _torch
+    if _torch is None:
+        import torch as t
+
+        t.set_num_threads(thread_count())
+        _torch = t
+    return _torch
+
+
+def tensor(a: np.ndarray, dtype: str, requires_grad: bool = False):
+    """An exact tensor of ``dtype`` from float64 values already representable in it."""
+    t = torch()
+    out = t.from_numpy(np.ascontiguousarray(a)).to(getattr(t, dtype))
+    return out.requires_grad_(requires_grad)
+
+
+def to_numpy(t) -> np.ndarray:
+    """Float64 copy of a tensor (exact for every float dtype)."""
+    return t.detach().to(torch().float64).cpu().numpy()
+
+
+def settings() -> dict:
+    t = torch()
+    return {"intra_op_threads": t.get_num_threads(), "interop_threads": t.get_num_interop_threads()}

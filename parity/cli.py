@@ -1,0 +1,189 @@
+"""``python -m parity`` / ``parity``: list | run | audit.
+
+Exit codes: 0 every case as expected; 1 an unexpected divergence (a ``fail``,
+an ``error``, or a rejection no registry entry explains) or a failing audit;
+2 bad input (unknown op or variant, bad flag, unimportable candidate, bad
+registry); 130 interrupted (the partial report is still written).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from parity import registry
+from parity.compare import describe_failure, output_failed
+from parity.numerics import DTYPES
+from parity.profiles import EXAMPLES
+
+EXIT_OK, EXIT_DIVERGENCE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class BadInput(Exception):
+    """Reported as one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like every other bad input
+        raise BadInput(f"{self.prog}: {message}")
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _ops(text: str | None) -> list[str]:
+    names = registry.names()
+    if not text:
+        return names
+    chosen = _csv(text)
+    for name in chosen:
+        registry.get(name)  # raises UnknownOp listing the known ops
+    return chosen
+
+
+def _dtypes(values: list[str] | None) -> list[str]:
+    chosen = [d for v in values or [] for d in _csv(v)] or list(DTYPES)
+    bad = [d for d in chosen if d not in DTYPES]
+    if bad:
+        raise BadInput(f"unknown dtype(s) {', '.join(bad)}; known: {', '.join(DTYPES)}")
+    return chosen
+
+
+def _examples(args) -> int:
+    if args.examples is not None:
+        if args.examples < 1:
+            raise BadInput("--examples must be at least 1")
+        return args.examples
+    return EXAMPLES[args.profile]
+
+
+def load_candidate(spec: str):
+    """``pkg.module:function`` -> the callable, or ``BadInput`` saying why not."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise BadInput(f"candidate must look like package.module:function, got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as e:  # any import-time failure of user code
+        raise BadInput(f"cannot import candidate module {module_name!r}: "
+                       f"{type(e).__name__}: {e}") from None
+    fn = module
+    for part in attr.split("."):
+        fn = getattr(fn, part, None)
+    if not callable(fn):
+        raise BadInput(f"{module_name!r} has no callable {attr!r}")
+    return fn
+
+
+def cmd_list(args) -> int:
+    for name in registry.names():
+        op = registry.get(name)
+        print(f"{name}  [{op.family}] {op.description}")
+        print(f"    outputs: {', '.join(op.outputs)} (y and gradients for a seeded upstream dy)")
+        for v in op.variants.values():
+            print(f"    {v.name:<8} {v.description}")
+        if args.verbose:
+            print(f"    audit candidate: {op.candidate_doc}")
+    return EXIT_OK
+
+
+def _print_summary(report: dict) -> None:
+    print(f"{'op':<24}{'variant':<9}{'cases':>6}  {'worst diff':>10}  {'worst ratio':>11}  statuses")
+    for s in report["summary"]:
+        diff = f"{s['worst_max_abs_diff']:.3g}" if s["worst_max_abs_diff"] is not None else "-"
+        ratio = f"{s['worst_bound_ratio']:.3g}" if s["worst_bound_ratio"] is not None else "-"
+        counts = ", ".join(f"{k} {v}" for k, v in s["counts"].items())
+        print(f"{s['op']:<24}{s['variant']:<9}{s['cases']:>6}  {diff:>10}  {ratio:>11}  {counts}")
+    for d in report["divergences"]:
+        if d["not_reproduced"]:
+            print(f"divergence {d['id']}: scope exercised {d['exercised']}x, never reproduced")
+
+
+def _describe(record: dict) -> list[str]:
+    lines = [f"{record['op']} case {record['id']} ({record['variant']}): {record['status']}"]
+    if record["error"]:
+        lines.append(f"  {record['error']}")
+    lines += [f"  {describe_failure(record['op'], record['id'], n, m)}"
+              for n, m in record["outputs"].items() if output_failed(m)]
+    return lines
+
+
+def cmd_run(args) -> int:
+    from parity.report.build import unexpected
+    from parity.session import run_sweep
+
+    report, path = run_sweep(_ops(args.ops), examples=_examples(args), seed=args.seed,
+                             dtypes=_dtypes(args.dtypes), variants=_csv(args.variants or ""),
+                             out_dir=args.out)
+    _print_summary(report)
+    bad = [r for r in report["cases"] if unexpected(r)]
+    for r in bad[:10]:
+        print("\n".join(_describe(r)))
+    print(f"{len(report['cases'])} cases, {len(bad)} unexpected; report: {path}")
+    if report["run"]["interrupted"]:
+        print("interrupted: the report holds the cases finished so far (complete: false)")
+        return EXIT_INTERRUPTED
+    return EXIT_DIVERGENCE if bad else EXIT_OK
+
+
+def cmd_audit(args) -> int:
+    from parity.session import run_audit
+
+    registry.get(args.op)
+    fn = load_candidate(args.candidate)
+    report, path, minimal = run_audit(args.op, fn, args.candidate, examples=_examples(args),
+                                      seed=args.seed, dtypes=_dtypes(args.dtypes),
+                                      out_dir=args.out)
+    judged = sum(r["status"] not in ("rejected_tf", "rejected_both") for r in report["cases"])
+    if report["run"]["interrupted"]:
+        print(f"interrupted after {len(report['cases'])} cases; report: {path}")
+        return EXIT_INTERRUPTED
+    if minimal is None:
+        print(f"audit {args.op} {args.candidate}: pass ({judged} cases judged against TF, "
+              f"{len(report['cases'])} run); report: {path}")
+        return EXIT_OK
+    print(f"audit {args.op} {args.candidate}: FAIL; minimal failing config "
+          f"(shrunk by Hypothesis):")
+    print(f"  {minimal['config']}  seed={minimal['seed']}")
+    print("\n".join(_describe(minimal)))
+    print("repro:\n" + "\n".join(f"  {line}" for line in minimal["repro"].splitlines()))
+    print(f"report: {path}")
+    return EXIT_DIVERGENCE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="parity", description="TensorFlow vs PyTorch numerical parity harness")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    ls = sub.add_parser("list", help="op pairs, variants, what each compares")
+    ls.add_argument("--verbose", "-v", action="store_true", help="also the audit calling convention")
+    for name, help_ in (("run", "run the sweep"), ("audit", "audit a torch callable against TF")):
+        s = sub.add_parser(name, help=help_)
+        if name == "audit":
+            s.add_argument("op")
+            s.add_argument("candidate", help="package.module:function")
+        else:
+            s.add_argument("--ops", help="comma-separated op names (default: all)")
+            s.add_argument("--variants", help="comma-separated variants (default: all)")
+        s.add_argument("--examples", type=int, help="configs drawn per op (overrides --profile)")
+        s.add_argument("--profile", choices=sorted(EXAMPLES), default="default")
+        s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--dtypes", action="append", help=f"comma-separated, from {', '.join(DTYPES)}")
+        s.add_argument("--out", default="reports", help="report directory (default: reports)")
+    return p
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return {"list": cmd_list, "run": cmd_run, "audit": cmd_audit}[args.command](args)
+    except (BadInput, registry.UnknownOp, ValueError) as e:
+        print(f"parity: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("parity: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

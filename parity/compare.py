@@ -1,0 +1,139 @@
+"""Per-output comparison of two results against a float64 reference and a bound.
+
+The tolerance rule (see DESIGN): each element ``i`` of an output has a
+rounding-error bound ``bound[i]`` computed in float64 by the op module from
+the magnitudes that enter it (for a convolution ``|x| conv |w| + |b|``):
+
+    bound[i] = C * u(dtype) * (1 + sqrt(n)) * magnitude[i]  (+ tiny(dtype))
+
+``n`` is the number of products summed into element ``i``, ``u`` the unit
+roundoff. ``sqrt(n)`` rather than the worst-case ``n`` is the probabilistic
+rounding model (Higham & Mary, 2019) that fits random inputs; ``C`` covers both
+implementations' errors and the final rounding of each output (see
+``ROUNDING_C``). A correct pair stays far below ``bound_ratio = 1``; an
+element that moved by one input pixel is orders of magnitude above it.
+
+The two sides are compared in float64 after an exact upcast. An element is
+*mismatched* when ``|tf - torch| > bound`` or when only one side is NaN, or
+the two have different infinities.
+
+Example:
+    >>> import numpy as np
+    >>> m = compare_output(np.array([1.0, 2.0]), np.array([1.0, 2.5]),
+    ...                    np.array([1.0, 2.0]), np.array([0.1, 0.1]))
+    >>> m["mismatched"], m["max_abs_diff"], m["bound_ratio"], m["farther"]
+    (1, 0.5, 5.0, 'torch')
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from parity.numerics import tiny, unit_roundoff
+
+ROUNDING_C = 4.0
+"""Two implementations (2x) times a margin of 2 over the sqrt(n) model."""
+
+
+def rounding_bound(magnitude: np.ndarray, n, dtype: str, c: float = ROUNDING_C) -> np.ndarray:
+    """Elementwise bound for two float sums of ``n`` terms with the given magnitudes.
+
+    >>> float(rounding_bound(np.array([1.0]), 9, "float32")[0]) == 4 * 2**-24 * 4 + 2**-126
+    True
+    """
+    n = np.asarray(n, dtype=np.float64)
+    return c * unit_roundoff(dtype) * (1.0 + np.sqrt(n)) * np.abs(magnitude) + tiny(dtype)
+
+
+def _value(v) -> float | str:
+    """A JSON-safe float: non-finite numbers become strings."""
+    v = float(v)
+    return v if math.isfinite(v) else str(v)
+
+
+def _shape(a) -> list[int] | None:
+    return None if a is None else list(np.shape(a))
+
+
+def _shape_only(tf_out, torch_out, ref) -> dict:
+    """Metrics when a side's output is missing or has the wrong shape."""
+    return {"shape_match": False, "tf_shape": _shape(tf_out),
+            "torch_shape": _shape(torch_out), "reference_shape": _shape(ref),
+            "nonfinite_match": None, "max_abs_diff": None, "max_rel_diff": None,
+            "mismatched": int(np.size(ref)), "mismatched_fraction": 1.0, "worst_index": None,
+            "tf_value": None, "torch_value": None, "reference_value": None, "bound": None,
+            "bound_ratio": None, "tf_error": None, "torch_error": None,
+            "farther": _farther_by_shape(tf_out, torch_out, ref)}
+
+
+def _farther_by_shape(tf_out, torch_out, ref) -> str:
+    tf_ok = _shape(tf_out) == _shape(ref)
+    torch_ok = _shape(torch_out) == _shape(ref)
+    return "neither" if tf_ok == torch_ok else ("torch" if tf_ok else "tf")
+
+
+def _max_abs(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    return float(np.abs(a - b)[mask].max()) if mask.any() else 0.0
+
+
+def compare_output(tf_out: np.ndarray, torch_out: np.ndarray, ref: np.ndarray,
+                   bound: np.ndarray) -> dict:
+    """All metrics of one named output; a side's ``None`` means it produced none."""
+    if tf_out is None or torch_out is None or not np.shape(tf_out) == np.shape(torch_out) \
+            == np.shape(ref):
+        return _shape_only(tf_out, torch_out, ref)
+    a, b = np.asarray(tf_out, np.float64), np.asarray(torch_out, np.float64)
+    finite = np.isfinite(a) & np.isfinite(b)
+    nonfinite_bad = ~finite & ~((a == b) | (np.isnan(a) & np.isnan(b)))
+    diff = np.where(finite, np.abs(a - b), 0.0)
+    scale = np.maximum(np.abs(a), np.abs(b))
+    rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
+    ratio = diff / bound
+    bad = (diff > bound) | nonfinite_bad
+    worst = np.unravel_index(int(np.argmax(np.where(nonfinite_bad, np.inf, ratio))), a.shape) \
+        if a.size else None
+    ref_finite = finite & np.isfinite(ref)
+    tf_err, torch_err = _max_abs(a, ref, ref_finite), _max_abs(b, ref, ref_finite)
+    return {
+        "shape_match": True, "tf_shape": list(a.shape), "torch_shape": list(b.shape),
+        "reference_shape": list(np.shape(ref)),
+        "nonfinite_match": not bool(nonfinite_bad.any()),
+        "max_abs_diff": float(diff.max()) if a.size else 0.0,
+        "max_rel_diff": float(rel.max()) if a.size else 0.0,
+        "mismatched": int(bad.sum()),
+        "mismatched_fraction": float(bad.mean()) if a.size else 0.0,
+        "worst_index": [int(i) for i in worst] if worst is not None else None,
+        "tf_value": _value(a[worst]) if worst is not None else None,
+        "torch_value": _value(b[worst]) if worst is not None else None,
+        "reference_value": _value(ref[worst]) if worst is not None else None,
+        "bound": float(bound[worst]) if worst is not None else None,
+        "bound_ratio": float(ratio.max()) if a.size else 0.0,
+        "tf_error": tf_err, "torch_error": torch_err,
+        "farther": "neither" if tf_err == torch_err else ("tf" if tf_err > torch_err else "torch"),
+    }
+
+
+def output_failed(metrics: dict) -> bool:
+    """True when an output breaks any rule: shape, non-finite mask, or the bound."""
+    return (not metrics["shape_match"]) or (not metrics["nonfinite_match"]) \
+        or metrics["mismatched"] > 0
+
+
+def describe_failure(op: str, case_id: str, name: str, m: dict) -> str:
+    """One message template for every failure (assert_close style).
+
+    >>> describe_failure("conv2d_same", "abc", "y", {"shape_match": False, "tf_shape": [1],
+    ...     "torch_shape": [2], "reference_shape": [1]})
+    'conv2d_same case abc output y: shape mismatch: tf [1], torch [2], reference [1]'
+    """
+    head = f"{op} case {case_id} output {name}"
+    if not m["shape_match"]:
+        return (f"{head}: shape mismatch: tf {m['tf_shape']}, torch {m['torch_shape']}, "
+                f"reference {m['reference_shape']}")
+    total = int(np.prod(m["tf_shape"])) if m["tf_shape"] else 1
+    return (f"{head}: mismatched elements: {m['mismatched']} / {total} "
+            f"({100 * m['mismatched_fraction']:.1f}%); greatest absolute difference "
+            f"{m['max_abs_diff']:.3g} (bound ratio {m['bound_ratio']:.3g}) at index "
+            f"{tuple(m['worst_index'] or ())}: tf {m['tf_value']}, torch {m['torch_value']}, "
+            f"reference {m['reference_value']}, bound {m['bound']:.3g}")

@@ -1,0 +1,71 @@
+"""Frozen, validated, JSON-serialisable configs with stable ids.
+
+Example:
+    >>> from parity.ops.conv import ConvConfig
+    >>> c = ConvConfig(rank=1, batch=1, in_channels=2, out_channels=2, spatial=(5,),
+    ...                kernel=(3,), stride=(2,), dilation=(1,))
+    >>> ConvConfig.from_dict(c.to_dict()) == c, len(c.config_id())
+    (True, 16)
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+
+from parity.numerics import stable_hash
+
+
+class ConfigError(ValueError):
+    """A config that cannot describe a case; its message is one line."""
+
+
+class Config:
+    """Mixin for frozen dataclass configs."""
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def to_dict(self) -> dict:
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+                for f in dataclasses.fields(self)}
+
+    def config_id(self) -> str:
+        return stable_hash(json.dumps(self.to_dict(), sort_keys=True))
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        """Build and validate from JSON data; any problem is a one-line ``ConfigError``."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{cls.__name__} needs a JSON object, got {type(data).__name__}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise ConfigError(f"{cls.__name__}: unknown field(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(fields)}")
+        hints = typing.get_type_hints(cls)
+        kwargs = {}
+        for name, value in data.items():
+            want = hints[name]
+            if typing.get_origin(want) is tuple:
+                if not isinstance(value, (list, tuple)) or \
+                        not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                    raise ConfigError(f"{cls.__name__}.{name} must be a list of integers, "
+                                      f"got {value!r}")
+                value = tuple(value)
+            elif not isinstance(value, want) or (want is int and isinstance(value, bool)):
+                raise ConfigError(f"{cls.__name__}.{name} must be {want.__name__}, got {value!r}")
+            kwargs[name] = value
+        try:
+            return cls(**kwargs)
+        except TypeError as e:
+            raise ConfigError(f"{cls.__name__}: {e}") from None
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise ``ConfigError(message)`` unless ``condition``."""
+    if not condition:
+        raise ConfigError(message)

@@ -1,0 +1,93 @@
+"""The known-divergence registry (``cases/divergences.toml``).
+
+Each entry scopes a divergence by op, variant, dtype and a predicate over the
+config, names the statuses it explains, and states mechanism, references and
+expected magnitude. A case whose raw status is explained becomes
+``known_divergence`` (a ``fail``) or keeps its rejection status with the entry's
+id; every entry also counts the cases that exercised its scope and those that
+reproduced it, so an entry whose scope ran but never reproduced is visible.
+
+Predicates are Python expressions over the config fields plus ``op`` and
+``variant``, with ``min``, ``max``, ``any``, ``all``, ``len``, ``sum``, ``zip``,
+``abs`` and ``range``, e.g.
+``"max(stride) > 1 and max(dilation) > 1"``.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "cases" / "divergences.toml"
+EXPLAINABLE = ("fail", "rejected_tf", "rejected_torch", "rejected_both")
+_HELPERS = {"min": min, "max": max, "any": any, "all": all, "len": len, "sum": sum, "zip": zip,
+            "abs": abs, "range": range}
+
+
+class RegistryError(ValueError):
+    pass
+
+
+@dataclass
+class Divergence:
+    id: str
+    ops: list[str]
+    statuses: list[str]
+    mechanism: str
+    magnitude: str
+    variants: list[str] = field(default_factory=list)   # empty: every variant
+    dtypes: list[str] = field(default_factory=list)     # empty: every dtype
+    when: str = "True"
+    references: list[str] = field(default_factory=list)
+    exercised: int = 0
+    reproduced: int = 0
+
+    def in_scope(self, op: str, variant: str, config: dict) -> bool:
+        if op not in self.ops or (self.variants and variant not in self.variants):
+            return False
+        if self.dtypes and config.get("dtype") not in self.dtypes:
+            return False
+        env = dict(_HELPERS, op=op, variant=variant, **config)
+        return bool(eval(self.when, {"__builtins__": {}}, env))  # noqa: S307 - repo-owned file
+
+    def summary(self) -> dict:
+        return {"id": self.id, "exercised": self.exercised, "reproduced": self.reproduced,
+                "not_reproduced": self.exercised > 0 and self.reproduced == 0}
+
+
+class Registry:
+    def __init__(self, entries: list[Divergence]):
+        self.entries = entries
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Registry":
+        path = Path(path or os.environ.get("PARITY_DIVERGENCES") or DEFAULT_PATH)
+        if not path.exists():
+            return cls([])
+        try:
+            data = tomllib.loads(path.read_text())
+            entries = [Divergence(**{k: v for k, v in e.items()}) for e in data.get("divergence", [])]
+        except (tomllib.TOMLDecodeError, TypeError) as e:
+            raise RegistryError(f"bad divergence registry {path}: {e}") from None
+        for e in entries:
+            bad = set(e.statuses) - set(EXPLAINABLE)
+            if bad:
+                raise RegistryError(f"divergence {e.id}: unknown statuses {sorted(bad)}")
+            compile(e.when, e.id, "eval")
+        return cls(entries)
+
+    def classify(self, op: str, variant: str, config: dict, status: str) -> str | None:
+        """Count scope hits; return the id of the first entry that explains ``status``."""
+        found = None
+        for e in self.entries:
+            if not e.in_scope(op, variant, config):
+                continue
+            e.exercised += 1
+            if status in e.statuses and found is None:
+                e.reproduced += 1
+                found = e.id
+        return found
+
+    def get(self, divergence_id: str) -> Divergence | None:
+        return next((e for e in self.entries if e.id == divergence_id), None)

@@ -1,0 +1,57 @@
+"""What a run ran on: versions (read from package metadata, no framework import), threads, commit."""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("numpy", "scipy", "hypothesis", "torch", "tensorflow-cpu", "tensorflow", "keras",
+            "ml_dtypes", "jsonschema")
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def collect(threads: dict | None = None, device: str = "cpu") -> dict:
+    """The report's ``environment`` block. ``threads`` comes from the backends that ran."""
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "packages": {name: v for name in PACKAGES if (v := _version(name))},
+        "device": device,
+        "threads": threads or {},
+        "env": {k: os.environ[k] for k in ("PARITY_THREADS", "OMP_NUM_THREADS",
+                                           "TF_ENABLE_ONEDNN_OPTS") if k in os.environ},
+        "git_commit": git_commit(),
+        "argv": sys.argv[1:],
+    }
+
+
+def framework_threads() -> dict:
+    """Thread settings of the frameworks already imported (imports none)."""
+    out = {}
+    if "tensorflow" in sys.modules:
+        from parity.backends import tf as B
+        out["tensorflow"] = B.settings()
+    if "torch" in sys.modules:
+        from parity.backends import torch as B
+        out["torch"] = B.settings()
+    return out

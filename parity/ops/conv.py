@@ -1,0 +1,320 @@
+"""SAME convolution: conv1d_same, conv2d_same, conv3d_same, depthwise_conv2d_same.
+
+Config -> strategy -> TF sides -> torch sides -> float64 reference -> bound.
+
+Bound. Element ``y[i]`` sums ``n = (in/groups) * prod(kernel)`` products plus
+the bias; ``dx[i]`` at most ``(out/groups) * prod(kernel)``; ``dw[i]`` and
+``db[i]`` ``batch * prod(out_spatial)``. Each output's bound is
+``parity.compare.rounding_bound`` of the float64 magnitudes obtained by running
+the same reference arithmetic on absolute values (``|x| conv |w| + |b|``,
+``|dy| conv^T |w|``, ``|x| corr |dy|``, ``sum |dy|``), with that ``n``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+
+from parity import layout, reference
+from parity.compare import rounding_bound
+from parity.config import Config, require
+from parity.numerics import DTYPES, case_rng, check_dtype, draw
+from parity.padding import same_paddings
+from parity.registry import OpPair, Variant, gradient_refused, register
+
+MAX_OUT = {1: 12, 2: 6, 3: 3}
+"""Largest output size per spatial dimension the strategy draws, by rank (speed)."""
+
+
+@dataclass(frozen=True)
+class ConvConfig(Config):
+    rank: int
+    batch: int
+    in_channels: int
+    out_channels: int
+    spatial: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int = 1
+    bias: bool = True
+    dtype: str = "float32"
+
+    def validate(self) -> None:
+        require(self.rank in (1, 2, 3), f"rank must be 1, 2 or 3, got {self.rank}")
+        for name in ("spatial", "kernel", "stride", "dilation"):
+            v = getattr(self, name)
+            require(len(v) == self.rank, f"{name} needs {self.rank} values, got {list(v)}")
+            require(all(i >= 1 for i in v), f"{name} values must be >= 1, got {list(v)}")
+        for name in ("batch", "in_channels", "out_channels", "groups"):
+            require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        require(self.in_channels % self.groups == 0 and self.out_channels % self.groups == 0,
+                f"groups={self.groups} must divide in_channels={self.in_channels} and "
+                f"out_channels={self.out_channels}")
+        try:
+            check_dtype(self.dtype)
+        except ValueError as e:
+            require(False, str(e))
+
+    @property
+    def pads(self) -> list[tuple[int, int]]:
+        """TF SAME (before, after) per spatial dimension."""
+        return [(p.before, p.after) for p in
+                same_paddings(self.spatial, self.kernel, self.stride, self.dilation)]
+
+    @property
+    def out_spatial(self) -> tuple[int, ...]:
+        return tuple(-(-n // s) for n, s in zip(self.spatial, self.stride))
+
+
+# ---------------------------------------------------------------- strategy
+@st.composite
+def _conv_configs(draw_, rank: int, dtypes, depthwise: bool):
+    kernel = tuple(draw_(st.integers(1, 7)) for _ in range(rank))
+    # half the configs undilated: TF's CPU gradient kernels refuse dilation > 1 (registry)
+    dilation = (1,) * rank if draw_(st.booleans()) else \
+        tuple(draw_(st.integers(1, 3)) for _ in range(rank))
+    # equal strides half the time (TF depthwise needs them), independent ones otherwise
+    if draw_(st.booleans()):
+        stride = (draw_(st.integers(1, 4)),) * rank
+    else:
+        stride = tuple(draw_(st.integers(1, 4)) for _ in range(rank))
+    # output size first, then the input size: every remainder modulo the stride occurs
+    spatial = tuple((draw_(st.integers(1, MAX_OUT[rank])) - 1) * s + 1 + draw_(st.integers(0, s - 1))
+                    for s in stride)
+    if depthwise:
+        groups = cin = draw_(st.integers(1, 4))
+        cout = cin * draw_(st.integers(1, 3))
+    else:
+        groups = draw_(st.sampled_from((1, 1, 2, 3)))
+        cin, cout = groups * draw_(st.integers(1, 3)), groups * draw_(st.integers(1, 3))
+    return ConvConfig(rank=rank, batch=draw_(st.integers(1, 4)), in_channels=cin,
+                      out_channels=cout, spatial=spatial, kernel=kernel, stride=stride,
+                      dilation=dilation, groups=groups, bias=draw_(st.booleans()),
+                      dtype=draw_(st.sampled_from(tuple(dtypes))))
+
+
+def strategy_for(rank: int, depthwise: bool = False):
+    def strategy(dtypes=DTYPES):
+        return _conv_configs(rank, tuple(dtypes), depthwise)
+    return strategy
+
+
+# ---------------------------------------------------------------- inputs
+def make_inputs(c: ConvConfig, seed: int) -> dict:
+    """x, w, b (if any) uniform in [-1, 1); upstream gradient dy likewise."""
+    rng = case_rng(seed)
+    out = {"x": draw(rng, (c.batch, c.in_channels, *c.spatial), c.dtype),
+           "w": draw(rng, (c.out_channels, c.in_channels // c.groups, *c.kernel), c.dtype)}
+    if c.bias:
+        out["b"] = draw(rng, (c.out_channels,), c.dtype)
+    out["dy"] = draw(rng, (c.batch, c.out_channels, *c.out_spatial), c.dtype)
+    return out
+
+
+# ---------------------------------------------------------------- TF sides
+def _tf_run(c: ConvConfig, inp: dict, depthwise: bool, conv) -> dict:
+    from parity.backends import tf as B
+
+    tf = B.tf()
+    x = B.constant(layout.channels_first_to_last(inp["x"]), c.dtype)
+    w_tf = layout.depthwise_torch_to_tf(inp["w"], c.in_channels) if depthwise \
+        else layout.kernel_torch_to_tf(inp["w"])
+    w = B.constant(w_tf, c.dtype)
+    b = B.constant(inp["b"], c.dtype) if c.bias else None
+    watched = [x, w] + ([b] if c.bias else [])
+    with tf.GradientTape() as tape:
+        tape.watch(watched)
+        y = conv(tf, x, w)
+        if c.bias:
+            y = tf.nn.bias_add(y, b)
+    dy = B.constant(layout.channels_first_to_last(inp["dy"]), c.dtype) \
+        if y.shape == layout.channels_first_to_last(inp["dy"]).shape else None
+    out = {"y": layout.channels_last_to_first(B.to_numpy(y))}
+    if dy is None:
+        return out
+    try:
+        grads = tape.gradient(y, watched, output_gradients=dy)
+    except Exception as e:  # forward computed, gradient kernel refused: keep the forward
+        return gradient_refused(out, e)
+    dw = B.to_numpy(grads[1])
+    out.update(dx=layout.channels_last_to_first(B.to_numpy(grads[0])),
+               dw=layout.depthwise_tf_to_torch(dw) if depthwise else layout.kernel_tf_to_torch(dw))
+    if c.bias:
+        out["db"] = B.to_numpy(grads[2])
+    return out
+
+
+def tf_nn(c: ConvConfig, inp: dict) -> dict:
+    """tf.nn.conv1d / conv2d / conv3d(padding="SAME"), NWC/NHWC/NDHWC."""
+    def conv(tf, x, w):
+        if c.rank == 1:
+            return tf.nn.conv1d(x, w, stride=c.stride[0], padding="SAME", dilations=c.dilation[0])
+        if c.rank == 2:
+            return tf.nn.conv2d(x, w, strides=c.stride, padding="SAME", dilations=c.dilation)
+        return tf.nn.conv3d(x, w, strides=(1, *c.stride, 1), padding="SAME",
+                            dilations=(1, *c.dilation, 1))
+    return _tf_run(c, inp, False, conv)
+
+
+def tf_nn_depthwise(c: ConvConfig, inp: dict) -> dict:
+    """tf.nn.depthwise_conv2d(padding="SAME"), NHWC, filter (kh, kw, C, M)."""
+    return _tf_run(c, inp, True, lambda tf, x, w: tf.nn.depthwise_conv2d(
+        x, w, strides=(1, *c.stride, 1), padding="SAME", dilations=c.dilation))
+
+
+def tf_keras(c: ConvConfig, inp: dict, depthwise: bool = False) -> dict:
+    """keras.layers.Conv{1,2,3}D / DepthwiseConv2D(padding="same") with the case's weights."""
+    from parity.backends import tf as B
+
+    keras, tf = B.keras(), B.tf()
+    common = dict(kernel_size=c.kernel, strides=c.stride, padding="same",
+                  dilation_rate=c.dilation, use_bias=c.bias, dtype=c.dtype)
+    if depthwise:
+        layer = keras.layers.DepthwiseConv2D(depth_multiplier=c.out_channels // c.in_channels,
+                                             **common)
+        kernel = layout.depthwise_torch_to_tf(inp["w"], c.in_channels)
+    else:
+        layer = getattr(keras.layers, f"Conv{c.rank}D")(filters=c.out_channels, groups=c.groups,
+                                                       **common)
+        kernel = layout.kernel_torch_to_tf(inp["w"])
+    layer.build((c.batch, *c.spatial, c.in_channels))
+    layer.set_weights([kernel] + ([inp["b"]] if c.bias else []))
+    x = B.constant(layout.channels_first_to_last(inp["x"]), c.dtype)
+    variables = [layer.kernel] + ([layer.bias] if c.bias else [])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+    out = {"y": layout.channels_last_to_first(B.to_numpy(y))}
+    dy_tf = layout.channels_first_to_last(inp["dy"])
+    if tuple(y.shape) != dy_tf.shape:
+        return out
+    try:
+        grads = tape.gradient(y, [x] + [v.value for v in variables],
+                              output_gradients=B.constant(dy_tf, c.dtype))
+    except Exception as e:
+        return gradient_refused(out, e)
+    dw = B.to_numpy(grads[1])
+    out.update(dx=layout.channels_last_to_first(B.to_numpy(grads[0])),
+               dw=layout.depthwise_tf_to_torch(dw) if depthwise else layout.kernel_tf_to_torch(dw))
+    if c.bias:
+        out["db"] = B.to_numpy(grads[2])
+    return out
+
+
+# ---------------------------------------------------------------- torch sides
+def _torch_run(c: ConvConfig, inp: dict, fn) -> dict:
+    """Run ``fn(x, w, b)`` under autograd; gradients only when ``y`` has the expected shape."""
+    from parity.backends import torch as B
+
+    x = B.tensor(inp["x"], c.dtype, True)
+    w = B.tensor(inp["w"], c.dtype, True)
+    b = B.tensor(inp["b"], c.dtype, True) if c.bias else None
+    y = fn(x, w, b)
+    out = {"y": B.to_numpy(y)}
+    if tuple(y.shape) != inp["dy"].shape:
+        return out
+    try:
+        y.backward(B.tensor(inp["dy"], c.dtype))
+    except Exception as e:
+        return gradient_refused(out, e)
+    out.update(dx=B.to_numpy(x.grad), dw=B.to_numpy(w.grad))
+    if c.bias:
+        out["db"] = B.to_numpy(b.grad)
+    return out
+
+
+def torch_port(c: ConvConfig, inp: dict) -> dict:
+    """parity.ports.conv{r}d_same: TF SAME for every stride and dilation."""
+    from parity.ports import conv as P
+
+    fn = getattr(P, f"conv{c.rank}d_same")
+    return _torch_run(c, inp, lambda x, w, b: fn(x, w, b, c.stride, c.dilation, c.groups))
+
+
+def torch_native(c: ConvConfig, inp: dict) -> dict:
+    """torch.nn.functional.conv{r}d(padding="same"): refuses stride > 1."""
+    from parity.backends import torch as B
+
+    fn = getattr(B.torch().nn.functional, f"conv{c.rank}d")
+    return _torch_run(c, inp, lambda x, w, b: fn(x, w, b, c.stride, "same", c.dilation, c.groups))
+
+
+def torch_seed_recipe(c: ConvConfig, inp: dict) -> dict:
+    """The blog recipe of seeds/000 (``parity.recipes.seed_conv2d_same_padding``)."""
+    from parity.recipes import seed_conv2d_same_padding
+
+    return _torch_run(c, inp, lambda x, w, b: seed_conv2d_same_padding(
+        x, w, b, stride=c.stride, dilation=c.dilation, groups=c.groups))
+
+
+def candidate_side(fn):
+    """A user's callable as a torch side: ``fn(x, w, b, stride=..., dilation=..., groups=...)``."""
+    def side(c: ConvConfig, inp: dict) -> dict:
+        return _torch_run(c, inp, lambda x, w, b: fn(x, w, b, stride=c.stride,
+                                                     dilation=c.dilation, groups=c.groups))
+    return side
+
+
+# ---------------------------------------------------------------- reference and bound
+def reference_outputs(c: ConvConfig, inp: dict) -> dict:
+    """Exact (float64) y, dx, dw, db for the rounded inputs, TF SAME padding."""
+    return reference.conv_all(inp["x"], inp["w"], inp.get("b"), inp["dy"], c.pads, c.stride,
+                              c.dilation, c.groups)
+
+
+def bounds(c: ConvConfig, inp: dict, ref: dict) -> dict:
+    """Per-element rounding bounds for every output (see the module docstring)."""
+    ax, aw, ady = np.abs(inp["x"]), np.abs(inp["w"]), np.abs(inp["dy"])
+    ab = np.abs(inp["b"]) if c.bias else None
+    k = math.prod(c.kernel)
+    m = reference.conv_all(ax, aw, ab, ady, c.pads, c.stride, c.dilation, c.groups)
+    n_out = c.batch * math.prod(c.out_spatial)
+    n = {"y": (c.in_channels // c.groups) * k + 1, "dx": (c.out_channels // c.groups) * k,
+         "dw": n_out, "db": n_out}
+    return {name: rounding_bound(m[name], n[name], c.dtype) for name in m}
+
+
+# ---------------------------------------------------------------- registration
+CANDIDATE_DOC = ("fn(input, weight, bias, stride=(s,)*rank, dilation=(d,)*rank, groups=g) -> "
+                 "output; NC[D][H]W input, (out, in/groups, *kernel) weight, bias or None, "
+                 "like torch.nn.functional.conv{r}d without padding")
+_VARIANTS = {
+    "port": Variant("port", "tf.nn", "port", "tf.nn SAME conv vs parity.ports"),
+    "native": Variant("native", "tf.nn", "native", 'tf.nn SAME conv vs torch padding="same"'),
+    "keras": Variant("keras", "keras", "port", 'keras.layers padding="same" vs parity.ports'),
+}
+_SEED = Variant("seed", "tf.nn", "seed", "tf.nn SAME conv vs the seeds/000 blog recipe")
+
+
+def _register(name: str, rank: int, description: str, depthwise: bool = False) -> OpPair:
+    variants = dict(_VARIANTS)
+    if rank == 2 and not depthwise:
+        variants["seed"] = _SEED
+    keras_side = (lambda c, inp: tf_keras(c, inp, depthwise=True)) if depthwise else tf_keras
+    return register(OpPair(
+        name=name, family="conv", description=description, config_type=ConvConfig,
+        strategy=strategy_for(rank, depthwise), make_inputs=make_inputs,
+        reference=reference_outputs, bounds=bounds,
+        tf_sides={"tf.nn": tf_nn_depthwise if depthwise else tf_nn, "keras": keras_side},
+        torch_sides={"port": torch_port, "native": torch_native, "seed": torch_seed_recipe},
+        variants=variants, candidate_side=candidate_side,
+        candidate_doc=CANDIDATE_DOC.replace("{r}", "2" if depthwise else str(rank))
+        + ("; groups = in_channels, weight (C*M, 1, kh, kw)" if depthwise else ""),
+        check=_check_depthwise if depthwise else None))
+
+
+def _check_depthwise(c: ConvConfig) -> None:
+    require(c.rank == 2 and c.groups == c.in_channels and c.out_channels % c.in_channels == 0,
+            "depthwise_conv2d_same needs rank 2, groups == in_channels and out_channels a "
+            f"multiple of in_channels; got rank={c.rank} groups={c.groups} "
+            f"in_channels={c.in_channels} out_channels={c.out_channels}")
+
+
+_register("conv1d_same", 1, "SAME 1-D convolution (NWC vs NCW), groups, stride, dilation")
+_register("conv2d_same", 2, "SAME 2-D convolution (NHWC vs NCHW), grouped included")
+_register("conv3d_same", 3, "SAME 3-D convolution (NDHWC vs NCDHW)")
+_register("depthwise_conv2d_same", 2, "SAME depthwise 2-D convolution, channel multiplier",
+          depthwise=True)

@@ -1,0 +1,17 @@
+"""PyTorch implementations of TensorFlow semantics, verified by the harness.
+
+``parity.ports`` is a torch library: importing it imports torch.
+
+Example:
+    >>> import torch
+    >>> from parity.ports import conv2d_same
+    >>> x = torch.zeros(1, 3, 7, 7); w = torch.zeros(8, 3, 4, 4)
+    >>> tuple(conv2d_same(x, w, stride=2).shape)   # TF: ceil(7 / 2) = 4
+    (1, 8, 4, 4)
+"""
+from parity.ports.conv import (Conv1dSame, Conv2dSame, Conv3dSame, DepthwiseConv2dSame,
+                               conv1d_same, conv2d_same, conv3d_same, depthwise_conv2d_same,
+                               pad_same)
+
+__all__ = ["conv1d_same", "conv2d_same", "conv3d_same", "depthwise_conv2d_same", "pad_same",
+           "Conv1dSame", "Conv2dSame", "Conv3dSame", "DepthwiseConv2dSame"]

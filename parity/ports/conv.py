@@ -1,0 +1,112 @@
+"""TensorFlow ``padding="SAME"`` convolution for PyTorch, every stride and dilation.
+
+TF pads ``total = max((ceil(n/s) - 1)*s + (k-1)*d + 1 - n, 0)`` per dimension
+and puts the odd extra pixel at the end (``parity.padding``). PyTorch's integer
+padding is symmetric and its ``padding="same"`` refuses ``stride > 1``, so the
+port pads explicitly when the split is uneven and otherwise passes the
+symmetric amount to the convolution itself (no extra copy).
+
+Arguments follow ``torch.nn.functional.conv{1,2,3}d`` without ``padding``:
+NC(D)(H)W input, ``(out, in/groups, *k)`` weight.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from parity.padding import as_tuple, same_paddings
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def pad_same(x: torch.Tensor, kernel: Sequence[int], stride: Sequence[int],
+             dilation: Sequence[int], value: float = 0.0) -> torch.Tensor:
+    """Pad ``x`` (N, C, *spatial) exactly as TF SAME would, with ``value``.
+
+    >>> pad_same(torch.zeros(1, 1, 6), (4,), (2,), (1,)).shape[-1]   # 1 before, 2 after
+    9
+    """
+    pads = same_paddings(x.shape[2:], kernel, stride, dilation)
+    flat: list[int] = []
+    for p in reversed(pads):
+        flat += [p.before, p.after]
+    return F.pad(x, flat, value=value) if any(flat) else x
+
+
+def _conv_same(rank: int, x, weight, bias, stride, dilation, groups):
+    stride = as_tuple(stride, rank, "stride")
+    dilation = as_tuple(dilation, rank, "dilation")
+    kernel = tuple(weight.shape[2:])
+    pads = same_paddings(x.shape[2:], kernel, stride, dilation)
+    if all(p.before == p.after for p in pads):
+        return _CONV[rank](x, weight, bias, stride, tuple(p.before for p in pads), dilation, groups)
+    return _CONV[rank](pad_same(x, kernel, stride, dilation), weight, bias, stride, 0, dilation,
+                       groups)
+
+
+def conv1d_same(x, weight, bias=None, stride=1, dilation=1, groups=1):
+    """``tf.nn.conv1d(..., padding="SAME")`` on NCW / OIW tensors."""
+    return _conv_same(1, x, weight, bias, stride, dilation, groups)
+
+
+def conv2d_same(x, weight, bias=None, stride=1, dilation=1, groups=1):
+    """``tf.nn.conv2d(..., padding="SAME")`` on NCHW / OIHW tensors.
+
+    >>> y = conv2d_same(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 2, 2))
+    >>> y[0, 0, -1].tolist()        # TF pads the extra row/column at the end only
+    [2.0, 2.0, 2.0, 1.0]
+    """
+    return _conv_same(2, x, weight, bias, stride, dilation, groups)
+
+
+def conv3d_same(x, weight, bias=None, stride=1, dilation=1, groups=1):
+    """``tf.nn.conv3d(..., padding="SAME")`` on NCDHW / OIDHW tensors."""
+    return _conv_same(3, x, weight, bias, stride, dilation, groups)
+
+
+def depthwise_conv2d_same(x, weight, bias=None, stride=1, dilation=1):
+    """``tf.nn.depthwise_conv2d(..., padding="SAME")`` on NCHW input.
+
+    ``weight`` is ``(C*M, 1, kh, kw)``; convert a TF ``(kh, kw, C, M)`` filter with
+    ``parity.layout.depthwise_tf_to_torch``.
+    """
+    return _conv_same(2, x, weight, bias, stride, dilation, x.shape[1])
+
+
+class _SameMixin:
+    _rank = 2
+
+    def forward(self, x):  # noqa: D401 - torch signature
+        return _conv_same(self._rank, x, self.weight, self.bias, self.stride, self.dilation,
+                          self.groups)
+
+
+class Conv1dSame(_SameMixin, torch.nn.Conv1d):
+    """``torch.nn.Conv1d`` with Keras ``Conv1D(padding="same")`` semantics (no ``padding``)."""
+    _rank = 1
+
+
+class Conv2dSame(_SameMixin, torch.nn.Conv2d):
+    """``torch.nn.Conv2d`` with Keras ``Conv2D(padding="same")`` semantics.
+
+    >>> m = Conv2dSame(3, 8, kernel_size=3, stride=2)
+    >>> tuple(m(torch.zeros(1, 3, 9, 10)).shape)
+    (1, 8, 5, 5)
+    """
+    _rank = 2
+
+
+class Conv3dSame(_SameMixin, torch.nn.Conv3d):
+    """``torch.nn.Conv3d`` with Keras ``Conv3D(padding="same")`` semantics."""
+    _rank = 3
+
+
+class DepthwiseConv2dSame(Conv2dSame):
+    """Keras ``DepthwiseConv2D(padding="same", depth_multiplier=M)`` as a grouped conv."""
+
+    def __init__(self, channels: int, kernel_size, depth_multiplier: int = 1, stride=1,
+                 dilation=1, bias: bool = True):
+        super().__init__(channels, channels * depth_multiplier, kernel_size, stride=stride,
+                         dilation=dilation, groups=channels, bias=bias)

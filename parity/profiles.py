@@ -1,0 +1,25 @@
+"""Hypothesis profiles: how many configs each op draws, instead of scattered max_examples.
+
+``default`` is what ``make parity`` and ``parity run`` use: 160 configs per op,
+i.e. 2,080 cases over the four SAME conv ops and their 13 variants.
+"""
+from __future__ import annotations
+
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+
+EXAMPLES = {"ci": 12, "dev": 40, "default": 160, "nightly": 1000, "explore": 5000}
+
+
+def hypothesis_settings(examples: int, shrink: bool = False) -> settings:
+    """Settings for drawing configs: no database, no deadline, seeded by the caller."""
+    phases = [Phase.generate, Phase.shrink] if shrink else [Phase.generate]
+    return settings(max_examples=examples, database=None, deadline=None, phases=phases,
+                    suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
+                    report_multiple_bugs=False)
+
+
+def register_pytest_profiles() -> None:
+    """The same names as Hypothesis profiles for the pytest suites in ``cases/``."""
+    for name, n in EXAMPLES.items():
+        settings.register_profile(name, max_examples=n, deadline=None, database=None,
+                                  suppress_health_check=list(HealthCheck))

@@ -1,0 +1,101 @@
+"""Op pairs by name: what each compares, its sides and variants.
+
+An op module builds one ``OpPair`` per op and calls ``register``; importing
+``parity.ops`` registers them all. No framework is imported here: sides are
+plain functions that import their framework through ``parity.backends`` when
+they run.
+
+Example:
+    >>> import parity.ops
+    >>> "conv2d_same" in names()
+    True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+Outputs = dict[str, np.ndarray]
+SideFn = Callable[[object, dict], Outputs]
+
+
+GRADIENT_REFUSED = "_gradient_refused"
+
+
+def gradient_refused(outputs: Outputs, error: BaseException) -> Outputs:
+    """Mark a side's outputs: the forward ran, the framework refused the gradients."""
+    outputs[GRADIENT_REFUSED] = error
+    return outputs
+
+
+class UnknownOp(KeyError):
+    def __str__(self):
+        return self.args[0]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One pairing of a TF side with a torch side."""
+    name: str
+    tf: str
+    torch: str
+    description: str
+
+
+@dataclass(frozen=True)
+class OpPair:
+    name: str
+    family: str
+    description: str
+    config_type: type
+    strategy: Callable[..., object]          # strategy(dtypes) -> SearchStrategy[config]
+    make_inputs: Callable[[object, int], dict]
+    reference: Callable[[object, dict], Outputs]
+    bounds: Callable[[object, dict, Outputs], Outputs]
+    tf_sides: dict[str, SideFn]
+    torch_sides: dict[str, SideFn]
+    variants: dict[str, Variant]
+    candidate_side: Callable[[Callable], SideFn]
+    candidate_doc: str
+    outputs: tuple[str, ...] = ("y", "dx", "dw", "db")
+    check: Callable[[object], None] | None = None   # op-specific config rules
+
+    def parse_config(self, data: dict):
+        """A validated config of this op from JSON data (``ConfigError`` if not)."""
+        config = self.config_type.from_dict(data)
+        if self.check is not None:
+            self.check(config)
+        return config
+
+    def variant(self, name: str) -> Variant:
+        if name not in self.variants:
+            raise UnknownOp(f"op {self.name} has no variant {name!r}; "
+                            f"known: {', '.join(self.variants)}")
+        return self.variants[name]
+
+
+_OPS: dict[str, OpPair] = {}
+
+
+def register(op: OpPair) -> OpPair:
+    _OPS[op.name] = op
+    return op
+
+
+def names() -> list[str]:
+    _load()
+    return sorted(_OPS)
+
+
+def get(name: str) -> OpPair:
+    """The op pair called ``name``; ``UnknownOp`` lists the known ones."""
+    _load()
+    if name not in _OPS:
+        raise UnknownOp(f"unknown op {name!r}; known ops: {', '.join(sorted(_OPS))}")
+    return _OPS[name]
+
+
+def _load() -> None:
+    import parity.ops  # noqa: F401  (registers every op family)

@@ -1,0 +1,5 @@
+"""JSON report: schema, summary, atomic writing, validation (no framework imports)."""
+from parity.report.build import build_report, summarize
+from parity.report.io import ReportError, load_report, validate, write_report
+
+__all__ = ["build_report", "summarize", "write_report", "load_report", "validate", "ReportError"]

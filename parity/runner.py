@@ -1,0 +1,135 @@
+"""Run one case on both sides, compare, classify. No exception escapes.
+
+Example (needs both frameworks):
+    >>> rec = run_case("conv2d_same", "port", {"rank": 2, "batch": 1, "in_channels": 1,
+    ...     "out_channels": 1, "spatial": [5, 4], "kernel": [2, 3], "stride": [2, 1],
+    ...     "dilation": [1, 1]}, seed=0)                                # doctest: +SKIP
+    >>> rec["status"]                                                  # doctest: +SKIP
+    'pass'
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+import warnings
+
+from parity import registry
+from parity.compare import compare_output, output_failed
+from parity.config import ConfigError
+from parity.divergences import Registry
+from parity.numerics import stable_hash
+from parity.registry import GRADIENT_REFUSED
+
+STATUSES = ("pass", "fail", "known_divergence", "rejected_tf", "rejected_torch",
+            "rejected_both", "error")
+_TF_NOISE = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\].*$|\x1b\[[0-9;]*m")
+
+
+def case_id(op: str, variant: str, config: dict, seed: int) -> str:
+    """Stable id of op + variant + config + seed."""
+    return stable_hash(json.dumps({"op": op, "variant": variant, "config": config, "seed": seed},
+                                  sort_keys=True))
+
+
+def one_line(e: BaseException) -> str:
+    """``Type: message`` on one line, TF's node decorations and Keras' argument dump removed."""
+    text = str(e).split("Arguments received by")[0]
+    lines = [_TF_NOISE.sub("", line).strip() for line in text.strip().splitlines()]
+    return f"{type(e).__name__}: {' '.join(line for line in lines if line)}"[:400]
+
+
+def _call(side, config, inputs):
+    """(outputs, refusal message, warnings); a refusal of the gradients alone keeps ``y``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = side(config, inputs)
+        except Exception as e:  # a framework refusing the config is a finding, not a crash
+            return None, one_line(e), _messages(caught)
+    refused = out.pop(GRADIENT_REFUSED, None)
+    return out, (f"gradients: {one_line(refused)}" if refused else None), _messages(caught)
+
+
+def _messages(caught) -> list[str]:
+    return sorted({f"{w.category.__name__}: {str(w.message).splitlines()[0][:300]}"
+                   for w in caught})
+
+
+def repro_snippet(op: str, variant: str, config: dict, seed: int, candidate: str | None) -> str:
+    extra = f", candidate={candidate!r}" if candidate else ""
+    return (f"import parity\nrecord = parity.repro({op!r}, {variant!r}, "
+            f"{json.dumps(config, sort_keys=True)}, seed={seed}{extra})")
+
+
+def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=None,
+             candidate_name: str | None = None, divergences: Registry | None = None,
+             device: str = "cpu") -> dict:
+    """Execute one case and return its report record (see ``report/schema.json``)."""
+    start = time.perf_counter()
+    rec = {"id": case_id(op_name, variant, config, seed), "op": op_name, "variant": variant,
+           "config": config, "dtype": config.get("dtype"), "device": device, "seed": seed,
+           "status": "error", "outputs": {}, "max_abs_diff": None, "max_bound_ratio": None,
+           "error": None, "rejections": {}, "divergence": None,
+           "repro": repro_snippet(op_name, variant, config, seed, candidate_name)}
+    try:
+        op = registry.get(op_name)
+        cfg = op.parse_config(config)
+        if candidate is not None:
+            tf_side, torch_side = op.tf_sides[op.variant("port").tf], op.candidate_side(candidate)
+        else:
+            v = op.variant(variant)
+            tf_side, torch_side = op.tf_sides[v.tf], op.torch_sides[v.torch]
+        inputs = op.make_inputs(cfg, seed)
+        tf_out, tf_err, tf_warn = _call(tf_side, cfg, inputs)
+        torch_out, torch_err, torch_warn = _call(torch_side, cfg, inputs)
+        rec["warnings"] = {k: v for k, v in (("tf", tf_warn), ("torch", torch_warn)) if v}
+        _judge(rec, op, cfg, inputs, tf_out, torch_out, tf_err, torch_err, candidate is not None)
+    except (ConfigError, registry.UnknownOp) as e:
+        rec["error"] = str(e)
+    except Exception as e:  # harness fault: recorded, the run goes on
+        rec["error"] = f"harness: {one_line(e)}"
+    if divergences is not None and rec["status"] in ("fail", "rejected_tf", "rejected_torch",
+                                                     "rejected_both", "pass"):
+        rec["divergence"] = divergences.classify(op_name, variant, config, rec["status"])
+        if rec["divergence"] and rec["status"] == "fail":
+            rec["status"] = "known_divergence"
+    rec["duration_s"] = round(time.perf_counter() - start, 6)
+    return rec
+
+
+def _judge(rec, op, cfg, inputs, tf_out, torch_out, tf_err, torch_err, audit: bool) -> None:
+    if tf_err:
+        rec["rejections"]["tf"] = tf_err
+    if torch_err:
+        rec["rejections"]["torch"] = torch_err
+    if tf_out is None or torch_out is None:
+        _reject(rec, tf_out is None, torch_out is None, torch_err, audit)
+        return
+    ref = op.reference(cfg, inputs)
+    bounds = op.bounds(cfg, inputs, ref)
+    # an output one side refused to compute (its gradient kernel) is not compared
+    names = [n for n in ref if not ((tf_err and n not in tf_out) or (torch_err and n not in torch_out))]
+    outputs = {n: compare_output(tf_out.get(n), torch_out.get(n), ref[n], bounds[n]) for n in names}
+    rec["outputs"] = outputs
+    diffs = [m["max_abs_diff"] for m in outputs.values() if m["max_abs_diff"] is not None]
+    ratios = [m["bound_ratio"] for m in outputs.values() if m["bound_ratio"] is not None]
+    rec["max_abs_diff"] = max(diffs) if diffs else None
+    rec["max_bound_ratio"] = max(ratios) if ratios else None
+    if any(output_failed(m) for m in outputs.values()):
+        rec["status"] = "fail"
+    elif tf_err or torch_err:
+        _reject(rec, bool(tf_err), bool(torch_err), torch_err, audit)
+    else:
+        rec["status"] = "pass"
+
+
+def _reject(rec, tf_refused: bool, torch_refused: bool, torch_err, audit: bool) -> None:
+    if tf_refused and torch_refused:
+        rec["status"] = "rejected_both"
+    elif tf_refused:
+        rec["status"] = "rejected_tf"
+    elif audit:  # a candidate that raises on a config TF accepts has failed, with its message
+        rec["status"], rec["error"] = "error", f"candidate raised {torch_err}"
+    else:
+        rec["status"] = "rejected_torch"

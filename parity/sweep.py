@@ -1,0 +1,49 @@
+"""Draw cases with Hypothesis: configs valid by construction, one input seed each.
+
+Example:
+    >>> plan = draw_configs("conv1d_same", examples=3, seed=0, dtypes=("float32",))
+    >>> len(plan) == 3 and all(c.dtype == "float32" for c, _ in plan)
+    True
+"""
+from __future__ import annotations
+
+from hypothesis import given, seed as hypothesis_seed, strategies as st
+
+from parity import registry
+from parity.profiles import hypothesis_settings
+
+SEEDS = st.integers(0, 2**32 - 1)
+
+
+def case_strategy(op_name: str, dtypes):
+    """(config, input seed) pairs for one op."""
+    return st.tuples(registry.get(op_name).strategy(dtypes), SEEDS)
+
+
+def draw_configs(op_name: str, examples: int, seed: int, dtypes) -> list[tuple[object, int]]:
+    """``examples`` distinct (config, input seed) pairs, deterministic for a given ``seed``."""
+    drawn: dict[str, tuple] = {}
+
+    @hypothesis_settings(examples)
+    @hypothesis_seed(seed)
+    @given(case_strategy(op_name, dtypes))
+    def collect(pair):
+        config, s = pair
+        drawn.setdefault(f"{config.config_id()}:{s}", (config, s))
+
+    collect()
+    return list(drawn.values())
+
+
+def plan_cases(ops, variants, examples: int, seed: int, dtypes) -> list[tuple[str, str, dict, int]]:
+    """(op, variant, config dict, input seed) for every op, every config and every variant.
+
+    All variants of an op share its configs and seeds, so they see identical inputs.
+    """
+    plan = []
+    for op_name in ops:
+        op = registry.get(op_name)
+        chosen = [v for v in op.variants if not variants or v in variants]
+        for config, s in draw_configs(op_name, examples, seed, dtypes):
+            plan += [(op_name, v, config.to_dict(), s) for v in chosen]
+    return plan
