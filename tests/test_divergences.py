@@ -1,0 +1,52 @@
+import pytest
+
+from parity.divergences import Registry, RegistryError
+
+
+def write(tmp_path, text):
+    p = tmp_path / "d.toml"
+    p.write_text(text)
+    return Registry.load(p)
+
+
+ENTRY = """[[divergence]]
+id = "x"
+ops = ["conv2d_same"]
+variants = ["native"]
+statuses = ["rejected_torch"]
+when = "max(stride) > 1"
+mechanism = "m"
+magnitude = "all"
+"""
+
+
+def test_scope_and_counts(tmp_path):
+    r = write(tmp_path, ENTRY)
+    assert r.classify("conv2d_same", "native", {"stride": [2, 1]}, "rejected_torch") == "x"
+    assert r.classify("conv2d_same", "native", {"stride": [2, 1]}, "pass") is None
+    assert r.classify("conv2d_same", "port", {"stride": [2, 1]}, "rejected_torch") is None
+    assert r.classify("conv2d_same", "native", {"stride": [1, 1]}, "rejected_torch") is None
+    assert r.entries[0].summary() == {"id": "x", "exercised": 2, "reproduced": 1,
+                                      "not_reproduced": False}
+
+
+def test_exercised_but_never_reproduced_is_flagged(tmp_path):
+    r = write(tmp_path, ENTRY)
+    r.classify("conv2d_same", "native", {"stride": [3, 3]}, "pass")
+    assert r.entries[0].summary()["not_reproduced"] is True
+
+
+def test_bad_registry_is_a_one_line_error(tmp_path):
+    with pytest.raises(RegistryError, match="unknown statuses"):
+        write(tmp_path, ENTRY.replace('"rejected_torch"]', '"oops"]'))
+    with pytest.raises(RegistryError, match="bad divergence registry"):
+        write(tmp_path, "[[divergence]]\nid = 1\n")
+
+
+def test_shipped_registry_loads_and_every_predicate_evaluates():
+    r = Registry.load()
+    assert len(r.entries) >= 8
+    cfg = {"spatial": [3, 4], "kernel": [1, 2], "stride": [3, 1], "dilation": [1, 1],
+           "groups": 1, "dtype": "float32"}
+    for e in r.entries:
+        e.in_scope(e.ops[0], (e.variants or ["port"])[0], cfg)

@@ -1,0 +1,72 @@
+"""One case end to end on both frameworks: wrong sides are caught, refusals are findings."""
+import pytest
+import torch.nn.functional as F
+
+from parity.divergences import Registry
+from parity.runner import one_line, run_case
+
+CFG = {"rank": 2, "batch": 2, "in_channels": 2, "out_channels": 3, "spatial": [7, 6],
+       "kernel": [4, 3], "stride": [2, 1], "dilation": [1, 1], "groups": 1, "bias": True,
+       "dtype": "float32"}
+
+
+def test_port_passes_with_every_output_compared():
+    rec = run_case("conv2d_same", "port", CFG, seed=3)
+    assert rec["status"] == "pass" and set(rec["outputs"]) == {"y", "dx", "dw", "db"}
+    assert 0 < rec["max_bound_ratio"] < 1
+
+
+def shifted(x, w, b, stride, dilation, groups):
+    """Symmetric k//2 padding: wrong for even kernels."""
+    return F.conv2d(x, w, b, stride, tuple(k // 2 for k in w.shape[2:]), dilation, groups)
+
+
+def test_wrong_candidate_is_a_fail():
+    rec = run_case("conv2d_same", "audit", dict(CFG, stride=[1, 1]), seed=3, candidate=shifted)
+    assert rec["status"] == "fail"
+    assert any(m["mismatched"] or not m["shape_match"] for m in rec["outputs"].values())
+
+
+def test_raising_candidate_is_an_error_with_its_message():
+    def boom(*a, **k):
+        raise RuntimeError("candidate exploded")
+    rec = run_case("conv2d_same", "audit", CFG, seed=3, candidate=boom)
+    assert rec["status"] == "error" and "candidate exploded" in rec["error"]
+
+
+def test_wrong_shape_candidate_fails_on_shape():
+    rec = run_case("conv2d_same", "audit", CFG, seed=3,
+                   candidate=lambda x, w, b, **k: F.conv2d(x, w, b))
+    assert rec["status"] == "fail" and rec["outputs"]["y"]["shape_match"] is False
+
+
+def test_torch_refusal_is_recorded_with_its_message_and_explained():
+    rec = run_case("conv2d_same", "native", CFG, seed=3, divergences=Registry.load())
+    assert rec["status"] == "rejected_torch"
+    assert "not supported for strided" in rec["rejections"]["torch"]
+    assert rec["divergence"] == "torch-same-padding-refuses-stride"
+
+
+def test_tf_gradient_refusal_keeps_the_forward():
+    rec = run_case("conv2d_same", "port", dict(CFG, stride=[1, 1], dilation=[2, 1]), seed=1,
+                   divergences=Registry.load())
+    assert rec["status"] == "rejected_tf" and list(rec["outputs"]) == ["y"]
+    assert rec["rejections"]["tf"].startswith("gradients:")
+    assert rec["divergence"] == "tf-cpu-dilated-conv-gradient"
+
+
+def test_bad_config_is_an_error_not_a_crash():
+    rec = run_case("conv2d_same", "port", dict(CFG, groups=5), seed=0)
+    assert rec["status"] == "error" and "groups=5" in rec["error"]
+    assert run_case("nope", "port", CFG, seed=0)["error"].startswith("unknown op")
+
+
+def test_one_line_strips_framework_decoration():
+    e = ValueError("{{function_node __x}} bad thing [Op:Conv2D] name: foo\nmore")
+    assert one_line(e) == "ValueError: bad thing more"
+
+
+def test_case_ids_are_stable_and_distinct():
+    a = run_case("conv2d_same", "port", CFG, seed=3)["id"]
+    assert a == run_case("conv2d_same", "port", CFG, seed=3)["id"]
+    assert a != run_case("conv2d_same", "port", CFG, seed=4)["id"]
