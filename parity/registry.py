@@ -52,8 +52,7 @@ class OpPair:
     config_type: type
     strategy: Callable[..., object]          # strategy(dtypes) -> SearchStrategy[config]
     make_inputs: Callable[[object, int], dict]
-    reference: Callable[[object, dict], Outputs]
-    bounds: Callable[[object, dict, Outputs], Outputs]
+    reference: Callable[[object, dict], tuple[Outputs, Outputs]]   # (exact float64, bounds)
     tf_sides: dict[str, SideFn]
     torch_sides: dict[str, SideFn]
     variants: dict[str, Variant]
