@@ -46,3 +46,34 @@ def test_pinned(case):
                    divergences=DIVERGENCES)
     assert (rec["status"], rec["divergence"]) == (case["status"], case["divergence"]), \
         f"{case['why']}\n{explain(rec)}"
+
+
+@pytest.mark.parametrize("spatial, kernel, stride", [
+    ((1, 1, 3), (1, 1, 1), (1, 1, 3)), ((3, 12, 4), (6, 2, 3), (4, 4, 4)),
+    ((4, 7, 12), (2, 3, 3), (4, 4, 4))])
+def test_conv3d_negative_padding_mechanism(spatial, kernel, stride):
+    """The registry's explanation of tf-cpu-conv3d-negative-same-padding, measured.
+
+    TF's output must equal the convolution of the input cropped by trunc(t/2) at the start
+    (t = the unclamped SAME total), and differ from true SAME. If TF fixes the bug this fails,
+    and the entry must go.
+    """
+    import numpy as np
+
+    from parity.ops.conv import ConvConfig, make_inputs, tf_nn
+    from parity.reference import conv_forward
+
+    c = ConvConfig(rank=3, batch=1, in_channels=2, out_channels=2, spatial=spatial, kernel=kernel,
+                   stride=stride, dilation=(1, 1, 1), bias=False, dtype="float64")
+    inp = make_inputs(c, 5)
+    x, pads = inp["x"], []
+    for axis, (n, k, s) in enumerate(zip(spatial, kernel, stride)):
+        out = -(-n // s)
+        before = int(((out - 1) * s + k - n) / 2)  # C truncation of the unclamped total
+        if before < 0:
+            x, n, before = np.take(x, range(-before, n), axis=2 + axis), n + before, 0
+        pads.append((before, max((out - 1) * s + k - (n + before), 0)))
+    tf_y = tf_nn(c, inp)["y"]
+    np.testing.assert_allclose(tf_y, conv_forward(x, inp["w"], pads, stride, (1, 1, 1), 1),
+                               rtol=0, atol=1e-12)
+    assert np.abs(tf_y - conv_forward(inp["x"], inp["w"], c.pads, stride, (1, 1, 1), 1)).max() > 0.1
