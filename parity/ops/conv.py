@@ -110,6 +110,34 @@ def strategy_for(rank: int, depthwise: bool = False):
     return strategy
 
 
+def coverage(configs) -> dict[str, int]:
+    """How many configs show each feature a SAME-conv sweep must exercise.
+
+    >>> c = ConvConfig(rank=1, batch=1, in_channels=1, out_channels=1, spatial=(2,), kernel=(4,),
+    ...                stride=(1,), dilation=(1,))
+    >>> sorted(k for k, v in coverage([c]).items() if v)
+    ['even kernel', 'float32', 'kernel larger than input', 'odd total padding']
+    """
+    features = {
+        "stride > 1": lambda c: max(c.stride) > 1,
+        "stride > kernel": lambda c: any(s > k for s, k in zip(c.stride, c.kernel)),
+        "dilation > 1": lambda c: max(c.dilation) > 1,
+        "even kernel": lambda c: any(k % 2 == 0 for k in c.kernel),
+        "odd kernel > 1": lambda c: any(k % 2 == 1 and k > 1 for k in c.kernel),
+        "odd total padding": lambda c: any(a != b for a, b in c.pads),
+        "kernel larger than input": lambda c: any((k - 1) * d + 1 > n for k, d, n in
+                                                  zip(c.kernel, c.dilation, c.spatial)),
+        "input not a multiple of stride": lambda c: any(n % s for n, s in zip(c.spatial, c.stride)),
+        "non-square input": lambda c: len(set(c.spatial)) > 1,
+        "unequal strides": lambda c: len(set(c.stride)) > 1,
+        "batch > 1": lambda c: c.batch > 1,
+        "groups > 1": lambda c: c.groups > 1,
+        "no bias": lambda c: not c.bias,
+        **{d: (lambda c, d=d: c.dtype == d) for d in DTYPES},
+    }
+    return {name: sum(bool(f(c)) for c in configs) for name, f in features.items()}
+
+
 # ---------------------------------------------------------------- inputs
 def make_inputs(c: ConvConfig, seed: int) -> dict:
     """x, w, b (if any) uniform in [-1, 1); upstream gradient dy likewise."""

@@ -25,8 +25,8 @@ def pad_same(x: torch.Tensor, kernel: Sequence[int], stride: Sequence[int],
              dilation: Sequence[int], value: float = 0.0) -> torch.Tensor:
     """Pad ``x`` (N, C, *spatial) exactly as TF SAME would, with ``value``.
 
-    >>> pad_same(torch.zeros(1, 1, 6), (4,), (2,), (1,)).shape[-1]   # 1 before, 2 after
-    9
+    >>> pad_same(torch.zeros(1, 1, 7), (4,), (2,), (1,)).shape[-1]   # 1 before, 2 after
+    10
     """
     pads = same_paddings(x.shape[2:], kernel, stride, dilation)
     flat: list[int] = []
