@@ -27,7 +27,7 @@ test: $(STAMP)
 
 ## make bench: harness/bare throughput ratio
 bench: $(STAMP)
-	PARITY_THREADS=1 $(PY) benchmarks/throughput.py
+	PARITY_THREADS=1 $(PY) benchmarks/throughput.py --threads-scan
 
 clean:
 	rm -rf $(VENV) reports/*.json .hypothesis

@@ -94,6 +94,9 @@ def _print_summary(report: dict) -> None:
         diff = f"{s['worst_max_abs_diff']:.3g}" if s["worst_max_abs_diff"] is not None else "-"
         ratio = f"{s['worst_bound_ratio']:.3g}" if s["worst_bound_ratio"] is not None else "-"
         counts = ", ".join(f"{k} {v}" for k, v in s["counts"].items())
+        if s["farther_from_reference"]:
+            counts += " (farther from float64: " + ", ".join(
+                f"{k} {v}" for k, v in s["farther_from_reference"].items()) + ")"
         print(f"{s['op']:<24}{s['variant']:<9}{s['cases']:>6}  {diff:>10}  {ratio:>11}  {counts}")
     for d in report["divergences"]:
         if d["not_reproduced"]:

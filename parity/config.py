@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import typing
 
@@ -41,12 +42,11 @@ class Config:
         """Build and validate from JSON data; any problem is a one-line ``ConfigError``."""
         if not isinstance(data, dict):
             raise ConfigError(f"{cls.__name__} needs a JSON object, got {type(data).__name__}")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
+        fields, hints = _fields_and_hints(cls)
         unknown = sorted(set(data) - set(fields))
         if unknown:
             raise ConfigError(f"{cls.__name__}: unknown field(s) {', '.join(unknown)}; "
                               f"known: {', '.join(fields)}")
-        hints = typing.get_type_hints(cls)
         kwargs = {}
         for name, value in data.items():
             want = hints[name]
@@ -63,6 +63,12 @@ class Config:
             return cls(**kwargs)
         except TypeError as e:
             raise ConfigError(f"{cls.__name__}: {e}") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _fields_and_hints(cls) -> tuple[dict, dict]:
+    """Dataclass fields and resolved type hints of a config class (resolving is slow)."""
+    return {f.name: f for f in dataclasses.fields(cls)}, typing.get_type_hints(cls)
 
 
 def require(condition: bool, message: str) -> None:

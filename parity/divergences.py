@@ -43,13 +43,20 @@ class Divergence:
     exercised: int = 0
     reproduced: int = 0
 
+    def __post_init__(self):
+        try:
+            self._predicate = compile(self.when, f"<divergence {self.id}>", "eval")
+        except SyntaxError as e:
+            raise RegistryError(f"divergence {self.id}: bad predicate {self.when!r}: {e.msg}") \
+                from None
+
     def in_scope(self, op: str, variant: str, config: dict) -> bool:
         if op not in self.ops or (self.variants and variant not in self.variants):
             return False
         if self.dtypes and config.get("dtype") not in self.dtypes:
             return False
         env = dict(_HELPERS, op=op, variant=variant, **config)
-        return bool(eval(self.when, {"__builtins__": {}}, env))  # noqa: S307 - repo-owned file
+        return bool(eval(self._predicate, {"__builtins__": {}}, env))  # noqa: S307 - repo-owned file
 
     def summary(self) -> dict:
         return {"id": self.id, "exercised": self.exercised, "reproduced": self.reproduced,
@@ -68,13 +75,14 @@ class Registry:
         try:
             data = tomllib.loads(path.read_text())
             entries = [Divergence(**{k: v for k, v in e.items()}) for e in data.get("divergence", [])]
+        except RegistryError:
+            raise
         except (tomllib.TOMLDecodeError, TypeError) as e:
             raise RegistryError(f"bad divergence registry {path}: {e}") from None
         for e in entries:
             bad = set(e.statuses) - set(EXPLAINABLE)
             if bad:
                 raise RegistryError(f"divergence {e.id}: unknown statuses {sorted(bad)}")
-            compile(e.when, e.id, "eval")
         return cls(entries)
 
     def classify(self, op: str, variant: str, config: dict, status: str) -> str | None:

@@ -28,7 +28,13 @@ def _group_summary(records: list[dict]) -> dict:
     counts: dict[str, int] = defaultdict(int)
     for r in records:
         counts[r["status"]] += 1
+    farther: dict[str, int] = defaultdict(int)
+    for r in records:
+        if r["status"] in ("fail", "known_divergence"):
+            sides = {m["farther"] for m in r["outputs"].values() if m["farther"] != "neither"}
+            farther["tf" if sides == {"tf"} else "torch" if sides == {"torch"} else "mixed"] += 1
     return {"cases": len(records), "counts": dict(sorted(counts.items())),
+            "farther_from_reference": dict(sorted(farther.items())),
             "unexpected": sum(unexpected(r) for r in records),
             "worst_max_abs_diff": _worst(r["max_abs_diff"] for r in records),
             "worst_bound_ratio": _worst(r["max_bound_ratio"] for r in records)}
