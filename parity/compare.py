@@ -13,6 +13,13 @@ implementations' errors and the final rounding of each output (see
 ``ROUNDING_C``). A correct pair stays far below ``bound_ratio = 1``; an
 element that moved by one input pixel is orders of magnitude above it.
 
+Calibration (``make parity``, 2,158 cases, TF 2.21 / torch 2.13 CPU): the worst
+``bound_ratio`` of any agreeing case was 0.23 (float64), 0.23 (float32), 0.19
+(float16), 0.18 (bfloat16). A port that puts the odd padding pixel at the start
+instead of the end was caught in 231 of 231 asymmetric conv2d cases, with ``y``
+ratios of at least 6.9e4 (float32), 1.1e14 (float64), 47 (float16) and 2.7
+(bfloat16, whose 8-bit mantissa leaves the least room).
+
 The two sides are compared in float64 after an exact upcast. An element is
 *mismatched* when ``|tf - torch| > bound`` or when only one side is NaN, or
 the two have different infinities.

@@ -79,3 +79,21 @@ def test_audit_of_a_wrong_recipe_fails_with_a_minimal_config(capsys, tmp_path, c
     # shrunk: tiny batch and channels, the smallest kernel that shows the bug
     assert cfg["batch"] == 1 and cfg["in_channels"] == 1 and max(cfg["kernel"]) <= 2
     assert json.loads(json.dumps(cfg)) == cfg
+
+
+def test_sigterm_mid_run_leaves_a_valid_incomplete_report(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "parity", "run", "--examples", "400",
+                             "--out", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "PARITY_THREADS": "1"})
+    time.sleep(12)  # imports, planning, then some cases
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    report = load_report(tmp_path / "latest.json")
+    assert proc.returncode == 130 and report["complete"] is False
+    assert report["run"]["interrupted"] is True
