@@ -112,13 +112,22 @@ def _describe(record: dict) -> list[str]:
     return lines
 
 
+def _progress(done: int, total: int) -> None:
+    """Progress on stderr: the plan, then every tenth of it."""
+    step = max(total // 10, 1)
+    if done == 0:
+        print(f"parity: running {total} cases", file=sys.stderr, flush=True)
+    elif done % step == 0:
+        print(f"parity: {done}/{total}", file=sys.stderr, flush=True)
+
+
 def cmd_run(args) -> int:
     from parity.report.build import unexpected
     from parity.session import run_sweep
 
     report, path = run_sweep(_ops(args.ops), examples=_examples(args), seed=args.seed,
                              dtypes=_dtypes(args.dtypes), variants=_csv(args.variants or ""),
-                             out_dir=args.out)
+                             out_dir=args.out, progress=_progress)
     _print_summary(report)
     bad = [r for r in report["cases"] if unexpected(r)]
     for r in bad[:10]:

@@ -46,12 +46,12 @@ def collect(threads: dict | None = None, device: str = "cpu") -> dict:
 
 
 def framework_threads() -> dict:
-    """Thread settings of the frameworks already imported (imports none)."""
+    """Thread settings of the frameworks the backends have set up (imports none)."""
+    from parity.backends import tf as tf_backend, torch as torch_backend
+
     out = {}
-    if "tensorflow" in sys.modules:
-        from parity.backends import tf as B
-        out["tensorflow"] = B.settings()
-    if "torch" in sys.modules:
-        from parity.backends import torch as B
-        out["torch"] = B.settings()
+    for name, backend, ready in (("tensorflow", tf_backend, tf_backend._tf),
+                                 ("torch", torch_backend, torch_backend._torch)):
+        if ready is not None:
+            out[name] = backend.settings()
     return out

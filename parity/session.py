@@ -24,11 +24,16 @@ def _run_name(command: str) -> str:
 
 
 class _Sigterm:
-    """Turn SIGTERM into KeyboardInterrupt for the duration of a run."""
+    """While a run lasts, SIGTERM asks it to stop at the next case boundary.
+
+    (Ctrl-C still raises KeyboardInterrupt at once; both end in a partial report.)
+    """
+
+    requested = False
 
     def __enter__(self):
         def handler(signum, frame):
-            raise KeyboardInterrupt
+            self.requested = True
         try:
             self.old = signal.signal(signal.SIGTERM, handler)
         except ValueError:  # not the main thread
@@ -50,19 +55,21 @@ def _finish(records, run: dict, registry: Registry, out_dir, name, complete, aud
 
 def run_sweep(ops, *, examples: int, seed: int, dtypes, variants=None, out_dir="reports",
               progress=None):
-    """Run every planned case; return (report, path). ``progress(done, total)`` if given."""
+    """Run every planned case; return (report, path). ``progress(done, total)`` before each case."""
     registry = Registry.load()
     run = {"command": "run", "seed": seed, "examples": examples, "ops": list(ops),
            "dtypes": list(dtypes), "variants": list(variants or []), "interrupted": False,
            "_start": time.perf_counter()}
     records: list[dict] = []
-    with _Sigterm():
+    with _Sigterm() as stop:
         try:
             plan = plan_cases(ops, variants, examples, seed, dtypes)
             for i, (op, variant, config, s) in enumerate(plan):
-                records.append(run_case(op, variant, config, s, divergences=registry))
                 if progress:
-                    progress(i + 1, len(plan))
+                    progress(i, len(plan))
+                if stop.requested:
+                    raise KeyboardInterrupt
+                records.append(run_case(op, variant, config, s, divergences=registry))
         except KeyboardInterrupt:
             run["interrupted"] = True
     return _finish(records, run, registry, out_dir, _run_name("run"),
@@ -90,6 +97,8 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
     @hypothesis_seed(seed)
     @given(case_strategy(op_name, dtypes))
     def check(pair):
+        if stop.requested:
+            raise KeyboardInterrupt
         config, s = pair
         rec = run_case(op_name, "audit", config.to_dict(), s, candidate=candidate,
                        candidate_name=candidate_name, divergences=registry)
@@ -98,7 +107,7 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
             raise CandidateFailed(rec)
 
     minimal = None
-    with _Sigterm():
+    with _Sigterm() as stop:
         try:
             check()
         except CandidateFailed as e:

@@ -151,28 +151,21 @@ def make_inputs(c: ConvConfig, seed: int) -> dict:
 
 
 # ---------------------------------------------------------------- TF sides
-def _tf_run(c: ConvConfig, inp: dict, depthwise: bool, conv) -> dict:
+def _kernel_to_tf(c: ConvConfig, w, depthwise: bool):
+    return layout.depthwise_torch_to_tf(w, c.in_channels) if depthwise \
+        else layout.kernel_torch_to_tf(w)
+
+
+def _tf_outputs(c: ConvConfig, inp: dict, tape, y, sources: list, depthwise: bool) -> dict:
+    """y and, when its shape is right, the gradients w.r.t. ``sources`` = [x, kernel, (bias)]."""
     from parity.backends import tf as B
 
-    tf = B.tf()
-    x = B.constant(layout.channels_first_to_last(inp["x"]), c.dtype)
-    w_tf = layout.depthwise_torch_to_tf(inp["w"], c.in_channels) if depthwise \
-        else layout.kernel_torch_to_tf(inp["w"])
-    w = B.constant(w_tf, c.dtype)
-    b = B.constant(inp["b"], c.dtype) if c.bias else None
-    watched = [x, w] + ([b] if c.bias else [])
-    with tf.GradientTape() as tape:
-        tape.watch(watched)
-        y = conv(tf, x, w)
-        if c.bias:
-            y = tf.nn.bias_add(y, b)
-    dy = B.constant(layout.channels_first_to_last(inp["dy"]), c.dtype) \
-        if y.shape == layout.channels_first_to_last(inp["dy"]).shape else None
     out = {"y": layout.channels_last_to_first(B.to_numpy(y))}
-    if dy is None:
+    dy = layout.channels_first_to_last(inp["dy"])
+    if tuple(y.shape) != dy.shape:
         return out
     try:
-        grads = tape.gradient(y, watched, output_gradients=dy)
+        grads = tape.gradient(y, sources, output_gradients=B.constant(dy, c.dtype))
     except Exception as e:  # forward computed, gradient kernel refused: keep the forward
         return gradient_refused(out, e)
     dw = B.to_numpy(grads[1])
@@ -181,6 +174,22 @@ def _tf_run(c: ConvConfig, inp: dict, depthwise: bool, conv) -> dict:
     if c.bias:
         out["db"] = B.to_numpy(grads[2])
     return out
+
+
+def _tf_run(c: ConvConfig, inp: dict, depthwise: bool, conv) -> dict:
+    from parity.backends import tf as B
+
+    tf = B.tf()
+    x = B.constant(layout.channels_first_to_last(inp["x"]), c.dtype)
+    w = B.constant(_kernel_to_tf(c, inp["w"], depthwise), c.dtype)
+    b = B.constant(inp["b"], c.dtype) if c.bias else None
+    watched = [x, w] + ([b] if c.bias else [])
+    with tf.GradientTape() as tape:
+        tape.watch(watched)
+        y = conv(tf, x, w)
+        if c.bias:
+            y = tf.nn.bias_add(y, b)
+    return _tf_outputs(c, inp, tape, y, watched, depthwise)
 
 
 def tf_nn(c: ConvConfig, inp: dict) -> dict:
@@ -211,33 +220,17 @@ def tf_keras(c: ConvConfig, inp: dict, depthwise: bool = False) -> dict:
     if depthwise:
         layer = keras.layers.DepthwiseConv2D(depth_multiplier=c.out_channels // c.in_channels,
                                              **common)
-        kernel = layout.depthwise_torch_to_tf(inp["w"], c.in_channels)
     else:
         layer = getattr(keras.layers, f"Conv{c.rank}D")(filters=c.out_channels, groups=c.groups,
                                                        **common)
-        kernel = layout.kernel_torch_to_tf(inp["w"])
     layer.build((c.batch, *c.spatial, c.in_channels))
-    layer.set_weights([kernel] + ([inp["b"]] if c.bias else []))
+    layer.set_weights([_kernel_to_tf(c, inp["w"], depthwise)] + ([inp["b"]] if c.bias else []))
     x = B.constant(layout.channels_first_to_last(inp["x"]), c.dtype)
-    variables = [layer.kernel] + ([layer.bias] if c.bias else [])
     with tf.GradientTape() as tape:
         tape.watch(x)
         y = layer(x)
-    out = {"y": layout.channels_last_to_first(B.to_numpy(y))}
-    dy_tf = layout.channels_first_to_last(inp["dy"])
-    if tuple(y.shape) != dy_tf.shape:
-        return out
-    try:
-        grads = tape.gradient(y, [x] + [v.value for v in variables],
-                              output_gradients=B.constant(dy_tf, c.dtype))
-    except Exception as e:
-        return gradient_refused(out, e)
-    dw = B.to_numpy(grads[1])
-    out.update(dx=layout.channels_last_to_first(B.to_numpy(grads[0])),
-               dw=layout.depthwise_tf_to_torch(dw) if depthwise else layout.kernel_tf_to_torch(dw))
-    if c.bias:
-        out["db"] = B.to_numpy(grads[2])
-    return out
+    variables = [layer.kernel] + ([layer.bias] if c.bias else [])
+    return _tf_outputs(c, inp, tape, y, [x] + [v.value for v in variables], depthwise)
 
 
 # ---------------------------------------------------------------- torch sides
