@@ -66,7 +66,8 @@ def main() -> None:
     if args.threads_scan:
         for t in ("1", "2"):
             out = subprocess.run([sys.executable, __file__, "--cases", str(args.cases),
-                                  "--repeats", "1"], env={**os.environ, "PARITY_THREADS": t},
+                                  "--repeats", str(args.repeats)],
+                                 env={**os.environ, "PARITY_THREADS": t},
                                  capture_output=True, text=True).stdout
             print(f"threads={t}: " + " | ".join(l for l in out.splitlines() if "cases/s" in l))
     print(f"harness/bare throughput ratio: {h / b:.2f}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from parity.compare import output_failed
+
 SCHEMA_VERSION = 1
 _UNEXPECTED = ("fail", "error")
 
@@ -31,7 +33,8 @@ def _group_summary(records: list[dict]) -> dict:
     farther: dict[str, int] = defaultdict(int)
     for r in records:
         if r["status"] in ("fail", "known_divergence"):
-            sides = {m["farther"] for m in r["outputs"].values() if m["farther"] != "neither"}
+            sides = {m["farther"] for m in r["outputs"].values()
+                     if output_failed(m) and m["farther"] != "neither"}
             farther["tf" if sides == {"tf"} else "torch" if sides == {"torch"} else "mixed"] += 1
     return {"cases": len(records), "counts": dict(sorted(counts.items())),
             "farther_from_reference": dict(sorted(farther.items())),
