@@ -121,10 +121,20 @@ def _progress(done: int, total: int) -> None:
         print(f"parity: {done}/{total}", file=sys.stderr, flush=True)
 
 
+def _require_frameworks() -> None:
+    from parity.backends import missing
+
+    gone = missing()
+    if gone:
+        raise BadInput(f"cannot run cases: {', '.join(gone)} not importable "
+                       "(make venv installs the pinned environment)")
+
+
 def cmd_run(args) -> int:
     from parity.report.build import unexpected
     from parity.session import run_sweep
 
+    _require_frameworks()
     report, path = run_sweep(_ops(args.ops), examples=_examples(args), seed=args.seed,
                              dtypes=_dtypes(args.dtypes), variants=_csv(args.variants or ""),
                              out_dir=args.out, progress=_progress)
@@ -143,6 +153,7 @@ def cmd_audit(args) -> int:
     from parity.session import run_audit
 
     registry.get(args.op)
+    _require_frameworks()
     fn = load_candidate(args.candidate)
     report, path, minimal = run_audit(args.op, fn, args.candidate, examples=_examples(args),
                                       seed=args.seed, dtypes=_dtypes(args.dtypes),

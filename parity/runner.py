@@ -15,6 +15,7 @@ import time
 import warnings
 
 from parity import registry
+from parity.backends import BackendUnavailable
 from parity.compare import compare_output, output_failed
 from parity.config import ConfigError
 from parity.divergences import Registry
@@ -45,6 +46,8 @@ def _call(side, config, inputs):
         warnings.simplefilter("always")
         try:
             out = side(config, inputs)
+        except BackendUnavailable:
+            raise
         except Exception as e:  # a framework refusing the config is a finding, not a crash
             return None, one_line(e), _messages(caught)
     refused = out.pop(GRADIENT_REFUSED, None)
@@ -58,8 +61,8 @@ def _messages(caught) -> list[str]:
 
 def repro_snippet(op: str, variant: str, config: dict, seed: int, candidate: str | None) -> str:
     extra = f", candidate={candidate!r}" if candidate else ""
-    return (f"import parity\nrecord = parity.repro({op!r}, {variant!r}, "
-            f"{json.dumps(config, sort_keys=True)}, seed={seed}{extra})")
+    literal = repr(dict(sorted(config.items())))  # Python, not JSON: the snippet must run
+    return f"import parity\nrecord = parity.repro({op!r}, {variant!r}, {literal}, seed={seed}{extra})"
 
 
 def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=None,
@@ -85,7 +88,7 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
         torch_out, torch_err, torch_warn = _call(torch_side, cfg, inputs)
         rec["warnings"] = {k: v for k, v in (("tf", tf_warn), ("torch", torch_warn)) if v}
         _judge(rec, op, cfg, inputs, tf_out, torch_out, tf_err, torch_err, candidate is not None)
-    except (ConfigError, registry.UnknownOp) as e:
+    except (ConfigError, registry.UnknownOp, BackendUnavailable) as e:
         rec["error"] = str(e)
     except Exception as e:  # harness fault: recorded, the run goes on
         rec["error"] = f"harness: {one_line(e)}"

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from parity.backends import thread_count
+from parity.backends import BackendUnavailable, thread_count
 
 _tf = None
 _keras = None
@@ -16,7 +16,10 @@ def tf():
     global _tf
     if _tf is None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import tensorflow
+        try:
+            import tensorflow
+        except ImportError as e:
+            raise BackendUnavailable(f"tensorflow is not importable: {e}") from None
 
         n = thread_count()
         try:
@@ -35,7 +38,10 @@ def keras():
     if _keras is None:
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
         tf()
-        import keras as k
+        try:
+            import keras as k
+        except ImportError as e:
+            raise BackendUnavailable(f"keras is not importable: {e}") from None
 
         _keras = k
     return _keras

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from parity.backends import thread_count
+from parity.backends import BackendUnavailable, thread_count
 
 _torch = None
 
@@ -12,7 +12,10 @@ def torch():
     """The ``torch`` module, configured on first call."""
     global _torch
     if _torch is None:
-        import torch as t
+        try:
+            import torch as t
+        except ImportError as e:
+            raise BackendUnavailable(f"torch is not importable: {e}") from None
 
         t.set_num_threads(thread_count())
         _torch = t

@@ -1,0 +1,30 @@
+"""The core, the comparator, the report and `parity list` run with neither framework importable."""
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent("""
+    import sys
+    for name in ("torch", "tensorflow", "keras"):
+        sys.modules[name] = None          # any import of them now raises ImportError
+    import numpy as np
+    from parity import cli, compare, registry, reference, layout, padding, runner, sweep
+    from parity.report import build_report, validate
+    from parity.divergences import Registry
+    assert cli.main(["list"]) == 0
+    ref = np.ones((2, 2))
+    m = compare.compare_output(ref, ref, ref, compare.rounding_bound(ref, 4, "float32"))
+    Registry.load()
+    plan = sweep.plan_cases(["conv2d_same"], ["port"], 3, 0, ("float32",))
+    validate(build_report([], run={"command": "run"}, environment={}, complete=True))
+    rec = runner.run_case("conv2d_same", "port", plan[0][2], plan[0][3])
+    assert rec["status"] == "error" and "tensorflow is not importable" in rec["error"], rec
+    assert cli.main(["run", "--examples", "1"]) == 2    # one line: not importable
+    print("ok", len(plan))
+""")
+
+
+def test_core_runs_without_tensorflow_and_torch():
+    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("ok 3")
