@@ -92,8 +92,7 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
         rec["error"] = str(e)
     except Exception as e:  # harness fault: recorded, the run goes on
         rec["error"] = f"harness: {one_line(e)}"
-    if divergences is not None and rec["status"] in ("fail", "rejected_tf", "rejected_torch",
-                                                     "rejected_both", "pass"):
+    if divergences is not None and rec["status"] != "error":
         rec["divergence"] = divergences.classify(op_name, variant, config, rec["status"])
         if rec["divergence"] and rec["status"] == "fail":
             rec["status"] = "known_divergence"

@@ -1,5 +1,4 @@
 """parity.ports against the float64 reference (torch only); a wrong port is caught."""
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F

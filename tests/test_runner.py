@@ -1,5 +1,4 @@
 """One case end to end on both frameworks: wrong sides are caught, refusals are findings."""
-import pytest
 import torch.nn.functional as F
 
 from parity.divergences import Registry
