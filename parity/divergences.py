@@ -86,7 +86,7 @@ class Registry:
         return cls(entries)
 
     def classify(self, op: str, variant: str, config: dict, status: str) -> str | None:
-        """Count scope hits; return the id of the first entry that explains ``status``."""
+        """Count scope hits and reproductions; return the first entry that explains ``status``."""
         found = None
         for e in self.entries:
             # a case exercises an entry when it could have shown it: in scope, and either
@@ -96,9 +96,9 @@ class Registry:
                     not e.in_scope(op, variant, config):
                 continue
             e.exercised += 1
-            if status in e.statuses and found is None:
+            if status in e.statuses:
                 e.reproduced += 1
-                found = e.id
+                found = found or e.id
         return found
 
     def get(self, divergence_id: str) -> Divergence | None:

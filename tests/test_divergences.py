@@ -50,3 +50,10 @@ def test_shipped_registry_loads_and_every_predicate_evaluates():
            "groups": 1, "dtype": "float32"}
     for e in r.entries:
         e.in_scope(e.ops[0], (e.variants or ["port"])[0], cfg)
+
+
+def test_a_case_in_two_scopes_reproduces_both(tmp_path):
+    second = ENTRY.replace('id = "x"', 'id = "y"').replace("max(stride) > 1", "stride[0] == 2")
+    r = write(tmp_path, ENTRY + "\n" + second)
+    assert r.classify("conv2d_same", "native", {"stride": [2, 1]}, "rejected_torch") == "x"
+    assert [e.summary()["reproduced"] for e in r.entries] == [1, 1]

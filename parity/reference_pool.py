@@ -1,0 +1,79 @@
+"""Float64 NumPy pooling with explicit (before, after) padding that never counts.
+
+Channels-first ``(N, C, *spatial)``. Padded cells are excluded from the max and
+from the mean's count, which is TF's SAME pooling; they are tracked with a
+validity mask, so a window whose real cells are all ``-inf`` still has max
+``-inf`` and routes its gradient to a real cell.
+
+Example:
+    >>> import numpy as np
+    >>> x = np.array([[[1.0, 5.0, 3.0]]])
+    >>> max_pool(x, (2,), [(0, 1)], (2,))["y"].tolist(), avg_pool(x, (2,), [(0, 1)], (2,))["y"].tolist()
+    ([[[5.0, 3.0]]], [[[3.0, 3.0]]])
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def _windows(a: np.ndarray, window, pads, stride, fill) -> np.ndarray:
+    """``(N, C, *out, prod(window))`` view of ``a`` padded with ``fill``."""
+    r = len(window)
+    ap = np.pad(a, [(0, 0), (0, 0)] + [tuple(p) for p in pads], constant_values=fill)
+    view = sliding_window_view(ap, window, axis=tuple(range(2, 2 + r)))
+    view = view[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)]
+    return view.reshape(view.shape[:2 + r] + (-1,))
+
+
+def _scatter(per_tap: np.ndarray, x_shape, window, pads, stride) -> np.ndarray:
+    """Sum ``per_tap[..., out, tap]`` back onto the input positions each tap read."""
+    r = len(window)
+    padded = [n + b + a for n, (b, a) in zip(x_shape[2:], pads)]
+    acc = np.zeros(tuple(x_shape[:2]) + tuple(padded))
+    out = per_tap.shape[2:2 + r]
+    for t, tap in enumerate(itertools.product(*(range(k) for k in window))):
+        dst = tuple(slice(i, i + (m - 1) * s + 1, s) for i, m, s in zip(tap, out, stride))
+        acc[(slice(None), slice(None)) + dst] += per_tap[..., t]
+    return acc[(slice(None), slice(None)) + tuple(slice(b, b + n) for n, (b, _) in
+                                                  zip(x_shape[2:], pads))]
+
+
+def max_pool(x, window, pads, stride, dy=None) -> dict:
+    """``y``; with ``dy`` also ``dx`` (to the first maximal real cell), ``ties`` and magnitudes.
+
+    ``ties`` is True when some window attains its maximum more than once or holds a NaN:
+    which cell receives the gradient is then implementation-defined.
+    """
+    vals = _windows(x, window, pads, stride, -np.inf)
+    real = _windows(np.ones_like(x), window, pads, stride, 0.0) > 0
+    masked = np.where(real, vals, -np.inf)
+    nan = np.isnan(masked).any(-1)
+    y = np.where(nan, np.nan, np.max(np.where(np.isnan(masked), -np.inf, masked), axis=-1))
+    out = {"y": y}
+    if dy is None:
+        return out
+    hits = real & (masked == y[..., None])
+    first = np.argmax(hits | (np.isnan(masked) & real), axis=-1)
+    onehot = np.zeros(vals.shape)
+    np.put_along_axis(onehot, first[..., None], 1.0, axis=-1)
+    out["dx"] = _scatter(onehot * dy[..., None], x.shape, window, pads, stride)
+    out["dx_magnitude"] = _scatter(onehot * np.abs(dy)[..., None], x.shape, window, pads, stride)
+    out["ties"] = bool(((hits.sum(-1) > 1) | nan).any())
+    return out
+
+
+def avg_pool(x, window, pads, stride, dy=None) -> dict:
+    """``y`` = mean of the real cells; with ``dy`` also ``dx`` and the magnitudes for bounds."""
+    vals = _windows(x, window, pads, stride, 0.0)
+    count = _windows(np.ones_like(x), window, pads, stride, 0.0).sum(-1)
+    out = {"y": vals.sum(-1) / count, "y_magnitude": np.abs(vals).sum(-1) / count,
+           "count": count}
+    if dy is not None:
+        real = _windows(np.ones_like(x), window, pads, stride, 0.0)
+        share = (dy / count)[..., None] * real
+        out["dx"] = _scatter(share, x.shape, window, pads, stride)
+        out["dx_magnitude"] = _scatter(np.abs(share), x.shape, window, pads, stride)
+    return out
