@@ -13,8 +13,11 @@ import sys
 
 from parity import registry
 from parity.compare import describe_failure, output_failed
+from parity.config import ConfigError
+from parity.divergences import RegistryError
 from parity.numerics import DTYPES
 from parity.profiles import EXAMPLES
+from parity.report import ReportError
 
 EXIT_OK, EXIT_DIVERGENCE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -200,7 +203,7 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return {"list": cmd_list, "run": cmd_run, "audit": cmd_audit}[args.command](args)
-    except (BadInput, registry.UnknownOp, ValueError) as e:
+    except (BadInput, registry.UnknownOp, ConfigError, RegistryError, ReportError) as e:
         print(f"parity: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

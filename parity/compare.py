@@ -81,7 +81,7 @@ def _farther_by_shape(tf_out, torch_out, ref) -> str:
 
 
 def _max_abs(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
-    return float(np.abs(a - b)[mask].max()) if mask.any() else 0.0
+    return float(np.abs(a[mask] - b[mask]).max()) if mask.any() else 0.0
 
 
 def compare_output(tf_out: np.ndarray, torch_out: np.ndarray, ref: np.ndarray,
@@ -93,11 +93,13 @@ def compare_output(tf_out: np.ndarray, torch_out: np.ndarray, ref: np.ndarray,
     a, b = np.asarray(tf_out, np.float64), np.asarray(torch_out, np.float64)
     finite = np.isfinite(a) & np.isfinite(b)
     nonfinite_bad = ~finite & ~((a == b) | (np.isnan(a) & np.isnan(b)))
-    diff = np.where(finite, np.abs(a - b), 0.0)
+    diff = np.zeros(a.shape)
+    diff[finite] = np.abs(a[finite] - b[finite])
     scale = np.maximum(np.abs(a), np.abs(b))
     rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
-    ratio = diff / bound
-    bad = (diff > bound) | nonfinite_bad
+    ratio = np.zeros(a.shape)
+    ratio[finite] = diff[finite] / bound[finite]   # a non-finite bound (inf inputs) bounds nothing
+    bad = (finite & ~(diff <= bound)) | nonfinite_bad
     worst = np.unravel_index(int(np.argmax(np.where(nonfinite_bad, np.inf, ratio))), a.shape) \
         if a.size else None
     ref_finite = finite & np.isfinite(ref)
@@ -114,8 +116,8 @@ def compare_output(tf_out: np.ndarray, torch_out: np.ndarray, ref: np.ndarray,
         "tf_value": _value(a[worst]) if worst is not None else None,
         "torch_value": _value(b[worst]) if worst is not None else None,
         "reference_value": _value(ref[worst]) if worst is not None else None,
-        "bound": float(bound[worst]) if worst is not None else None,
-        "bound_ratio": float(ratio.max()) if a.size else 0.0,
+        "bound": _value(bound[worst]) if worst is not None else None,
+        "bound_ratio": _value(np.nan_to_num(ratio, nan=np.inf).max()) if a.size else 0.0,
         "tf_error": tf_err, "torch_error": torch_err,
         "farther": "neither" if tf_err == torch_err else ("tf" if tf_err > torch_err else "torch"),
     }

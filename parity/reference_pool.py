@@ -41,6 +41,7 @@ def _scatter(per_tap: np.ndarray, x_shape, window, pads, stride) -> np.ndarray:
                                                   zip(x_shape[2:], pads))]
 
 
+@np.errstate(invalid="ignore")  # inf - inf and 0 * inf are meant: IEEE semantics of the pool
 def max_pool(x, window, pads, stride, dy=None) -> dict:
     """``y``; with ``dy`` also ``dx`` (to the first maximal real cell), ``ties`` and magnitudes.
 
@@ -65,6 +66,7 @@ def max_pool(x, window, pads, stride, dy=None) -> dict:
     return out
 
 
+@np.errstate(invalid="ignore")
 def avg_pool(x, window, pads, stride, dy=None) -> dict:
     """``y`` = mean of the real cells; with ``dy`` also ``dx`` and the magnitudes for bounds."""
     vals = _windows(x, window, pads, stride, 0.0)

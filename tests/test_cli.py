@@ -19,7 +19,7 @@ def test_list_needs_no_framework(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (("run", "--ops", "conv9d"), "unknown op 'conv9d'; known ops: conv1d_same"),
+    (("run", "--ops", "conv9d"), "unknown op 'conv9d'; known ops: avg_pool1d_same, "),
     (("run", "--dtypes", "int8"), "unknown dtype"),
     (("run", "--examples", "0"), "--examples must be at least 1"),
     (("run", "--bogus"), "unrecognized arguments"),

@@ -44,12 +44,16 @@ def test_bad_registry_is_a_one_line_error(tmp_path):
 
 
 def test_shipped_registry_loads_and_every_predicate_evaluates():
+    from parity import registry
+    from parity.sweep import draw_configs
+
     r = Registry.load()
     assert len(r.entries) >= 8
-    cfg = {"spatial": [3, 4], "kernel": [1, 2], "stride": [3, 1], "dilation": [1, 1],
-           "groups": 1, "dtype": "float32"}
     for e in r.entries:
-        e.in_scope(e.ops[0], (e.variants or ["port"])[0], cfg)
+        for op in e.ops:
+            registry.get(op)  # every named op exists
+            for config, _ in draw_configs(op, 5, 0, ("float32", "bfloat16")):
+                e.in_scope(op, (e.variants or ["port"])[0], config.to_dict())
 
 
 def test_a_case_in_two_scopes_reproduces_both(tmp_path):

@@ -1,4 +1,4 @@
-"""Parity suites for the SAME conv ops: Hypothesis cases per op and variant, and pinned cases.
+"""Parity suites: Hypothesis cases per op and variant, pinned cases, and measured mechanisms.
 
 The number of cases per op and variant follows the Hypothesis profile
 (``HYPOTHESIS_PROFILE=ci|dev|default|nightly|explore``).
@@ -17,9 +17,9 @@ from parity.runner import run_case
 from parity.sweep import case_strategy
 
 DIVERGENCES = Registry.load()
-PINNED = json.loads((Path(__file__).parent / "pinned_conv.json").read_text())
-OP_VARIANTS = [(op, v) for op in registry.names() if registry.get(op).family == "conv"
-               for v in registry.get(op).variants]
+PINNED = [case for path in sorted(Path(__file__).parent.glob("pinned_*.json"))
+          for case in json.loads(path.read_text())]
+OP_VARIANTS = [(op, v) for op in registry.names() for v in registry.get(op).variants]
 
 
 def explain(rec) -> str:
@@ -77,3 +77,35 @@ def test_conv3d_negative_padding_mechanism(spatial, kernel, stride):
     np.testing.assert_allclose(tf_y, conv_forward(x, inp["w"], pads, stride, (1, 1, 1), 1),
                                rtol=0, atol=1e-12)
     assert np.abs(tf_y - conv_forward(inp["x"], inp["w"], c.pads, stride, (1, 1, 1), 1)).max() > 0.1
+
+
+def test_tf_max_pool_skips_nan_and_floors_at_lowest():
+    """The rule parity.ports implements for 1-D/2-D max pooling, measured on TF itself."""
+    import numpy as np
+
+    from parity.backends import tf as B
+
+    tf = B.tf()
+    x = np.array([np.nan, 2.0, -np.inf, -np.inf, np.nan, np.nan]).reshape(1, 1, 6, 1)
+    for dtype in ("float32", "float64", "float16", "bfloat16"):
+        y = tf.nn.max_pool2d(tf.cast(x, dtype), (1, 2), (1, 2), "SAME")
+        lowest = float(tf.cast(tf.constant(float(tf.as_dtype(dtype).min), dtype), "float64"))
+        assert tf.cast(y, "float64").numpy().ravel().tolist() == [2.0, lowest, lowest], dtype
+
+
+def test_generic_tf_pool_on_5d_input_has_no_gradient():
+    """tf.nn.max_pool/avg_pool on 5-D input leave data_format unset; the 3-D gradient functions in
+    tensorflow/python/ops/nn_grad.py call op.get_attr("data_format").decode() and fail. The
+    harness therefore uses tf.nn.{max,avg}_pool3d. If this stops failing, TF fixed it."""
+    import numpy as np
+
+    from parity.backends import tf as B
+
+    tf = B.tf()
+    for fn in (tf.nn.max_pool, tf.nn.avg_pool):
+        x = tf.constant(np.ones((1, 2, 2, 2, 1), "float32"))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x, 2, 2, "SAME")
+        with pytest.raises(AttributeError, match="decode"):
+            tape.gradient(y, x)

@@ -1,0 +1,248 @@
+"""SAME pooling: max_pool{1,2,3}d_same, avg_pool{1,2,3}d_same.
+
+Config -> strategy -> TF sides -> torch sides -> float64 reference -> bound.
+
+Outputs: ``y`` and ``dx`` for a seeded upstream gradient. When a max-pool window
+attains its maximum twice (ties) or holds a NaN, which cell gets the gradient is
+implementation-defined, so ``dx`` is not compared; ``dx_sum`` (per batch and
+channel, the total gradient, which every implementation must conserve) is.
+
+Bound. Max pool selects, so ``y`` must agree exactly (bound ``tiny``). ``dx`` of the
+max sums the ``dy`` of every window that picked a cell: at most
+``prod(ceil(window/stride))`` terms. The mean's ``y`` is a sum of at most
+``prod(window)`` terms and a division; its ``dx`` adds up ``dy/count`` over the
+windows covering a cell. Each uses ``parity.compare.rounding_bound`` of the float64
+magnitudes (``mean |x|``, ``sum |dy|/count``) with those ``n``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+
+from parity import layout, reference_pool
+from parity.compare import rounding_bound
+from parity.config import Config, require
+from parity.numerics import DTYPES, case_rng, check_dtype, draw, round_to
+from parity.padding import same_paddings
+from parity.registry import OpPair, Variant, gradient_refused, register
+
+MAX_OUT = {1: 10, 2: 5, 3: 3}
+FILLS = ("uniform", "ties", "specials")
+_SHRINK_ORDER = ("float32", "float64", "float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class PoolConfig(Config):
+    rank: int
+    batch: int
+    channels: int
+    spatial: tuple[int, ...]
+    window: tuple[int, ...]
+    stride: tuple[int, ...]
+    fill: str = "uniform"
+    dtype: str = "float32"
+
+    def validate(self) -> None:
+        require(self.rank in (1, 2, 3), f"rank must be 1, 2 or 3, got {self.rank}")
+        for name in ("spatial", "window", "stride"):
+            v = getattr(self, name)
+            require(len(v) == self.rank, f"{name} needs {self.rank} values, got {list(v)}")
+            require(all(i >= 1 for i in v), f"{name} values must be >= 1, got {list(v)}")
+        require(self.batch >= 1 and self.channels >= 1, "batch and channels must be >= 1")
+        require(self.fill in FILLS, f"fill must be one of {', '.join(FILLS)}, got {self.fill!r}")
+        try:
+            check_dtype(self.dtype)
+        except ValueError as e:
+            require(False, str(e))
+
+    @property
+    def pads(self) -> list[tuple[int, int]]:
+        return [(p.before, p.after) for p in
+                same_paddings(self.spatial, self.window, self.stride, (1,) * self.rank)]
+
+    @property
+    def out_spatial(self) -> tuple[int, ...]:
+        return tuple(-(-n // s) for n, s in zip(self.spatial, self.stride))
+
+
+# ---------------------------------------------------------------- strategy
+@st.composite
+def _pool_configs(draw_, rank: int, dtypes):
+    window = tuple(draw_(st.integers(1, 5)) for _ in range(rank))
+    if draw_(st.booleans()):
+        stride = (draw_(st.integers(1, 4)),) * rank
+    else:
+        stride = tuple(draw_(st.integers(1, 4)) for _ in range(rank))
+    spatial = tuple((draw_(st.integers(1, MAX_OUT[rank])) - 1) * s + 1 + draw_(st.integers(0, s - 1))
+                    for s in stride)
+    return PoolConfig(rank=rank, batch=draw_(st.integers(1, 3)), channels=draw_(st.integers(1, 3)),
+                      spatial=spatial, window=window, stride=stride,
+                      fill=draw_(st.sampled_from(FILLS)),
+                      dtype=draw_(st.sampled_from(sorted(dtypes, key=_SHRINK_ORDER.index))))
+
+
+def strategy_for(rank: int):
+    def strategy(dtypes=DTYPES):
+        return _pool_configs(rank, tuple(dtypes))
+    return strategy
+
+
+def make_inputs(c: PoolConfig, seed: int) -> dict:
+    """x by fill: uniform in [-1, 1); small integers (ties); or uniform with +-inf and NaN."""
+    rng = case_rng(seed)
+    shape = (c.batch, c.channels, *c.spatial)
+    if c.fill == "ties":
+        x = round_to(rng.integers(-2, 3, size=shape).astype(np.float64), c.dtype)
+    else:
+        x = draw(rng, shape, c.dtype)
+        if c.fill == "specials":
+            u = rng.random(shape)
+            x[u < 0.08], x[(u >= 0.08) & (u < 0.16)], x[(u >= 0.16) & (u < 0.22)] = \
+                np.inf, -np.inf, np.nan
+    return {"x": x, "dy": draw(rng, (c.batch, c.channels, *c.out_spatial), c.dtype)}
+
+
+def _with_sum(out: dict) -> dict:
+    if "dx" in out:
+        out["dx_sum"] = out["dx"].sum(axis=tuple(range(2, out["dx"].ndim)))
+    return out
+
+
+# ---------------------------------------------------------------- TF sides
+def _tf_run(c: PoolConfig, inp: dict, pool) -> dict:
+    from parity.backends import tf as B
+
+    tf = B.tf()
+    x = B.constant(layout.channels_first_to_last(inp["x"]), c.dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = pool(tf, x)
+    out = {"y": layout.channels_last_to_first(B.to_numpy(y))}
+    dy = layout.channels_first_to_last(inp["dy"])
+    if tuple(y.shape) != dy.shape:
+        return out
+    try:
+        dx = tape.gradient(y, x, output_gradients=B.constant(dy, c.dtype))
+    except Exception as e:
+        return gradient_refused(out, e)
+    out["dx"] = layout.channels_last_to_first(B.to_numpy(dx))
+    return _with_sum(out)
+
+
+def tf_nn(kind: str):
+    def side(c: PoolConfig, inp: dict) -> dict:
+        """tf.nn.{max,avg}_pool{1,2,3}d(padding="SAME"), channels last."""
+        fn = f"{kind}_pool{c.rank}d"
+        return _tf_run(c, inp, lambda tf, x: getattr(tf.nn, fn)(
+            x, ksize=c.window, strides=c.stride, padding="SAME"))
+    return side
+
+
+def tf_keras(kind: str):
+    def side(c: PoolConfig, inp: dict) -> dict:
+        """keras.layers.MaxPooling{r}D / AveragePooling{r}D(padding="same")."""
+        from parity.backends import tf as B
+
+        name = f"{'MaxPooling' if kind == 'max' else 'AveragePooling'}{c.rank}D"
+        layer = getattr(B.keras().layers, name)(pool_size=c.window, strides=c.stride,
+                                                padding="same", dtype=c.dtype)
+        return _tf_run(c, inp, lambda tf, x: layer(x))
+    return side
+
+
+# ---------------------------------------------------------------- torch sides
+def _torch_run(c: PoolConfig, inp: dict, fn) -> dict:
+    from parity.backends import torch as B
+
+    x = B.tensor(inp["x"], c.dtype, True)
+    y = fn(x)
+    out = {"y": B.to_numpy(y)}
+    if tuple(y.shape) != inp["dy"].shape:
+        return out
+    try:
+        y.backward(B.tensor(inp["dy"], c.dtype))
+    except Exception as e:
+        return gradient_refused(out, e)
+    out["dx"] = B.to_numpy(x.grad)
+    return _with_sum(out)
+
+
+def torch_port(kind: str):
+    def side(c: PoolConfig, inp: dict) -> dict:
+        """parity.ports.{max,avg}_pool{r}d_same."""
+        from parity.ports import pool as P
+
+        fn = getattr(P, f"{kind}_pool{c.rank}d_same")
+        return _torch_run(c, inp, lambda x: fn(x, c.window, c.stride))
+    return side
+
+
+def torch_module(kind: str, ceil_mode: bool):
+    def side(c: PoolConfig, inp: dict) -> dict:
+        """torch.nn.{Max,Avg}Pool{r}d(window, stride, padding=0[, ceil_mode=True])."""
+        from parity.backends import torch as B
+
+        cls = getattr(B.torch().nn, f"{'Max' if kind == 'max' else 'Avg'}Pool{c.rank}d")
+        module = cls(c.window, c.stride, padding=0, ceil_mode=ceil_mode)
+        return _torch_run(c, inp, module)
+    return side
+
+
+def candidate_side(fn):
+    """A user's callable: ``fn(input, window=(k,)*rank, stride=(s,)*rank) -> output``."""
+    def side(c: PoolConfig, inp: dict) -> dict:
+        return _torch_run(c, inp, lambda x: fn(x, window=c.window, stride=c.stride))
+    return side
+
+
+# ---------------------------------------------------------------- reference and bound
+def reference_and_bounds(kind: str):
+    def reference(c: PoolConfig, inp: dict) -> tuple[dict, dict]:
+        """Exact y and dx (or dx_sum where max-pool ties make dx undefined), and bounds."""
+        taps = math.prod(-(-k // s) for k, s in zip(c.window, c.stride))
+        if kind == "max":
+            r = reference_pool.max_pool(inp["x"], c.window, c.pads, c.stride, inp["dy"])
+            bounds = {"y": rounding_bound(np.zeros_like(r["y"]), 1, c.dtype)}
+        else:
+            r = reference_pool.avg_pool(inp["x"], c.window, c.pads, c.stride, inp["dy"])
+            bounds = {"y": rounding_bound(r["y_magnitude"], math.prod(c.window) + 1, c.dtype)}
+        exact = {"y": r["y"]}
+        if kind == "max" and r["ties"]:
+            exact["dx_sum"] = r["dx"].sum(axis=tuple(range(2, r["dx"].ndim)))
+            mag = np.abs(inp["dy"]).sum(axis=tuple(range(2, inp["dy"].ndim)))
+            bounds["dx_sum"] = rounding_bound(mag, math.prod(c.out_spatial) * taps, c.dtype)
+        else:
+            exact["dx"] = r["dx"]
+            bounds["dx"] = rounding_bound(r["dx_magnitude"], taps + 1, c.dtype)
+        return exact, bounds
+    return reference
+
+
+# ---------------------------------------------------------------- registration
+for _kind in ("max", "avg"):
+    for _rank in (1, 2, 3):
+        register(OpPair(
+            name=f"{_kind}_pool{_rank}d_same", family="pool",
+            description=f"SAME {'max' if _kind == 'max' else 'average'} pooling, {_rank}-D; "
+                        "padded cells never count",
+            config_type=PoolConfig, strategy=strategy_for(_rank), make_inputs=make_inputs,
+            reference=reference_and_bounds(_kind),
+            tf_sides={"tf.nn": tf_nn(_kind), "keras": tf_keras(_kind)},
+            torch_sides={"port": torch_port(_kind), "native": torch_module(_kind, False),
+                         "ceil": torch_module(_kind, True)},
+            variants={
+                "port": Variant("port", "tf.nn", "port", "tf.nn SAME pooling vs parity.ports"),
+                "native": Variant("native", "tf.nn", "native",
+                                  "tf.nn SAME pooling vs torch.nn pooling with padding=0 "
+                                  "(the seeds/001 answer)"),
+                "ceil": Variant("ceil", "tf.nn", "ceil",
+                                "tf.nn SAME pooling vs torch.nn pooling, padding=0, ceil_mode=True"),
+                "keras": Variant("keras", "keras", "port", "Keras pooling layer vs parity.ports"),
+            },
+            candidate_side=candidate_side,
+            candidate_doc=f"fn(input, window=(k,)*{_rank}, stride=(s,)*{_rank}) -> output; "
+                          "NC[D][H]W input",
+            outputs=("y", "dx") if _kind == "avg" else ("y", "dx (dx_sum where ties)")))
