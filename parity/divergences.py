@@ -55,8 +55,13 @@ class Divergence:
             return False
         if self.dtypes and config.get("dtype") not in self.dtypes:
             return False
-        env = dict(_HELPERS, op=op, variant=variant, **config)
-        return bool(eval(self._predicate, {"__builtins__": {}}, env))  # noqa: S307 - repo-owned file
+        # names as globals: generator expressions in a predicate see them too
+        env = dict(_HELPERS, op=op, variant=variant, **config, __builtins__={})
+        try:
+            return bool(eval(self._predicate, env))  # noqa: S307 - repo-owned file
+        except Exception as e:
+            raise RegistryError(f"divergence {self.id}: predicate {self.when!r} failed on "
+                                f"{op}: {type(e).__name__}: {e}") from None
 
     def summary(self) -> dict:
         return {"id": self.id, "exercised": self.exercised, "reproduced": self.reproduced,

@@ -8,6 +8,7 @@ what                           TensorFlow                   PyTorch
 =============================  ===========================  ==========================
 activations                    ``(N, *spatial, C)``         ``(N, C, *spatial)``
 conv kernel                    ``(*k, in/groups, out)``     ``(out, in/groups, *k)``
+transposed conv kernel         ``(*k, out, in)``            ``(in, out, *k)``
 depthwise kernel               ``(kh, kw, C, M)``           ``(C*M, 1, kh, kw)``, groups=C
 =============================  ===========================  ==========================
 
@@ -66,3 +67,19 @@ def depthwise_torch_to_tf(w, channels: int):
     m = w.shape[0] // channels
     split = w.reshape((channels, m) + tuple(w.shape[2:]))
     return _permute(split, tuple(range(2, r + 2)) + (0, 1))
+
+
+def transpose_kernel_tf_to_torch(w):
+    """TF transposed-conv kernel ``(*k, out, in)`` -> torch ``ConvTranspose`` ``(in, out, *k)``.
+
+    The same axis permutation as ``kernel_tf_to_torch``; the two last TF axes mean out, in here.
+
+    >>> transpose_kernel_tf_to_torch(np.zeros((3, 5, 8, 2))).shape
+    (2, 8, 3, 5)
+    """
+    return kernel_tf_to_torch(w)
+
+
+def transpose_kernel_torch_to_tf(w):
+    """Torch ``ConvTranspose`` weight ``(in, out, *k)`` -> TF ``(*k, out, in)``."""
+    return kernel_torch_to_tf(w)

@@ -60,3 +60,22 @@ def as_tuple(value: int | Sequence[int], rank: int, name: str = "value") -> tupl
     if len(out) != rank:
         raise ValueError(f"{name} needs {rank} values, got {len(out)}: {out}")
     return out
+
+
+def keras_output_length(n: int, k: int, s: int, d: int, padding: str,
+                        output_padding: int | None) -> int:
+    """Keras ``deconv_output_length`` (keras/src/ops/operation_utils.py).
+
+    >>> keras_output_length(4, 3, 2, 1, "same", None), keras_output_length(4, 3, 2, 1, "valid", None)
+    (8, 9)
+    """
+    eff = (k - 1) * d + 1
+    if output_padding is None:
+        return n * s if padding == "same" else n * s + max(eff - s, 0)
+    pad = eff // 2 if padding == "same" else 0
+    return (n - 1) * s + eff - 2 * pad + output_padding
+
+
+def tf_window_start(out: int, k: int, s: int, d: int, padding: str) -> int:
+    """Where TF's result starts in the full transposed signal: the forward conv's pad-before."""
+    return same_padding(out, k, s, d).before if padding == "same" else 0

@@ -109,3 +109,37 @@ def conv_all(x, w, b, dy, pads: Pads, stride, dilation, groups: int) -> dict[str
     if b is not None:
         out["db"] = dy.sum(axis=(0,) + tuple(range(2, dy.ndim)))
     return out
+
+
+def conv_transpose_all(x, w, b, dy, start, out, stride, dilation) -> dict[str, np.ndarray]:
+    """Transposed convolution as every framework defines it, and its gradients, in float64.
+
+    ``x`` is ``(N, Cin, *n)``, ``w`` ``(Cin, Cout, *k)`` (groups 1). The full result has length
+    ``L = (n-1)*s + (k-1)*d + 1`` per dimension; an API returns the window
+    ``[start, start + out)`` of it, zero beyond ``L`` (torch: ``start = padding``; TF: the
+    SAME/VALID padding-before of a convolution whose input has size ``out``).
+    """
+    full = [(n - 1) * s + (k - 1) * d + 1 for n, k, s, d in zip(x.shape[2:], w.shape[2:], stride,
+                                                               dilation)]
+    zero = [(0, 0)] * len(full)
+    y_full = conv_grad_input(x, w, (x.shape[0], w.shape[1], *full), zero, stride, dilation, 1)
+
+    def window(a, length_from, length_to):
+        # a[..., start:start+out] with zeros past the end (per spatial dim)
+        pads = [(0, max(0, st + o - f)) for st, o, f in zip(start, length_to, length_from)]
+        a = np.pad(a, [(0, 0), (0, 0)] + pads)
+        return a[(slice(None), slice(None)) + tuple(slice(st, st + o) for st, o in
+                                                    zip(start, length_to))]
+
+    y = window(y_full, full, out)
+    # dy lives in the same window of the full signal; outside [0, L) nothing reaches it
+    dy_full = np.zeros((dy.shape[0], dy.shape[1], *full))
+    src = tuple(slice(0, max(0, min(o, f - st))) for st, o, f in zip(start, out, full))
+    dst = tuple(slice(st, st + max(0, min(o, f - st))) for st, o, f in zip(start, out, full))
+    dy_full[(slice(None), slice(None)) + dst] = dy[(slice(None), slice(None)) + src]
+    result = {"y": y if b is None else y + b.reshape((1, -1) + (1,) * len(full)),
+              "dx": conv_forward(dy_full, w, zero, stride, dilation, 1),
+              "dw": conv_grad_weight(dy_full, x, w.shape[2:], zero, stride, dilation, 1)}
+    if b is not None:
+        result["db"] = dy.sum(axis=(0,) + tuple(range(2, dy.ndim)))
+    return result

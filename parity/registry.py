@@ -60,6 +60,7 @@ class OpPair:
     candidate_doc: str
     outputs: tuple[str, ...] = ("y", "dx", "dw", "db")
     check: Callable[[object], None] | None = None   # op-specific config rules
+    derived: Callable[[object], dict] | None = None  # extra names for registry predicates
 
     def parse_config(self, data: dict):
         """A validated config of this op from JSON data (``ConfigError`` if not)."""

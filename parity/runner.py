@@ -18,7 +18,7 @@ from parity import registry
 from parity.backends import BackendUnavailable
 from parity.compare import compare_output, output_failed
 from parity.config import ConfigError
-from parity.divergences import Registry
+from parity.divergences import Registry, RegistryError
 from parity.numerics import stable_hash
 from parity.registry import GRADIENT_REFUSED
 
@@ -93,7 +93,11 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
     except Exception as e:  # harness fault: recorded, the run goes on
         rec["error"] = f"harness: {one_line(e)}"
     if divergences is not None and rec["status"] != "error":
-        rec["divergence"] = divergences.classify(op_name, variant, config, rec["status"])
+        try:
+            scope = dict(config, **(op.derived(cfg) if op.derived else {}))
+            rec["divergence"] = divergences.classify(op_name, variant, scope, rec["status"])
+        except RegistryError as e:  # a broken registry entry is reported, not raised
+            rec["status"], rec["error"] = "error", str(e)
         if rec["divergence"] and rec["status"] == "fail":
             rec["status"] = "known_divergence"
     rec["duration_s"] = round(time.perf_counter() - start, 6)

@@ -52,8 +52,10 @@ def test_shipped_registry_loads_and_every_predicate_evaluates():
     for e in r.entries:
         for op in e.ops:
             registry.get(op)  # every named op exists
+            o = registry.get(op)
             for config, _ in draw_configs(op, 5, 0, ("float32", "bfloat16")):
-                e.in_scope(op, (e.variants or ["port"])[0], config.to_dict())
+                scope = dict(config.to_dict(), **(o.derived(config) if o.derived else {}))
+                e.in_scope(op, (e.variants or ["port"])[0], scope)
 
 
 def test_a_case_in_two_scopes_reproduces_both(tmp_path):
@@ -61,3 +63,11 @@ def test_a_case_in_two_scopes_reproduces_both(tmp_path):
     r = write(tmp_path, ENTRY + "\n" + second)
     assert r.classify("conv2d_same", "native", {"stride": [2, 1]}, "rejected_torch") == "x"
     assert [e.summary()["reproduced"] for e in r.entries] == [1, 1]
+
+
+def test_a_predicate_that_fails_is_a_registry_error_and_names_the_entry(tmp_path):
+    r = write(tmp_path, ENTRY.replace("max(stride) > 1", "any(s > limit for s in stride)"))
+    with pytest.raises(RegistryError, match="divergence x: predicate .* NameError"):
+        r.classify("conv2d_same", "native", {"stride": [2, 1]}, "rejected_torch")
+    r2 = write(tmp_path, ENTRY.replace("max(stride) > 1", "any(s > len(variant) for s in stride)"))
+    assert r2.classify("conv2d_same", "native", {"stride": [9, 1]}, "rejected_torch") == "x"

@@ -12,10 +12,14 @@ Example:
 from parity.ports.conv import (Conv1dSame, Conv2dSame, Conv3dSame, DepthwiseConv2dSame,
                                conv1d_same, conv2d_same, conv3d_same, depthwise_conv2d_same,
                                pad_same)
+from parity.ports.transpose import (ConvTranspose2dSame, TorchArgs, conv_transpose1d_tf,
+                                    conv_transpose2d_tf, conv_transpose3d_tf, torch_args)
 from parity.ports.pool import (AvgPool2dSame, MaxPool2dSame, avg_pool1d_same, avg_pool2d_same,
                                avg_pool3d_same, max_pool1d_same, max_pool2d_same, max_pool3d_same)
 
 __all__ = ["conv1d_same", "conv2d_same", "conv3d_same", "depthwise_conv2d_same", "pad_same",
            "Conv1dSame", "Conv2dSame", "Conv3dSame", "DepthwiseConv2dSame",
            "max_pool1d_same", "max_pool2d_same", "max_pool3d_same", "avg_pool1d_same",
-           "avg_pool2d_same", "avg_pool3d_same", "MaxPool2dSame", "AvgPool2dSame"]
+           "avg_pool2d_same", "avg_pool3d_same", "MaxPool2dSame", "AvgPool2dSame",
+           "conv_transpose1d_tf", "conv_transpose2d_tf", "conv_transpose3d_tf",
+           "ConvTranspose2dSame", "torch_args", "TorchArgs"]
