@@ -68,6 +68,8 @@ def _max_pool_same(rank, x, window, stride=None):
 
 
 def _avg_pool_same(rank, x, window, stride=None):
+    if rank == 3 and x.dtype == torch.bfloat16:  # torch has no CPU bfloat16 avg_pool3d kernel
+        return _avg_pool_same(rank, x.float(), window, stride).to(torch.bfloat16)
     window, stride, dil = _args(rank, x, window, stride)
     total = _AVG[rank](pad_same(x, window, stride, dil), window, stride)
     mask = pad_same(torch.ones_like(x[:1, :1]), window, stride, dil)
