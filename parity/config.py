@@ -75,3 +75,13 @@ def require(condition: bool, message: str) -> None:
     """Raise ``ConfigError(message)`` unless ``condition``."""
     if not condition:
         raise ConfigError(message)
+
+
+def require_dtype(dtype: str) -> None:
+    """``ConfigError`` unless ``dtype`` is one the harness knows."""
+    from parity.numerics import check_dtype
+
+    try:
+        check_dtype(dtype)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None

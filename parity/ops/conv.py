@@ -19,10 +19,12 @@ from hypothesis import strategies as st
 
 from parity import layout, reference
 from parity.compare import rounding_bound
-from parity.config import Config, require
-from parity.numerics import DTYPES, case_rng, check_dtype, draw
+from parity.config import Config, require, require_dtype
+from parity.numerics import DTYPES, case_rng, draw
 from parity.padding import same_paddings
-from parity.registry import OpPair, Variant, gradient_refused, register
+from parity.ops.sides import GRADIENT_OF, tf_outputs, torch_run
+from parity.registry import OpPair, Variant, register
+from parity.strategies import ordered_dtypes, strides_and_sizes
 
 MAX_OUT = {1: 12, 2: 6, 3: 3}
 """Largest output size per spatial dimension the strategy draws, by rank (speed)."""
@@ -53,10 +55,7 @@ class ConvConfig(Config):
         require(self.in_channels % self.groups == 0 and self.out_channels % self.groups == 0,
                 f"groups={self.groups} must divide in_channels={self.in_channels} and "
                 f"out_channels={self.out_channels}")
-        try:
-            check_dtype(self.dtype)
-        except ValueError as e:
-            require(False, str(e))
+        require_dtype(self.dtype)
 
     @property
     def pads(self) -> list[tuple[int, int]]:
@@ -78,14 +77,8 @@ def _conv_configs(draw_, rank: int, dtypes, depthwise: bool):
     # they crowd out compared cases.
     plain = draw_(st.sampled_from(_PLAIN_ODDS[rank]))
     dilation = (1,) * rank if plain else tuple(draw_(st.integers(1, 3)) for _ in range(rank))
-    # equal strides half the time (TF depthwise needs them), independent ones otherwise
-    if draw_(st.booleans()):
-        stride = (draw_(st.integers(1, 4)),) * rank
-    else:
-        stride = tuple(draw_(st.integers(1, 4)) for _ in range(rank))
-    # output size first, then the input size: every remainder modulo the stride occurs
-    spatial = tuple((draw_(st.integers(1, MAX_OUT[rank])) - 1) * s + 1 + draw_(st.integers(0, s - 1))
-                    for s in stride)
+    # equal strides half the time (TF depthwise needs them); sizes drawn output first
+    stride, spatial = strides_and_sizes(draw_, rank, MAX_OUT[rank])
     if depthwise:
         groups = cin = draw_(st.integers(1, 4))
         cout = cin * draw_(st.integers(1, 3))
@@ -95,13 +88,12 @@ def _conv_configs(draw_, rank: int, dtypes, depthwise: bool):
     return ConvConfig(rank=rank, batch=draw_(st.integers(1, 4)), in_channels=cin,
                       out_channels=cout, spatial=spatial, kernel=kernel, stride=stride,
                       dilation=dilation, groups=groups, bias=draw_(st.booleans()),
-                      dtype=draw_(st.sampled_from(sorted(dtypes, key=_SHRINK_ORDER.index))))
+                      dtype=draw_(st.sampled_from(ordered_dtypes(dtypes))))
 
 
 _PLAIN_ODDS = {1: (True, False), 2: (True, False), 3: (True, True, True, False)}
 _GROUPS = {1: (1, 1, 2, 3), 2: (1, 1, 2, 3), 3: (1, 1, 1, 1, 1, 2)}
-_SHRINK_ORDER = ("float32", "float64", "float16", "bfloat16")
-"""Hypothesis shrinks towards the first dtype: a minimal failing case is float32 when it can be."""
+
 
 
 def strategy_for(rank: int, depthwise: bool = False):
@@ -158,22 +150,9 @@ def _kernel_to_tf(c: ConvConfig, w, depthwise: bool):
 
 def _tf_outputs(c: ConvConfig, inp: dict, tape, y, sources: list, depthwise: bool) -> dict:
     """y and, when its shape is right, the gradients w.r.t. ``sources`` = [x, kernel, (bias)]."""
-    from parity.backends import tf as B
-
-    out = {"y": layout.channels_last_to_first(B.to_numpy(y))}
-    dy = layout.channels_first_to_last(inp["dy"])
-    if tuple(y.shape) != dy.shape:
-        return out
-    try:
-        grads = tape.gradient(y, sources, output_gradients=B.constant(dy, c.dtype))
-    except Exception as e:  # forward computed, gradient kernel refused: keep the forward
-        return gradient_refused(out, e)
-    dw = B.to_numpy(grads[1])
-    out.update(dx=layout.channels_last_to_first(B.to_numpy(grads[0])),
-               dw=layout.depthwise_tf_to_torch(dw) if depthwise else layout.kernel_tf_to_torch(dw))
-    if c.bias:
-        out["db"] = B.to_numpy(grads[2])
-    return out
+    to_torch = layout.depthwise_tf_to_torch if depthwise else layout.kernel_tf_to_torch
+    return tf_outputs(c.dtype, inp, tape, y, dict(zip(GRADIENT_OF, sources)),
+                      {"x": layout.channels_last_to_first, "w": to_torch})
 
 
 def _tf_run(c: ConvConfig, inp: dict, depthwise: bool, conv) -> dict:
@@ -235,24 +214,8 @@ def tf_keras(c: ConvConfig, inp: dict, depthwise: bool = False) -> dict:
 
 # ---------------------------------------------------------------- torch sides
 def _torch_run(c: ConvConfig, inp: dict, fn) -> dict:
-    """Run ``fn(x, w, b)`` under autograd; gradients only when ``y`` has the expected shape."""
-    from parity.backends import torch as B
-
-    x = B.tensor(inp["x"], c.dtype, True)
-    w = B.tensor(inp["w"], c.dtype, True)
-    b = B.tensor(inp["b"], c.dtype, True) if c.bias else None
-    y = fn(x, w, b)
-    out = {"y": B.to_numpy(y)}
-    if tuple(y.shape) != inp["dy"].shape:
-        return out
-    try:
-        y.backward(B.tensor(inp["dy"], c.dtype))
-    except Exception as e:
-        return gradient_refused(out, e)
-    out.update(dx=B.to_numpy(x.grad), dw=B.to_numpy(w.grad))
-    if c.bias:
-        out["db"] = B.to_numpy(b.grad)
-    return out
+    """Run ``fn(x, w, b)`` under autograd (b None without bias)."""
+    return torch_run(c.dtype, inp, fn)
 
 
 def torch_port(c: ConvConfig, inp: dict) -> dict:

@@ -24,14 +24,15 @@ from hypothesis import strategies as st
 
 from parity import layout, reference_pool
 from parity.compare import rounding_bound
-from parity.config import Config, require
-from parity.numerics import DTYPES, case_rng, check_dtype, draw, round_to
+from parity.config import Config, require, require_dtype
+from parity.numerics import DTYPES, case_rng, draw, round_to
 from parity.padding import same_paddings
-from parity.registry import OpPair, Variant, gradient_refused, register
+from parity.ops.sides import tf_outputs, torch_run
+from parity.registry import OpPair, Variant, register
+from parity.strategies import ordered_dtypes, strides_and_sizes
 
 MAX_OUT = {1: 10, 2: 5, 3: 3}
 FILLS = ("uniform", "ties", "specials")
-_SHRINK_ORDER = ("float32", "float64", "float16", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,7 @@ class PoolConfig(Config):
             require(all(i >= 1 for i in v), f"{name} values must be >= 1, got {list(v)}")
         require(self.batch >= 1 and self.channels >= 1, "batch and channels must be >= 1")
         require(self.fill in FILLS, f"fill must be one of {', '.join(FILLS)}, got {self.fill!r}")
-        try:
-            check_dtype(self.dtype)
-        except ValueError as e:
-            require(False, str(e))
+        require_dtype(self.dtype)
 
     @property
     def pads(self) -> list[tuple[int, int]]:
@@ -72,16 +70,11 @@ class PoolConfig(Config):
 @st.composite
 def _pool_configs(draw_, rank: int, dtypes):
     window = tuple(draw_(st.integers(1, 5)) for _ in range(rank))
-    if draw_(st.booleans()):
-        stride = (draw_(st.integers(1, 4)),) * rank
-    else:
-        stride = tuple(draw_(st.integers(1, 4)) for _ in range(rank))
-    spatial = tuple((draw_(st.integers(1, MAX_OUT[rank])) - 1) * s + 1 + draw_(st.integers(0, s - 1))
-                    for s in stride)
+    stride, spatial = strides_and_sizes(draw_, rank, MAX_OUT[rank])
     return PoolConfig(rank=rank, batch=draw_(st.integers(1, 3)), channels=draw_(st.integers(1, 3)),
                       spatial=spatial, window=window, stride=stride,
                       fill=draw_(st.sampled_from(FILLS)),
-                      dtype=draw_(st.sampled_from(sorted(dtypes, key=_SHRINK_ORDER.index))))
+                      dtype=draw_(st.sampled_from(ordered_dtypes(dtypes))))
 
 
 def strategy_for(rank: int):
@@ -120,16 +113,8 @@ def _tf_run(c: PoolConfig, inp: dict, pool) -> dict:
     with tf.GradientTape() as tape:
         tape.watch(x)
         y = pool(tf, x)
-    out = {"y": layout.channels_last_to_first(B.to_numpy(y))}
-    dy = layout.channels_first_to_last(inp["dy"])
-    if tuple(y.shape) != dy.shape:
-        return out
-    try:
-        dx = tape.gradient(y, x, output_gradients=B.constant(dy, c.dtype))
-    except Exception as e:
-        return gradient_refused(out, e)
-    out["dx"] = layout.channels_last_to_first(B.to_numpy(dx))
-    return _with_sum(out)
+    return _with_sum(tf_outputs(c.dtype, inp, tape, y, {"x": x},
+                                 {"x": layout.channels_last_to_first}))
 
 
 def tf_nn(kind: str):
@@ -155,19 +140,7 @@ def tf_keras(kind: str):
 
 # ---------------------------------------------------------------- torch sides
 def _torch_run(c: PoolConfig, inp: dict, fn) -> dict:
-    from parity.backends import torch as B
-
-    x = B.tensor(inp["x"], c.dtype, True)
-    y = fn(x)
-    out = {"y": B.to_numpy(y)}
-    if tuple(y.shape) != inp["dy"].shape:
-        return out
-    try:
-        y.backward(B.tensor(inp["dy"], c.dtype))
-    except Exception as e:
-        return gradient_refused(out, e)
-    out["dx"] = B.to_numpy(x.grad)
-    return _with_sum(out)
+    return _with_sum(torch_run(c.dtype, inp, fn, params=("x",)))
 
 
 def torch_port(kind: str):

@@ -27,13 +27,14 @@ from hypothesis import assume, strategies as st
 
 from parity import layout, reference
 from parity.compare import rounding_bound
-from parity.config import Config, require
-from parity.numerics import DTYPES, case_rng, check_dtype, draw
+from parity.config import Config, require, require_dtype
+from parity.numerics import DTYPES, case_rng, draw
 from parity.padding import keras_output_length, tf_window_start
-from parity.registry import OpPair, Variant, gradient_refused, register
+from parity.ops.sides import GRADIENT_OF, tf_outputs, torch_run
+from parity.registry import OpPair, Variant, register
+from parity.strategies import ordered_dtypes
 
 MAX_IN = {1: 8, 2: 5, 3: 3}
-_SHRINK_ORDER = ("float32", "float64", "float16", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,8 @@ class TransposeConfig(Config):
             v = getattr(self, name)
             require(len(v) == self.rank and all(i >= 1 for i in v),
                     f"{name} needs {self.rank} values >= 1, got {list(v)}")
-        require(self.convention in ("tf", "torch"), f"convention must be tf or torch")
-        require(self.padding in ("same", "valid"), f"padding must be same or valid")
+        require(self.convention in ("tf", "torch"), "convention must be tf or torch")
+        require(self.padding in ("same", "valid"), "padding must be same or valid")
         for name in ("torch_padding", "output_padding"):
             v = getattr(self, name)
             require(len(v) in (0, self.rank) and all(i >= 0 for i in v),
@@ -71,10 +72,7 @@ class TransposeConfig(Config):
                 "the torch convention needs torch_padding")
         require(self.batch >= 1 and self.in_channels >= 1 and self.out_channels >= 1,
                 "batch and channels must be >= 1")
-        try:
-            check_dtype(self.dtype)
-        except ValueError as e:
-            require(False, str(e))
+        require_dtype(self.dtype)
 
     @property
     def full(self) -> tuple[int, ...]:
@@ -110,7 +108,7 @@ def _configs(draw_, rank: int, dtypes, convention: str):
                   in_channels=draw_(st.integers(1, 3)), out_channels=draw_(st.integers(1, 3)),
                   spatial=tuple(draw_(st.integers(1, MAX_IN[rank])) for _ in range(rank)),
                   kernel=kernel, stride=stride, dilation=dilation, bias=draw_(st.booleans()),
-                  dtype=draw_(st.sampled_from(sorted(dtypes, key=_SHRINK_ORDER.index))))
+                  dtype=draw_(st.sampled_from(ordered_dtypes(dtypes))))
     op = tuple(draw_(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
     if convention == "torch":
         pad = tuple(draw_(st.integers(0, (k - 1) * d // 2 + 1)) for k, d in zip(kernel, dilation))
@@ -142,21 +140,9 @@ def make_inputs(c: TransposeConfig, seed: int) -> dict:
 
 # ---------------------------------------------------------------- TF sides
 def _tf_outputs(c: TransposeConfig, inp: dict, tape, y, sources: list) -> dict:
-    from parity.backends import tf as B
-
-    out = {"y": layout.channels_last_to_first(B.to_numpy(y))}
-    dy = layout.channels_first_to_last(inp["dy"])
-    if tuple(y.shape) != dy.shape:
-        return out
-    try:
-        grads = tape.gradient(y, sources, output_gradients=B.constant(dy, c.dtype))
-    except Exception as e:
-        return gradient_refused(out, e)
-    out.update(dx=layout.channels_last_to_first(B.to_numpy(grads[0])),
-               dw=layout.transpose_kernel_tf_to_torch(B.to_numpy(grads[1])))
-    if c.bias:
-        out["db"] = B.to_numpy(grads[2])
-    return out
+    return tf_outputs(c.dtype, inp, tape, y, dict(zip(GRADIENT_OF, sources)),
+                      {"x": layout.channels_last_to_first,
+                       "w": layout.transpose_kernel_tf_to_torch})
 
 
 def _tf_run(c: TransposeConfig, inp: dict, fn) -> dict:
@@ -216,23 +202,7 @@ def tf_port_of_torch(c: TransposeConfig, inp: dict) -> dict:
 
 # ---------------------------------------------------------------- torch sides
 def _torch_run(c: TransposeConfig, inp: dict, fn) -> dict:
-    from parity.backends import torch as B
-
-    x = B.tensor(inp["x"], c.dtype, True)
-    w = B.tensor(inp["w"], c.dtype, True)
-    b = B.tensor(inp["b"], c.dtype, True) if c.bias else None
-    y = fn(x, w, b)
-    out = {"y": B.to_numpy(y)}
-    if tuple(y.shape) != inp["dy"].shape:
-        return out
-    try:
-        y.backward(B.tensor(inp["dy"], c.dtype))
-    except Exception as e:
-        return gradient_refused(out, e)
-    out.update(dx=B.to_numpy(x.grad), dw=B.to_numpy(w.grad))
-    if c.bias:
-        out["db"] = B.to_numpy(b.grad)
-    return out
+    return torch_run(c.dtype, inp, fn)
 
 
 def torch_port(c: TransposeConfig, inp: dict) -> dict:
