@@ -109,3 +109,20 @@ def test_generic_tf_pool_on_5d_input_has_no_gradient():
             y = fn(x, 2, 2, "SAME")
         with pytest.raises(AttributeError, match="decode"):
             tape.gradient(y, x)
+
+
+def test_seed002_std_mechanism():
+    """seed002-unbiased-std, measured: torch's snippet / Keras's = (std_b + eps) / (std_u + eps)."""
+    import numpy as np
+
+    from parity.ops.norm import WSConfig, tf_ws_seed, torch_ws_seed, ws_inputs
+
+    c = WSConfig(rank=2, out_channels=3, in_channels=2, kernel=(3, 3), dtype="float64")
+    inp = ws_inputs(c, 4)
+    keras_y, torch_y = tf_ws_seed(c, inp)["y"], torch_ws_seed(c, inp)["y"]
+    centered = inp["w"] - inp["w"].mean(axis=(1, 2, 3), keepdims=True)
+    n = centered[0].size
+    biased = np.sqrt((centered ** 2).mean(axis=(1, 2, 3), keepdims=True))
+    unbiased = biased * np.sqrt(n / (n - 1))
+    ratio = np.broadcast_to((biased + 1e-5) / (unbiased + 1e-5), keras_y.shape)
+    np.testing.assert_allclose(torch_y / keras_y, ratio, rtol=1e-12)

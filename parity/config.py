@@ -56,6 +56,8 @@ class Config:
                     raise ConfigError(f"{cls.__name__}.{name} must be a list of integers, "
                                       f"got {value!r}")
                 value = tuple(value)
+            elif want is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)  # JSON writes 0.0 as 0
             elif not isinstance(value, want) or (want is int and isinstance(value, bool)):
                 raise ConfigError(f"{cls.__name__}.{name} must be {want.__name__}, got {value!r}")
             kwargs[name] = value

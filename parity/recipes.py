@@ -45,3 +45,17 @@ def naive_conv2d_same(input, weight, bias=None, stride=(1, 1), dilation=(1, 1), 
     """``padding = d*(k-1)//2`` per side: the "k = (n-1)/2" rule."""
     padding = tuple(d * (k - 1) // 2 for k, d in zip(weight.shape[2:], dilation))
     return F.conv2d(input, weight, bias, stride, padding, dilation, groups)
+
+
+def seed_weight_standardize(weight):
+    """The PyTorch weight standardization of seeds/002 (``Conv2d.forward``), verbatim.
+
+    Per output channel: mean over dims 1, 2, 3, then ``Tensor.std`` (unbiased, Bessel's
+    correction) plus 1e-5. Written for 4-D weights: on 3-D ones ``mean(dim=3)`` fails.
+    """
+    weight_mean = weight.mean(dim=1, keepdim=True).mean(dim=2,
+                              keepdim=True).mean(dim=3, keepdim=True)
+    weight = weight - weight_mean
+    std = weight.view(weight.size(0), -1).std(dim=1).view(-1, 1, 1, 1) + 1e-5
+    weight = weight / std.expand_as(weight)
+    return weight

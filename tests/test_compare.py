@@ -69,3 +69,9 @@ def test_bound_scales_with_dtype_and_reduction_length():
     m = np.array([1.0])
     assert rounding_bound(m, 9, "float16")[0] > 1000 * rounding_bound(m, 9, "float32")[0]
     assert rounding_bound(m, 100, "float32")[0] > rounding_bound(m, 4, "float32")[0]
+
+
+def test_a_bound_that_overflowed_bounds_nothing_and_ratios_stay_numbers():
+    bound = np.array([[np.nan, np.inf], [1e-3, 1e-3]])
+    m = compare_output(REF, REF + 1e-4, REF, bound)
+    assert not output_failed(m) and isinstance(m["bound_ratio"], float) and m["bound_ratio"] < 1

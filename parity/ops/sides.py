@@ -10,6 +10,7 @@ from parity import layout
 from parity.registry import gradient_refused
 
 GRADIENT_OF = ("x", "w", "b")
+LAYOUT_FREE = {"y_from_tf": lambda a: a, "dy_to_tf": lambda a: a}
 
 
 def torch_run(dtype: str, inp: dict, fn: Callable, params=GRADIENT_OF) -> dict:
@@ -30,13 +31,20 @@ def torch_run(dtype: str, inp: dict, fn: Callable, params=GRADIENT_OF) -> dict:
     return out
 
 
-def tf_outputs(dtype: str, inp: dict, tape, y, sources: dict, to_canonical: dict) -> dict:
-    """``y`` (channels last) back to channels first and, when its shape is right, the gradients
-    w.r.t. ``sources`` (name -> watched tensor), each converted by ``to_canonical[name]``."""
+def _same(a):
+    return a
+
+
+def tf_outputs(dtype: str, inp: dict, tape, y, sources: dict, to_canonical: dict,
+               y_from_tf=layout.channels_last_to_first,
+               dy_to_tf=layout.channels_first_to_last) -> dict:
+    """``y`` back to the canonical layout (``y_from_tf``; channels last by default) and, when its
+    shape is right, the gradients w.r.t. ``sources`` (name -> watched tensor) for the upstream
+    ``inp["dy"]`` (``dy_to_tf``), each converted by ``to_canonical[name]``."""
     from parity.backends import tf as B
 
-    out = {"y": layout.channels_last_to_first(B.to_numpy(y))}
-    dy = layout.channels_first_to_last(inp["dy"])
+    out = {"y": y_from_tf(B.to_numpy(y))}
+    dy = dy_to_tf(inp["dy"])
     if tuple(y.shape) != dy.shape:
         return out
     try:
@@ -44,5 +52,5 @@ def tf_outputs(dtype: str, inp: dict, tape, y, sources: dict, to_canonical: dict
     except Exception as e:  # forward computed, gradient kernel refused: keep the forward
         return gradient_refused(out, e)
     for name, g in zip(sources, grads):
-        out[f"d{name}"] = to_canonical.get(name, lambda a: a)(B.to_numpy(g))
+        out[f"d{name}"] = to_canonical.get(name, _same)(B.to_numpy(g))
     return out

@@ -1,0 +1,41 @@
+"""l2_normalize and weight-standardization ports: right ones pass, classic mistakes are caught."""
+import torch
+import torch.nn.functional as F
+
+from parity.runner import run_case
+
+L2 = {"shape": [3, 4], "axis": [1], "epsilon": 1e-12, "fill": "tiny", "dtype": "float32"}
+WS = {"rank": 2, "out_channels": 3, "in_channels": 2, "kernel": [3, 3], "epsilon": 1e-5,
+      "dtype": "float64"}
+
+
+def test_l2_port_passes_and_torch_eps_semantics_is_caught():
+    assert run_case("l2_normalize", "port", L2, 1)["status"] == "pass"
+    rec = run_case("l2_normalize", "audit", L2, 1,
+                   candidate=lambda x, dim, eps: F.normalize(x, 2.0, dim, eps))
+    assert rec["status"] == "fail" and rec["outputs"]["y"]["mismatched"] > 0
+
+
+def unbiased(w, eps):
+    c = w - w.mean(dim=(1, 2, 3), keepdim=True)
+    return c / (c.flatten(1).std(dim=1).view(-1, 1, 1, 1) + eps)
+
+
+def eps_inside_sqrt(w, eps):
+    c = w - w.mean(dim=(1, 2, 3), keepdim=True)
+    return c / torch.sqrt((c * c).mean(dim=(1, 2, 3), keepdim=True) + eps)
+
+
+def test_ws_port_passes_and_classic_mistakes_are_caught():
+    assert run_case("weight_standardization", "port", WS, 2)["status"] == "pass"
+    for wrong in (unbiased, eps_inside_sqrt):
+        rec = run_case("weight_standardization", "audit", WS, 2, candidate=wrong)
+        assert rec["status"] == "fail", wrong.__name__
+        assert rec["outputs"]["y"]["bound_ratio"] > 100, wrong.__name__
+
+
+def test_ws_port_gradient_is_zero_on_a_constant_channel():
+    from parity.ports.norm import weight_standardize
+    w = torch.ones(2, 1, 1, 1, requires_grad=True)
+    weight_standardize(w).sum().backward()
+    assert torch.equal(w.grad, torch.zeros_like(w))
