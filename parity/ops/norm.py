@@ -208,22 +208,28 @@ def torch_ws_seed(c: WSConfig, inp: dict) -> dict:
 
 
 @np.errstate(all="ignore")
-def ws_reference(c: WSConfig, inp: dict) -> tuple[dict, dict]:
-    """y = (w - mean) / (std + eps) per output channel, biased std; dw by the chain rule."""
-    w, dy = inp["w"], inp["dy"]
+def ws_math(w, dy, eps, absolute: bool = False):
+    """``y = (w - mean) / (std + eps)`` per output channel (biased std) and ``dw`` for upstream
+    ``dy``; with ``absolute`` the same chain on absolute values (the magnitudes for bounds)."""
     axes = tuple(range(1, w.ndim))
     n = math.prod(w.shape[1:])
     cen = w - w.mean(axis=axes, keepdims=True)
     sigma = np.sqrt((cen * cen).mean(axis=axes, keepdims=True))
-    g = 1.0 / (sigma + c.epsilon)
-    y = cen * g
+    g = 1.0 / (sigma + eps)
+    if absolute:
+        y = (np.abs(w) + np.abs(w).mean(axis=axes, keepdims=True)) * g + np.abs(cen * g)
+        dc = np.abs(dy) * g + np.abs(cen) * np.sum(np.abs(dy * cen), axis=axes,
+                                                   keepdims=True) * g * g / (n * sigma)
+        return y, dc + dc.mean(axis=axes, keepdims=True)
     # d/dw of sum(dy * y): through c (centering) and through sigma(c)
     dc = dy * g - cen * np.sum(dy * cen, axis=axes, keepdims=True) * g * g / (n * sigma)
-    dw = dc - dc.mean(axis=axes, keepdims=True)
-    mag_y = (np.abs(w) + np.abs(w).mean(axis=axes, keepdims=True)) * g + np.abs(y)
-    mag_dc = np.abs(dy) * g + np.abs(cen) * np.sum(np.abs(dy * cen), axis=axes,
-                                                   keepdims=True) * g * g / (n * sigma)
-    mag_dw = mag_dc + mag_dc.mean(axis=axes, keepdims=True)
+    return cen * g, dc - dc.mean(axis=axes, keepdims=True)
+
+
+def ws_reference(c: WSConfig, inp: dict) -> tuple[dict, dict]:
+    n = math.prod(c.shape[1:])
+    y, dw = ws_math(inp["w"], inp["dy"], c.epsilon)
+    mag_y, mag_dw = ws_math(inp["w"], inp["dy"], c.epsilon, absolute=True)
     return {"y": y, "dw": dw}, {"y": rounding_bound(mag_y, n + 3, c.dtype),
                                 "dw": rounding_bound(mag_dw, n + 3, c.dtype)}
 
