@@ -69,3 +69,14 @@ def test_case_ids_are_stable_and_distinct():
     a = run_case("conv2d_same", "port", CFG, seed=3)["id"]
     assert a == run_case("conv2d_same", "port", CFG, seed=3)["id"]
     assert a != run_case("conv2d_same", "port", CFG, seed=4)["id"]
+
+
+def test_recorded_outputs_are_copies_not_views_of_framework_memory():
+    import torch
+
+    from parity.backends import torch as B
+
+    t = torch.zeros(3, dtype=torch.float64)
+    recorded = B.to_numpy(t)
+    t.add_(1.0)  # a later in-place update (a running statistic, say) must not rewrite the record
+    assert recorded.tolist() == [0.0, 0.0, 0.0]

@@ -55,8 +55,8 @@ def constant(a: np.ndarray, dtype: str):
 
 
 def to_numpy(t) -> np.ndarray:
-    """Float64 copy of a tensor (exact for every float dtype)."""
-    return np.asarray(tf().cast(t, "float64").numpy())
+    """Float64 copy of a tensor (exact for every float dtype); never a view of its memory."""
+    return np.array(tf().cast(t, "float64").numpy(), copy=True)
 
 
 def settings() -> dict:

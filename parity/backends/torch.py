@@ -30,8 +30,8 @@ def tensor(a: np.ndarray, dtype: str, requires_grad: bool = False):
 
 
 def to_numpy(t) -> np.ndarray:
-    """Float64 copy of a tensor (exact for every float dtype)."""
-    return t.detach().to(torch().float64).cpu().numpy()
+    """Float64 copy of a tensor (exact for every float dtype); never a view of its memory."""
+    return np.array(t.detach().to(torch().float64).cpu().numpy(), copy=True)
 
 
 def settings() -> dict:
