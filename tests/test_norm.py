@@ -39,3 +39,18 @@ def test_ws_port_gradient_is_zero_on_a_constant_channel():
     w = torch.ones(2, 1, 1, 1, requires_grad=True)
     weight_standardize(w).sum().backward()
     assert torch.equal(w.grad, torch.zeros_like(w))
+
+
+GN = {"rank": 2, "batch": 2, "channels": 4, "spatial": [3, 3], "groups": 2, "epsilon": 1e-3,
+      "offset": 0.0, "dtype": "float64"}
+
+
+def test_group_and_layer_norm_ports_pass_and_torch_defaults_are_caught():
+    assert run_case("group_norm", "port", GN, 6)["status"] == "pass"
+    torch_eps = run_case("group_norm", "audit", GN, 6,  # torch's default eps 1e-5, not Keras's
+                         candidate=lambda x, w, b, groups, eps: F.group_norm(x, groups, w, b))
+    assert torch_eps["status"] == "fail"
+    assert run_case("layer_norm", "port", dict(GN, groups=1), 6)["status"] == "pass"
+    last_dim = run_case("layer_norm", "audit", dict(GN, groups=1, spatial=[3, 4]), 6,
+                        candidate=lambda x, w, b, groups, eps: F.layer_norm(x, (4,), w, b, eps))
+    assert last_dim["status"] == "fail"   # W == C: runs, normalizes the wrong axis

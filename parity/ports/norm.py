@@ -35,3 +35,32 @@ def weight_standardize(weight, eps: float = 1e-5):
     # a constant channel (variance 0): TF's gradient is 0 there, sqrt'(0) would give NaN
     std = torch.sqrt(torch.clamp(variance, min=torch.finfo(weight.dtype).tiny))
     return centered / (std + eps)
+
+
+def group_norm(x, groups: int, weight=None, bias=None, eps: float = 1e-3):
+    """Keras ``GroupNormalization(groups, epsilon)`` on NC... input: contiguous channel groups,
+    biased variance, Keras's epsilon default (torch's is 1e-5). Unlike ``F.group_norm`` it
+    accepts groups holding a single value (they normalize to ``bias``, as in Keras).
+
+    >>> group_norm(torch.ones(1, 2, 1), 2, eps=1e-3).tolist()
+    [[[0.0], [0.0]]]
+    """
+    if x.dtype in (torch.float16, torch.bfloat16):  # Keras computes these in float32 too
+        up = [None if t is None else t.float() for t in (weight, bias)]
+        return group_norm(x.float(), groups, *up, eps=eps).to(x.dtype)
+    grouped = x.reshape(x.shape[0], groups, -1)
+    mean = grouped.mean(dim=-1, keepdim=True)
+    var = ((grouped - mean) ** 2).mean(dim=-1, keepdim=True)
+    y = ((grouped - mean) * torch.rsqrt(var + eps)).reshape(x.shape)
+    view = (1, -1) + (1,) * (x.dim() - 2)
+    if weight is not None:
+        y = y * weight.view(view)
+    return y if bias is None else y + bias.view(view)
+
+
+def layer_norm_channels(x, weight=None, bias=None, eps: float = 1e-3):
+    """Keras ``LayerNormalization()`` (axis -1 of a channels-last tensor) on NC... input: normalize
+    over dim 1 at every position. ``nn.LayerNorm(C)`` on NC... would normalize the last dim."""
+    moved = x.movedim(1, -1)
+    y = torch.nn.functional.layer_norm(moved, (x.shape[1],), weight, bias, eps)
+    return y.movedim(-1, 1)

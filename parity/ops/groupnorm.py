@@ -1,0 +1,166 @@
+"""group_norm and layer_norm: Keras GroupNormalization / LayerNormalization vs torch.
+
+``group_norm``: Keras ``GroupNormalization(groups, epsilon)`` (channels last, channels split into
+contiguous groups) vs ``parity.ports``' use of ``F.group_norm`` with Keras's epsilon (``port``)
+and ``nn.GroupNorm(groups, C, eps=epsilon)`` (``native``, numbers copied).
+``layer_norm``: Keras ``LayerNormalization(epsilon)`` normalizes the channel axis of a
+channels-last tensor; ``port`` = ``parity.ports.layer_norm_channels``; ``native`` =
+``nn.LayerNorm(C, eps)`` applied to the NC... tensor as is (it normalizes the last axis).
+
+Reference: normalize over the group's (or the channel) axes with the biased variance, per-channel
+affine, in float64; gradients by the usual formula. Bound: ``n`` = elements per statistic,
+magnitudes as for batch_norm.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+
+from parity import layout
+from parity.compare import rounding_bound
+from parity.config import Config, require, require_dtype
+from parity.numerics import DTYPES, case_rng, draw, round_to
+from parity.ops.sides import GRADIENT_OF, tf_outputs, torch_run
+from parity.registry import OpPair, Variant, register
+from parity.strategies import ordered_dtypes
+
+
+@dataclass(frozen=True)
+class GNConfig(Config):
+    rank: int
+    batch: int
+    channels: int
+    spatial: tuple[int, ...]
+    groups: int = 1
+    epsilon: float = 1e-3
+    offset: float = 0.0
+    dtype: str = "float32"
+
+    def validate(self) -> None:
+        require(self.rank in (1, 2, 3) and len(self.spatial) == self.rank and
+                all(n >= 1 for n in self.spatial), f"spatial needs {self.rank} sizes >= 1")
+        require(self.batch >= 1 and self.channels >= 1 and self.groups >= 1 and
+                self.channels % self.groups == 0, "groups must divide channels")
+        require(self.epsilon > 0, "epsilon must be > 0")
+        require_dtype(self.dtype)
+
+
+@st.composite
+def _configs(draw_, dtypes, grouped: bool):
+    rank = draw_(st.integers(1, 3))
+    groups = draw_(st.integers(1, 3)) if grouped else 1
+    return GNConfig(rank=rank, batch=draw_(st.integers(1, 3)),
+                    channels=groups * draw_(st.integers(1, 3)),
+                    spatial=tuple(draw_(st.integers(1, 4)) for _ in range(rank)), groups=groups,
+                    epsilon=draw_(st.sampled_from((1e-3, 1e-5))),
+                    offset=draw_(st.sampled_from((0.0, 0.0, 100.0))),
+                    dtype=draw_(st.sampled_from(ordered_dtypes(dtypes))))
+
+
+def make_inputs(c: GNConfig, seed: int) -> dict:
+    rng = case_rng(seed)
+    shape = (c.batch, c.channels, *c.spatial)
+    return {"x": round_to(c.offset + rng.uniform(-1, 1, shape), c.dtype),
+            "w": draw(rng, (c.channels,), c.dtype, 0.5, 1.5), "b": draw(rng, (c.channels,), c.dtype),
+            "dy": draw(rng, shape, c.dtype)}
+
+
+# ---------------------------------------------------------------- TF side
+def tf_keras(kind: str):
+    def side(c: GNConfig, inp: dict) -> dict:
+        """keras.layers.GroupNormalization(groups) / LayerNormalization(), channels last."""
+        from parity.backends import tf as B
+
+        keras, tf = B.keras(), B.tf()
+        layer = keras.layers.GroupNormalization(groups=c.groups, epsilon=c.epsilon, dtype=c.dtype) \
+            if kind == "group" else keras.layers.LayerNormalization(epsilon=c.epsilon, dtype=c.dtype)
+        layer.build((c.batch, *c.spatial, c.channels))
+        layer.set_weights([inp["w"], inp["b"]])
+        x = B.constant(layout.channels_first_to_last(inp["x"]), c.dtype)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+        return tf_outputs(c.dtype, inp, tape, y,
+                          dict(zip(GRADIENT_OF, [x, layer.gamma.value, layer.beta.value])),
+                          {"x": layout.channels_last_to_first})
+    return side
+
+
+# ---------------------------------------------------------------- torch sides
+def torch_port(kind: str):
+    def side(c: GNConfig, inp: dict) -> dict:
+        from parity.ports import norm as P
+
+        fn = (lambda x, w, b: P.group_norm(x, c.groups, w, b, c.epsilon)) if kind == "group" \
+            else (lambda x, w, b: P.layer_norm_channels(x, w, b, c.epsilon))
+        return torch_run(c.dtype, inp, fn)
+    return side
+
+
+def torch_native(kind: str):
+    def side(c: GNConfig, inp: dict) -> dict:
+        """nn.GroupNorm(groups, C, eps) / nn.LayerNorm(C, eps) with Keras's numbers copied."""
+        from parity.backends import torch as B
+
+        F = B.torch().nn.functional
+        if kind == "group":
+            return torch_run(c.dtype, inp, lambda x, w, b: F.group_norm(x, c.groups, w, b,
+                                                                        c.epsilon))
+        return torch_run(c.dtype, inp, lambda x, w, b: F.layer_norm(x, (c.channels,), w, b,
+                                                                    c.epsilon))
+    return side
+
+
+# ---------------------------------------------------------------- reference and bound
+def reference(kind: str):
+    def ref(c: GNConfig, inp: dict) -> tuple[dict, dict]:
+        x, w, b, dy = inp["x"], inp["w"], inp["b"], inp["dy"]
+        n_sp = len(c.spatial)
+        view = (1, -1) + (1,) * n_sp
+        if kind == "group":  # (N, G, C/G, *sp), statistics over the group's channels and space
+            shape = (c.batch, c.groups, c.channels // c.groups, *c.spatial)
+            axes = tuple(range(2, 3 + n_sp))
+        else:  # statistics over the channels at each position
+            shape, axes = x.shape, (1,)
+        xg, dyw = x.reshape(shape), (dy * w.reshape(view)).reshape(shape)
+        mean = xg.mean(axis=axes, keepdims=True)
+        var = ((xg - mean) ** 2).mean(axis=axes, keepdims=True)
+        inv = 1 / np.sqrt(var + c.epsilon)
+        xhat = (xg - mean) * inv
+        dx = inv * (dyw - dyw.mean(axis=axes, keepdims=True)
+                    - xhat * (dyw * xhat).mean(axis=axes, keepdims=True))
+        sum_axes = (0,) + tuple(range(2, 2 + n_sp))
+        xhat_full = xhat.reshape(x.shape)
+        exact = {"y": xhat_full * w.reshape(view) + b.reshape(view), "dx": dx.reshape(x.shape),
+                 "dw": (dy * xhat_full).sum(axis=sum_axes), "db": dy.sum(axis=sum_axes)}
+        scaled = ((np.abs(xg) + np.abs(mean)) * inv).reshape(x.shape)
+        mag_dx = (inv * (2 * np.abs(dyw) + ((np.abs(xg) + np.abs(mean)) * inv)
+                         * (np.abs(dyw) * (np.abs(xg) + np.abs(mean)) * inv).mean(
+                             axis=axes, keepdims=True))).reshape(x.shape)
+        mag = {"y": scaled * np.abs(w).reshape(view) + np.abs(b).reshape(view), "dx": mag_dx,
+               "dw": (np.abs(dy) * scaled).sum(axis=sum_axes), "db": np.abs(dy).sum(axis=sum_axes)}
+        n = math.prod(shape[a] for a in axes) + c.batch * math.prod(c.spatial)
+        return exact, {k: rounding_bound(v, n + 4, c.dtype) for k, v in mag.items()}
+    return ref
+
+
+for _kind in ("group", "layer"):
+    register(OpPair(
+        name=f"{_kind}_norm", family="norm",
+        description=f"Keras {'GroupNormalization' if _kind == 'group' else 'LayerNormalization'}"
+                    " vs torch, channels last vs NC...",
+        config_type=GNConfig,
+        strategy=(lambda kind: lambda dtypes=DTYPES: _configs(tuple(dtypes), kind == "group"))(_kind),
+        make_inputs=make_inputs, reference=reference(_kind), tf_sides={"keras": tf_keras(_kind)},
+        torch_sides={"port": torch_port(_kind), "native": torch_native(_kind)},
+        variants={"port": Variant("port", "keras", "port", "Keras layer vs parity.ports"),
+                  "native": Variant("native", "keras", "native",
+                                    "Keras layer vs torch with its numbers copied "
+                                    "(GroupNorm(groups, C, eps) / LayerNorm(C, eps) on NC...)")},
+        candidate_side=lambda fn: (lambda c, inp: torch_run(
+            c.dtype, inp, lambda x, w, b: fn(x, w, b, groups=c.groups, eps=c.epsilon))),
+        candidate_doc="fn(input, weight, bias, groups=, eps=) -> output on NC... input, Keras "
+                      "semantics (layer_norm: over the channels; groups is 1)"))
