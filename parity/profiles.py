@@ -1,8 +1,8 @@
 """Hypothesis profiles: how many configs each op draws, instead of scattered max_examples.
 
 ``default`` is what ``make parity`` and ``parity run`` use: 170 configs per op,
-about 6,200 cases over the SAME conv and pooling ops and all their variants
-(Hypothesis drops duplicate draws, so a few less).
+about 10,000 cases over every op and all its variants (Hypothesis drops duplicate
+draws, so a few less).
 """
 from __future__ import annotations
 
