@@ -80,3 +80,14 @@ def test_recorded_outputs_are_copies_not_views_of_framework_memory():
     recorded = B.to_numpy(t)
     t.add_(1.0)  # a later in-place update (a running statistic, say) must not rewrite the record
     assert recorded.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_framework_tensors_are_copies_of_the_inputs():
+    import numpy as np
+
+    from parity.backends import torch as B
+
+    a = np.zeros(3)
+    t = B.tensor(a, "float64")
+    t.add_(1.0)  # an optimizer step on the torch side must not rewrite the case's inputs
+    assert a.tolist() == [0.0, 0.0, 0.0]

@@ -25,7 +25,8 @@ def torch():
 def tensor(a: np.ndarray, dtype: str, requires_grad: bool = False):
     """An exact tensor of ``dtype`` from float64 values already representable in it."""
     t = torch()
-    out = t.from_numpy(np.ascontiguousarray(a)).to(getattr(t, dtype))
+    # a copy: an in-place update on the framework side must never reach the case's inputs
+    out = t.from_numpy(np.array(a, copy=True)).to(getattr(t, dtype))
     return out.requires_grad_(requires_grad)
 
 
