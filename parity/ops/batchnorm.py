@@ -146,17 +146,24 @@ def _torch_steps(c: BNConfig, inp: dict, module, gamma, beta, mean_buf, var_buf)
     return out
 
 
-def torch_port(c: BNConfig, inp: dict) -> dict:
-    """parity.ports.KerasBatchNorm with the Keras layer's numbers."""
+def _keras_like_steps(c: BNConfig, inp: dict, module) -> dict:
+    """Load Keras's parameters into a module with gamma/beta/moving_* attributes and step it."""
     from parity.backends import torch as B
-    from parity.ports.batchnorm import KerasBatchNorm
 
     torch = B.torch()
-    bn = KerasBatchNorm(c.size, c.dim, c.momentum, c.epsilon).to(getattr(torch, c.dtype))
+    module = module.to(getattr(torch, c.dtype))
     with torch.no_grad():
         for name in ("gamma", "beta", "moving_mean", "moving_variance"):
-            getattr(bn, name).copy_(B.tensor(inp[name], c.dtype))
-    return _torch_steps(c, inp, bn, bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance)
+            getattr(module, name).copy_(B.tensor(inp[name], c.dtype))
+    return _torch_steps(c, inp, module, module.gamma, module.beta, module.moving_mean,
+                        module.moving_variance)
+
+
+def torch_port(c: BNConfig, inp: dict) -> dict:
+    """parity.ports.KerasBatchNorm with the Keras layer's numbers."""
+    from parity.ports.batchnorm import KerasBatchNorm
+
+    return _keras_like_steps(c, inp, KerasBatchNorm(c.size, c.dim, c.momentum, c.epsilon))
 
 
 def torch_native(c: BNConfig, inp: dict) -> dict:
@@ -220,16 +227,7 @@ def reference_and_bounds(c: BNConfig, inp: dict) -> tuple[dict, dict]:
 def candidate_side(fn):
     """``fn(size, dim, momentum, epsilon) -> module`` with gamma, beta, moving_mean,
     moving_variance attributes (like parity.ports.KerasBatchNorm)."""
-    def side(c: BNConfig, inp: dict) -> dict:
-        from parity.backends import torch as B
-
-        torch = B.torch()
-        bn = fn(c.size, c.dim, c.momentum, c.epsilon).to(getattr(torch, c.dtype))
-        with torch.no_grad():
-            for name in ("gamma", "beta", "moving_mean", "moving_variance"):
-                getattr(bn, name).copy_(B.tensor(inp[name], c.dtype))
-        return _torch_steps(c, inp, bn, bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance)
-    return side
+    return lambda c, inp: _keras_like_steps(c, inp, fn(c.size, c.dim, c.momentum, c.epsilon))
 
 
 register(OpPair(
