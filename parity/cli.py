@@ -83,7 +83,7 @@ def cmd_list(args) -> int:
     for name in registry.names():
         op = registry.get(name)
         print(f"{name}  [{op.family}] {op.description}")
-        print(f"    outputs: {', '.join(op.outputs)} (y and gradients for a seeded upstream dy)")
+        print(f"    outputs: {', '.join(op.outputs)}")
         for v in op.variants.values():
             print(f"    {v.name:<8} {v.description}")
         if args.verbose:

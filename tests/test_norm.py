@@ -48,9 +48,9 @@ GN = {"rank": 2, "batch": 2, "channels": 4, "spatial": [3, 3], "groups": 2, "eps
 def test_group_and_layer_norm_ports_pass_and_torch_defaults_are_caught():
     assert run_case("group_norm", "port", GN, 6)["status"] == "pass"
     torch_eps = run_case("group_norm", "audit", GN, 6,  # torch's default eps 1e-5, not Keras's
-                         candidate=lambda x, w, b, groups, eps: F.group_norm(x, groups, w, b))
+                         candidate=lambda x, groups, w, b, eps: F.group_norm(x, groups, w, b))
     assert torch_eps["status"] == "fail"
     assert run_case("layer_norm", "port", dict(GN, groups=1), 6)["status"] == "pass"
     last_dim = run_case("layer_norm", "audit", dict(GN, groups=1, spatial=[3, 4]), 6,
-                        candidate=lambda x, w, b, groups, eps: F.layer_norm(x, (4,), w, b, eps))
+                        candidate=lambda x, w, b, eps: F.layer_norm(x, (4,), w, b, eps))
     assert last_dim["status"] == "fail"   # W == C: runs, normalizes the wrong axis

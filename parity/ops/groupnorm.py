@@ -147,6 +147,17 @@ def reference(kind: str):
     return ref
 
 
+def _candidate(kind: str):
+    """Candidates are called like the ports: ``group_norm(x, groups, w, b, eps)``,
+    ``layer_norm_channels(x, w, b, eps)``."""
+    def make(fn):
+        if kind == "group":
+            return lambda c, inp: torch_run(c.dtype, inp,
+                                            lambda x, w, b: fn(x, c.groups, w, b, c.epsilon))
+        return lambda c, inp: torch_run(c.dtype, inp, lambda x, w, b: fn(x, w, b, c.epsilon))
+    return make
+
+
 for _kind in ("group", "layer"):
     register(OpPair(
         name=f"{_kind}_norm", family="norm",
@@ -160,7 +171,7 @@ for _kind in ("group", "layer"):
                   "native": Variant("native", "keras", "native",
                                     "Keras layer vs torch with its numbers copied "
                                     "(GroupNorm(groups, C, eps) / LayerNorm(C, eps) on NC...)")},
-        candidate_side=lambda fn: (lambda c, inp: torch_run(
-            c.dtype, inp, lambda x, w, b: fn(x, w, b, groups=c.groups, eps=c.epsilon))),
-        candidate_doc="fn(input, weight, bias, groups=, eps=) -> output on NC... input, Keras "
-                      "semantics (layer_norm: over the channels; groups is 1)"))
+        candidate_side=_candidate(_kind),
+        candidate_doc="fn(input, groups, weight, bias, eps) like F.group_norm, Keras semantics"
+                      if _kind == "group" else
+                      "fn(input, weight, bias, eps) -> output normalized over dim 1 (channels)"))
