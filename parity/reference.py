@@ -50,14 +50,6 @@ def _group(a: np.ndarray, groups: int, axis: int) -> np.ndarray:
     return a.reshape(shape)
 
 
-def conv_output_shape(x_shape, w_shape, pads: Pads, stride, dilation) -> tuple[int, ...]:
-    """Shape of ``conv_forward``'s result without computing it."""
-    spatial = []
-    for n, k, (b, a), s, d in zip(x_shape[2:], w_shape[2:], pads, stride, dilation):
-        spatial.append((n + b + a - ((k - 1) * d + 1)) // s + 1)
-    return (x_shape[0], w_shape[0], *spatial)
-
-
 def conv_forward(x, w, pads: Pads, stride, dilation, groups: int, bias=None) -> np.ndarray:
     """Cross-correlation (what every framework calls convolution), in float64."""
     rank = w.ndim - 2
