@@ -126,7 +126,10 @@ def compare_output(tf_out: np.ndarray, torch_out: np.ndarray, ref: np.ndarray,
 
 
 def output_failed(metrics: dict) -> bool:
-    """True when an output breaks any rule: shape, non-finite mask, or the bound."""
+    """True when an output breaks any rule: shape, non-finite mask, or the bound (for a
+    distribution, ``parity.stats``: a test below its alpha, a support violation or the fans)."""
+    if metrics.get("kind") == "distribution":
+        return metrics["failed"]
     return (not metrics["shape_match"]) or (not metrics["nonfinite_match"]) \
         or metrics["mismatched"] > 0
 
@@ -139,6 +142,9 @@ def describe_failure(op: str, case_id: str, name: str, m: dict) -> str:
     'conv2d_same case abc output y: shape mismatch: tf [1], torch [2], reference [1]'
     """
     head = f"{op} case {case_id} output {name}"
+    if m.get("kind") == "distribution":
+        from parity.stats import describe_mismatch
+        return describe_mismatch(head, m)
     if not m["shape_match"]:
         return (f"{head}: shape mismatch: tf {m['tf_shape']}, torch {m['torch_shape']}, "
                 f"reference {m['reference_shape']}")

@@ -29,6 +29,11 @@ def check_dtype(dtype: str) -> str:
     return dtype
 
 
+def numpy_type(dtype: str):
+    """The NumPy scalar type of ``dtype`` (``ml_dtypes.bfloat16`` for bfloat16)."""
+    return _NUMPY[check_dtype(dtype)]
+
+
 def unit_roundoff(dtype: str) -> float:
     """u = eps / 2: float16 2**-11, bfloat16 2**-8, float32 2**-24, float64 2**-53."""
     return float(ml_dtypes.finfo(_NUMPY[check_dtype(dtype)]).eps) / 2

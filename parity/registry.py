@@ -52,7 +52,7 @@ class OpPair:
     config_type: type
     strategy: Callable[..., object]          # strategy(dtypes) -> SearchStrategy[config]
     make_inputs: Callable[[object, int], dict]
-    reference: Callable[[object, dict], tuple[Outputs, Outputs]]   # (exact float64, bounds)
+    reference: Callable[[object, dict], tuple[Outputs, Outputs]] | None  # (float64, bounds)
     tf_sides: dict[str, SideFn]
     torch_sides: dict[str, SideFn]
     variants: dict[str, Variant]
@@ -61,6 +61,15 @@ class OpPair:
     outputs: tuple[str, ...] = ("y", "dx", "dw", "db")
     check: Callable[[object], None] | None = None   # op-specific config rules
     derived: Callable[[object], dict] | None = None  # extra names for registry predicates
+    # compares whole distributions instead of elements: judge(config, inputs, tf, torch) ->
+    # {output: metrics} (``parity.stats``); ops with a judge have no elementwise reference
+    judge: Callable[[object, dict, dict, dict], dict] | None = None
+    # share of a profile's examples this op draws (slow ops draw fewer configs)
+    examples_share: float = 1.0
+
+    def examples(self, profile_examples: int) -> int:
+        """Configs to draw for a profile's example count (at least one)."""
+        return max(1, round(profile_examples * self.examples_share))
 
     def parse_config(self, data: dict):
         """A validated config of this op from JSON data (``ConfigError`` if not)."""

@@ -38,12 +38,14 @@ def draw_configs(op_name: str, examples: int, seed: int, dtypes) -> list[tuple[o
 def plan_cases(ops, variants, examples: int, seed: int, dtypes) -> list[tuple[str, str, dict, int]]:
     """(op, variant, config dict, input seed) for every op, every config and every variant.
 
+    ``examples`` is scaled per op by its ``examples_share`` (the init ops draw a quarter).
+
     All variants of an op share its configs and seeds, so they see identical inputs.
     """
     plan = []
     for op_name in ops:
         op = registry.get(op_name)
         chosen = [v for v in op.variants if not variants or v in variants]
-        for config, s in draw_configs(op_name, examples, seed, dtypes):
+        for config, s in draw_configs(op_name, op.examples(examples), seed, dtypes):
             plan += [(op_name, v, config.to_dict(), s) for v in chosen]
     return plan

@@ -11,7 +11,12 @@ PORTS = [("conv2d_same", "parity.ports:conv2d_same"),
          ("l2_normalize", "parity.ports:l2_normalize"),
          ("batch_norm", "parity.ports:KerasBatchNorm"),
          ("group_norm", "parity.ports:group_norm"),
-         ("layer_norm", "parity.ports:layer_norm_channels")]
+         ("layer_norm", "parity.ports:layer_norm_channels"),
+         ("init_he_normal", "parity.ports.init:he_normal_"),
+         ("init_glorot_uniform", "parity.ports.init:glorot_uniform_"),
+         ("init_variance_scaling", "parity.ports.init:variance_scaling_"),
+         ("init_truncated_normal", "parity.ports.init:truncated_normal_"),
+         ("init_default_conv", "parity.ports.init:keras_default_init_")]
 
 
 @pytest.mark.parametrize("op, candidate", PORTS)

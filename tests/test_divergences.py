@@ -27,13 +27,20 @@ def test_scope_and_counts(tmp_path):
     assert r.classify("conv2d_same", "port", {"stride": [2, 1]}, "rejected_torch") is None
     assert r.classify("conv2d_same", "native", {"stride": [1, 1]}, "rejected_torch") is None
     assert r.entries[0].summary() == {"id": "x", "exercised": 2, "reproduced": 1,
-                                      "not_reproduced": False}
+                                      "intermittent": False, "not_reproduced": False}
 
 
 def test_exercised_but_never_reproduced_is_flagged(tmp_path):
     r = write(tmp_path, ENTRY)
     r.classify("conv2d_same", "native", {"stride": [3, 3]}, "pass")
     assert r.entries[0].summary()["not_reproduced"] is True
+
+
+def test_an_intermittent_entry_that_did_not_show_is_not_flagged(tmp_path):
+    r = write(tmp_path, ENTRY + "intermittent = true\n")
+    r.classify("conv2d_same", "native", {"stride": [3, 3]}, "pass")
+    assert r.entries[0].summary()["not_reproduced"] is False
+    assert r.classify("conv2d_same", "native", {"stride": [3, 3]}, "rejected_torch") == "x"
 
 
 def test_bad_registry_is_a_one_line_error(tmp_path):

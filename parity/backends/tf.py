@@ -63,3 +63,12 @@ def settings() -> dict:
     t = tf()
     return {"intra_op_threads": t.config.threading.get_intra_op_parallelism_threads(),
             "inter_op_threads": t.config.threading.get_inter_op_parallelism_threads()}
+
+
+def keras_fans(shape) -> tuple[int, int]:
+    """(fan_in, fan_out) as Keras's initializers compute them (``compute_fans``; Keras keeps it
+    in ``keras.src``, outside its public API)."""
+    keras()
+    from keras.src.initializers.random_initializers import compute_fans
+
+    return compute_fans(tuple(int(s) for s in shape))

@@ -38,3 +38,13 @@ def to_numpy(t) -> np.ndarray:
 def settings() -> dict:
     t = torch()
     return {"intra_op_threads": t.get_num_threads(), "interop_threads": t.get_num_interop_threads()}
+
+
+def fans(weight) -> tuple[int, int]:
+    """(fan_in, fan_out) as ``torch.nn.init``'s kaiming/xavier functions compute them."""
+    return torch().nn.init._calculate_fan_in_and_fan_out(weight)
+
+
+def generator(seed: int):
+    """A CPU ``torch.Generator`` seeded with ``seed``."""
+    return torch().Generator().manual_seed(int(seed))

@@ -1,2 +1,4 @@
 """Op families. Importing this package registers every op pair."""
-from parity.ops import batchnorm, conv, decay, groupnorm, norm, pool, transpose, ws_conv  # noqa: F401
+from parity.ops import (batchnorm, conv, decay, groupnorm, init_default, init_keras,
+                        norm, pool,  # noqa: F401
+                        transpose, ws_conv)
