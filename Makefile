@@ -25,9 +25,10 @@ parity: $(STAMP)
 test: $(STAMP)
 	PARITY_THREADS=1 HYPOTHESIS_PROFILE=ci $(PY) -m pytest -n $(WORKERS) -q
 
-## make bench: harness/bare throughput ratio
+## make bench: harness/bare throughput ratio; false-alarm rate of the init comparisons
 bench: $(STAMP)
 	PARITY_THREADS=1 $(PY) benchmarks/throughput.py --threads-scan
+	PARITY_THREADS=1 $(PY) benchmarks/init_false_alarm.py
 
 clean:
 	rm -rf $(VENV) reports/*.json .hypothesis

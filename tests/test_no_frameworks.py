@@ -4,9 +4,15 @@ import sys
 import textwrap
 
 SCRIPT = textwrap.dedent("""
+    import importlib.abc
     import sys
-    for name in ("torch", "tensorflow", "keras"):
-        sys.modules[name] = None          # any import of them now raises ImportError
+
+    class Absent(importlib.abc.MetaPathFinder):   # as on a machine without them
+        def find_spec(self, name, path, target=None):
+            if name.partition(".")[0] in ("torch", "tensorflow", "keras"):
+                raise ImportError(f"No module named {name!r}")
+
+    sys.meta_path.insert(0, Absent())
     import numpy as np
     from parity import cli, compare, registry, reference, layout, padding, runner, sweep
     from parity.report import build_report, validate
@@ -15,6 +21,9 @@ SCRIPT = textwrap.dedent("""
     ref = np.ones((2, 2))
     m = compare.compare_output(ref, ref, ref, compare.rounding_bound(ref, 4, "float32"))
     Registry.load()
+    from parity import stats
+    assert not stats.compare_samples(ref.ravel(), ref.ravel(), stats.Claim.constant(1.0),
+                                     "float32", 1)["failed"]
     plan = sweep.plan_cases(["conv2d_same"], ["port"], 3, 0, ("float32",))
     validate(build_report([], run={"command": "run"}, environment={}, complete=True))
     rec = runner.run_case("conv2d_same", "port", plan[0][2], plan[0][3])

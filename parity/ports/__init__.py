@@ -15,6 +15,9 @@ from parity.ports.conv import (Conv1dSame, Conv2dSame, Conv3dSame, DepthwiseConv
 from parity.ports.transpose import (ConvTranspose2dSame, TorchArgs, conv_transpose1d_tf,
                                     conv_transpose2d_tf, conv_transpose3d_tf, torch_args)
 from parity.ports.batchnorm import KerasBatchNorm
+from parity.ports.init import (glorot_normal_, glorot_uniform_, he_normal_, he_uniform_,
+                               keras_default_init_, keras_fans, lecun_normal_, lecun_uniform_,
+                               truncated_normal_, variance_scaling_)
 from parity.ports.optim import KerasAdam, KerasSGD, keras_float
 from parity.ports.norm import group_norm, l2_normalize, layer_norm_channels, weight_standardize
 from parity.ports.pool import (AvgPool2dSame, MaxPool2dSame, avg_pool1d_same, avg_pool2d_same,
@@ -27,4 +30,6 @@ __all__ = ["conv1d_same", "conv2d_same", "conv3d_same", "depthwise_conv2d_same",
            "conv_transpose1d_tf", "conv_transpose2d_tf", "conv_transpose3d_tf",
            "ConvTranspose2dSame", "torch_args", "TorchArgs", "l2_normalize", "weight_standardize",
            "KerasBatchNorm", "group_norm", "layer_norm_channels", "KerasSGD", "KerasAdam",
-           "keras_float"]
+           "keras_float", "he_normal_", "he_uniform_", "glorot_normal_", "glorot_uniform_",
+           "lecun_normal_", "lecun_uniform_", "variance_scaling_", "truncated_normal_",
+           "keras_default_init_", "keras_fans"]
