@@ -1,7 +1,7 @@
 """Hypothesis profiles: how many configs each op draws, instead of scattered max_examples.
 
 ``default`` is what ``make parity`` and ``parity run`` use: 170 configs per op,
-about 10,000 cases over every op and all its variants (Hypothesis drops duplicate
+about 11,300 cases over every op and all its variants (Hypothesis drops duplicate
 draws, so a few less). An op draws ``round(examples * op.examples_share)`` configs:
 the initializer ops, whose cases pool 2 x 2**15 random draws, draw a quarter.
 """
