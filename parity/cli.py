@@ -140,7 +140,8 @@ def cmd_run(args) -> int:
     _require_frameworks()
     report, path = run_sweep(_ops(args.ops), examples=_examples(args), seed=args.seed,
                              dtypes=_dtypes(args.dtypes), variants=_csv(args.variants or ""),
-                             out_dir=args.out, progress=_progress)
+                             out_dir=args.out, progress=_progress,
+                             per_op_share=args.examples is None)
     _print_summary(report)
     bad = [r for r in report["cases"] if unexpected(r)]
     for r in bad[:10]:
@@ -191,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             s.add_argument("--ops", help="comma-separated op names (default: all)")
             s.add_argument("--variants", help="comma-separated variants (default: all)")
-        s.add_argument("--examples", type=int, help="configs drawn per op (overrides --profile)")
+        s.add_argument("--examples", type=int, help="configs drawn per op, every op alike "
+                       "(overrides --profile, whose counts slow ops scale down)")
         s.add_argument("--profile", choices=sorted(EXAMPLES), default="default")
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--dtypes", action="append", help=f"comma-separated, from {', '.join(DTYPES)}")

@@ -54,8 +54,11 @@ def _finish(records, run: dict, registry: Registry, out_dir, name, complete, aud
 
 
 def run_sweep(ops, *, examples: int, seed: int, dtypes, variants=None, out_dir="reports",
-              progress=None):
-    """Run every planned case; return (report, path). ``progress(done, total)`` before each case."""
+              progress=None, per_op_share: bool = True):
+    """Run every planned case; return (report, path). ``progress(done, total)`` before each case.
+
+    ``per_op_share``: scale ``examples`` by each op's ``examples_share`` (profiles do; an
+    explicit ``--examples`` does not)."""
     registry = Registry.load()
     run = {"command": "run", "seed": seed, "examples": examples, "ops": list(ops),
            "dtypes": list(dtypes), "variants": list(variants or []), "interrupted": False,
@@ -63,7 +66,7 @@ def run_sweep(ops, *, examples: int, seed: int, dtypes, variants=None, out_dir="
     records: list[dict] = []
     with _Sigterm() as stop:
         try:
-            plan = plan_cases(ops, variants, examples, seed, dtypes)
+            plan = plan_cases(ops, variants, examples, seed, dtypes, per_op_share)
             for i, (op, variant, config, s) in enumerate(plan):
                 if progress:
                     progress(i, len(plan))

@@ -35,10 +35,12 @@ def draw_configs(op_name: str, examples: int, seed: int, dtypes) -> list[tuple[o
     return list(drawn.values())
 
 
-def plan_cases(ops, variants, examples: int, seed: int, dtypes) -> list[tuple[str, str, dict, int]]:
+def plan_cases(ops, variants, examples: int, seed: int, dtypes,
+               per_op_share: bool = True) -> list[tuple[str, str, dict, int]]:
     """(op, variant, config dict, input seed) for every op, every config and every variant.
 
-    ``examples`` is scaled per op by its ``examples_share`` (the init ops draw a quarter).
+    With ``per_op_share``, ``examples`` is scaled by each op's ``examples_share`` (the init ops
+    draw a quarter).
 
     All variants of an op share its configs and seeds, so they see identical inputs.
     """
@@ -46,6 +48,7 @@ def plan_cases(ops, variants, examples: int, seed: int, dtypes) -> list[tuple[st
     for op_name in ops:
         op = registry.get(op_name)
         chosen = [v for v in op.variants if not variants or v in variants]
-        for config, s in draw_configs(op_name, op.examples(examples), seed, dtypes):
+        n = op.examples(examples) if per_op_share else examples
+        for config, s in draw_configs(op_name, n, seed, dtypes):
             plan += [(op_name, v, config.to_dict(), s) for v in chosen]
     return plan

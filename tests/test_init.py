@@ -135,3 +135,12 @@ def test_bad_port_arguments_are_one_line_errors():
         variance_scaling_(torch.empty(3, 3), distribution="cauchy", layer="dense")
     with pytest.raises(TypeError, match="no Keras layer"):
         keras_default_init_(torch.nn.ReLU())
+
+
+def test_profiles_draw_a_quarter_of_the_configs_for_init_ops_and_examples_are_exact():
+    from parity.sweep import plan_cases
+
+    scaled = plan_cases(["init_he_uniform", "conv1d_same"], ["port"], 8, 0, ("float32",))
+    exact = plan_cases(["init_he_uniform"], ["port"], 8, 0, ("float32",), per_op_share=False)
+    assert [op for op, *_ in scaled].count("init_he_uniform") == 2
+    assert [op for op, *_ in scaled].count("conv1d_same") == 8 and len(exact) == 8
