@@ -1,4 +1,4 @@
-"""``python -m parity`` / ``parity``: list | run | audit.
+"""``python -m parity`` / ``parity``: list | run | audit | replay | compare | html.
 
 Exit codes: 0 every case as expected; 1 an unexpected divergence (a ``fail``,
 an ``error``, or a rejection no registry entry explains) or a failing audit;
@@ -134,7 +134,6 @@ def _require_frameworks() -> None:
 
 
 def cmd_run(args) -> int:
-    from parity.report.build import unexpected
     from parity.session import run_sweep
 
     _require_frameworks()
@@ -142,6 +141,13 @@ def cmd_run(args) -> int:
                              dtypes=_dtypes(args.dtypes), variants=_csv(args.variants or ""),
                              out_dir=args.out, progress=_progress,
                              per_op_share=args.examples is None)
+    return _conclude(report, path)
+
+
+def _conclude(report: dict, path) -> int:
+    """Print the summary and the first unexpected cases; the exit code of a run or replay."""
+    from parity.report.build import unexpected
+
     _print_summary(report)
     bad = [r for r in report["cases"] if unexpected(r)]
     for r in bad[:10]:
@@ -151,6 +157,30 @@ def cmd_run(args) -> int:
         print("interrupted: the report holds the cases finished so far (complete: false)")
         return EXIT_INTERRUPTED
     return EXIT_DIVERGENCE if bad else EXIT_OK
+
+
+def cmd_replay(args) -> int:
+    from parity.report import load_report
+    from parity.session import run_replay
+
+    baseline = load_report(args.baseline)
+    _require_frameworks()
+    report, path = run_replay(baseline, args.baseline, out_dir=args.out, progress=_progress)
+    return _conclude(report, path)
+
+
+def cmd_compare(args) -> int:
+    from parity import regress
+    from parity.report import load_report
+
+    try:
+        fail_on = regress.parse_fail_on(args.fail_on)
+    except regress.BadThreshold as e:
+        raise BadInput(str(e)) from None
+    baseline, current = load_report(args.baseline), load_report(args.current)
+    cmp = regress.compare_reports(baseline, current, fail_on)
+    print(regress.render(cmp, args.baseline, args.current))
+    return EXIT_DIVERGENCE if cmp.regressions else EXIT_OK
 
 
 def cmd_audit(args) -> int:
@@ -198,13 +228,24 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--dtypes", action="append", help=f"comma-separated, from {', '.join(DTYPES)}")
         s.add_argument("--out", default="reports", help="report directory (default: reports)")
+    rp = sub.add_parser("replay", help="re-run the cases of an earlier report, matched by id")
+    rp.add_argument("baseline", help="a report JSON written by parity run or replay")
+    rp.add_argument("--out", default="reports", help="report directory (default: reports)")
+    cp = sub.add_parser("compare", help="what changed between two reports (exit 1: regressed)")
+    cp.add_argument("baseline")
+    cp.add_argument("current")
+    from parity.regress import DEFAULT_FAIL_ON
+    cp.add_argument("--fail-on", default=DEFAULT_FAIL_ON,
+                    help=f"growth thresholds and flags (default: {DEFAULT_FAIL_ON}; "
+                         "add not_reproduced to fail when a registered divergence went away)")
     return p
 
 
 def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return {"list": cmd_list, "run": cmd_run, "audit": cmd_audit}[args.command](args)
+        return {"list": cmd_list, "run": cmd_run, "audit": cmd_audit,
+                "replay": cmd_replay, "compare": cmd_compare}[args.command](args)
     except (BadInput, registry.UnknownOp, ConfigError, RegistryError, ReportError) as e:
         print(f"parity: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -59,14 +59,34 @@ def run_sweep(ops, *, examples: int, seed: int, dtypes, variants=None, out_dir="
 
     ``per_op_share``: scale ``examples`` by each op's ``examples_share`` (profiles do; an
     explicit ``--examples`` does not)."""
-    registry = Registry.load()
     run = {"command": "run", "seed": seed, "examples": examples, "ops": list(ops),
-           "dtypes": list(dtypes), "variants": list(variants or []), "interrupted": False,
-           "_start": time.perf_counter()}
+           "dtypes": list(dtypes), "variants": list(variants or [])}
+    return _execute(lambda: plan_cases(ops, variants, examples, seed, dtypes, per_op_share),
+                    run, out_dir, progress)
+
+
+def run_replay(baseline: dict, baseline_path: str, *, out_dir="reports", progress=None):
+    """Re-run exactly the cases (op, variant, config, seed) of an earlier run report, in its
+    order, on the current environment; return (report, path)."""
+    if baseline["run"].get("command") == "audit":
+        from parity.report import ReportError
+        raise ReportError(f"{baseline_path} is an audit report: its cases need the candidate; "
+                          "run the audit again instead")
+    plan = [(c["op"], c["variant"], c["config"], c["seed"]) for c in baseline["cases"]]
+    run = {"command": "replay", "baseline": str(baseline_path),
+           "seed": baseline["run"].get("seed", 0), "ops": sorted({p[0] for p in plan}),
+           "dtypes": baseline["run"].get("dtypes", [])}
+    return _execute(lambda: plan, run, out_dir, progress)
+
+
+def _execute(make_plan, run: dict, out_dir, progress):
+    """Run a plan of (op, variant, config, seed); always write a report (partial if stopped)."""
+    registry = Registry.load()
+    run.update(interrupted=False, _start=time.perf_counter())
     records: list[dict] = []
     with _Sigterm() as stop:
         try:
-            plan = plan_cases(ops, variants, examples, seed, dtypes, per_op_share)
+            plan = make_plan()
             for i, (op, variant, config, s) in enumerate(plan):
                 if progress:
                     progress(i, len(plan))
@@ -75,7 +95,7 @@ def run_sweep(ops, *, examples: int, seed: int, dtypes, variants=None, out_dir="
                 records.append(run_case(op, variant, config, s, divergences=registry))
         except KeyboardInterrupt:
             run["interrupted"] = True
-    return _finish(records, run, registry, out_dir, _run_name("run"),
+    return _finish(records, run, registry, out_dir, _run_name(run["command"]),
                    complete=not run["interrupted"])
 
 

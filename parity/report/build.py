@@ -3,7 +3,7 @@
 Example:
     >>> r = build_report([], run={"command": "run", "seed": 0}, environment={}, complete=True)
     >>> r["schema_version"], r["complete"], r["summary"]
-    (1, True, [])
+    (2, True, [])
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from parity.compare import output_failed
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _UNEXPECTED = ("fail", "error")
 
 

@@ -73,5 +73,11 @@ def load_report(path: str | Path) -> dict:
         raise ReportError(f"report {path} is not JSON: {e.msg} at line {e.lineno}") from None
     if not isinstance(data, dict):
         raise ReportError(f"report {path} is not a JSON object")
+    from parity.report.upgrade import IncompatibleReport, upgrade
+
+    try:
+        data = upgrade(data)
+    except IncompatibleReport as e:
+        raise ReportError(f"report {path}: {e}") from None
     validate(data)
     return data

@@ -1,0 +1,141 @@
+"""Two reports -> what changed, case by case (matched by id).
+
+Regressions: a case missing from either report; a new failure (a ``fail`` or an unexplained
+rejection where the baseline was not); a new error; a metric of an output that grew beyond its
+threshold (``max_abs_diff:10x,bound_ratio:2x`` by default; growth below a bound ratio of
+``NOISE_RATIO`` in the current report is rounding noise and never counts); and, when asked
+(``not_reproduced`` in ``--fail-on``), a registered divergence that no longer reproduces. The
+environment difference is reported too: framework versions as the upgrade under test, anything
+else (device, thread settings, flags, platform) loudly.
+
+Example:
+    >>> parse_fail_on("max_abs_diff:10x,not_reproduced")
+    {'max_abs_diff': 10.0, 'not_reproduced': True}
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from parity.report.build import unexpected
+
+DEFAULT_FAIL_ON = "max_abs_diff:10x,bound_ratio:2x"
+METRICS = ("max_abs_diff", "bound_ratio")
+NOISE_RATIO = 0.05
+FRAMEWORKS = ("torch", "tensorflow", "tensorflow-cpu", "keras")
+
+
+class BadThreshold(ValueError):
+    pass
+
+
+def parse_fail_on(spec: str) -> dict:
+    """``metric:Nx`` growth factors and the ``not_reproduced`` flag from a comma list."""
+    out: dict = {}
+    for item in (s.strip() for s in spec.split(",") if s.strip()):
+        if item == "not_reproduced":
+            out["not_reproduced"] = True
+            continue
+        name, _, factor = item.partition(":")
+        if name not in METRICS or not factor.endswith("x"):
+            raise BadThreshold(f"bad --fail-on item {item!r}: use "
+                               f"{'|'.join(METRICS)}:<factor>x or not_reproduced")
+        try:
+            value = float(factor[:-1])
+        except ValueError:
+            raise BadThreshold(f"bad --fail-on factor {factor!r} in {item!r}") from None
+        if value <= 1:
+            raise BadThreshold(f"--fail-on factor must be > 1, got {item!r}")
+        out[name] = value
+    return out
+
+
+@dataclass
+class Comparison:
+    regressions: list[tuple[str, str, str]] = field(default_factory=list)   # (kind, id, detail)
+    notes: list[tuple[str, str, str]] = field(default_factory=list)
+    upgrade: list[str] = field(default_factory=list)
+    environment: list[str] = field(default_factory=list)
+    matched: int = 0
+
+
+def _label(case: dict) -> str:
+    return f"{case['op']}/{case['variant']} {case['dtype']}"
+
+
+def _packages(env: dict) -> dict:
+    return env.get("packages", {}) if isinstance(env, dict) else {}
+
+
+def _environment(before: dict, after: dict, cmp: Comparison) -> None:
+    pa, pb = _packages(before), _packages(after)
+    for name in sorted(set(pa) | set(pb)):
+        if pa.get(name) != pb.get(name):
+            line = f"{name} {pa.get(name)} -> {pb.get(name)}"
+            (cmp.upgrade if name in FRAMEWORKS else cmp.environment).append(line)
+    for key in ("device", "threads", "env", "python", "platform", "machine", "cpu_count", "flags"):
+        if before.get(key) != after.get(key):
+            cmp.environment.append(f"{key}: {before.get(key)!r} -> {after.get(key)!r}")
+
+
+def _grew(name: str, output: str, b: dict, c: dict, factor: float) -> str | None:
+    old, new = b.get(name), c.get(name)
+    if not isinstance(old, (int, float)) or not isinstance(new, (int, float)):
+        return None
+    if (c.get("bound_ratio") or 0) < NOISE_RATIO or new <= factor * old:
+        return None
+    return f"{output}.{name} {old:.3g} -> {new:.3g} (> {factor:g}x)"
+
+
+def compare_reports(baseline: dict, current: dict, fail_on: dict) -> Comparison:
+    cmp = Comparison()
+    _environment(baseline.get("environment", {}), current.get("environment", {}), cmp)
+    before = {c["id"]: c for c in baseline["cases"]}
+    after = {c["id"]: c for c in current["cases"]}
+    for cid, b in before.items():
+        c = after.get(cid)
+        if c is None:
+            cmp.regressions.append(("missing", cid, f"{_label(b)} only in the baseline"))
+            continue
+        cmp.matched += 1
+        if c["status"] == "error" and b["status"] != "error":
+            cmp.regressions.append(("new error", cid, f"{_label(c)}: {c['error']}"))
+        elif unexpected(c) and not unexpected(b):
+            kind = "new rejection" if c["status"].startswith("rejected") else "new failure"
+            cmp.regressions.append((kind, cid, f"{_label(c)}: {b['status']} -> {c['status']}"))
+        elif c["status"] != b["status"]:
+            cmp.notes.append(("status", cid, f"{_label(c)}: {b['status']} -> {c['status']}"))
+        for output, m in c["outputs"].items():
+            for name in METRICS:
+                if name in fail_on and (bm := b["outputs"].get(output)) is not None:
+                    grew = _grew(name, output, bm, m, fail_on[name])
+                    if grew:
+                        cmp.regressions.append(("growth", cid, f"{_label(c)}: {grew}"))
+    for cid, c in after.items():
+        if cid not in before:
+            cmp.regressions.append(("missing", cid, f"{_label(c)} only in the current report"))
+    was = {d["id"]: d for d in baseline.get("divergences", [])}
+    for d in current.get("divergences", []):
+        if d.get("not_reproduced"):
+            detail = (f"scope exercised {d['exercised']}x, never reproduced (baseline: "
+                      f"{was.get(d['id'], {}).get('reproduced', 'absent')} reproduced)")
+            target = cmp.regressions if fail_on.get("not_reproduced") else cmp.notes
+            target.append(("not_reproduced", d["id"], detail))
+    return cmp
+
+
+def render(cmp: Comparison, baseline_path, current_path) -> str:
+    """The text table ``parity compare`` prints."""
+    lines = [f"baseline {baseline_path}", f"current  {current_path}",
+             f"matched {cmp.matched} cases by id"]
+    if cmp.upgrade:
+        lines.append("framework versions: " + "; ".join(cmp.upgrade))
+    if cmp.environment:
+        lines += ["!!! ENVIRONMENT DIFFERS BEYOND FRAMEWORK VERSIONS: numbers may move for that "
+                  "reason alone !!!"] + [f"!!!   {e}" for e in cmp.environment]
+    for title, rows in (("REGRESSIONS", cmp.regressions), ("changes", cmp.notes)):
+        if rows:
+            lines.append(f"{title} ({len(rows)}):")
+            width = max(len(k) for k, _, _ in rows)
+            lines += [f"  {k:<{width}}  {i}  {d}" for k, i, d in rows]
+    lines.append(f"{len(cmp.regressions)} regression(s)")
+    return "\n".join(lines)

@@ -1,0 +1,104 @@
+"""Replay reproduces a report bit for bit; compare names every kind of regression."""
+import copy
+import json
+
+import pytest
+
+from parity import cli
+from parity.report import load_report
+from parity.session import run_replay, run_sweep
+
+OPS = ["conv2d_same", "avg_pool1d_same", "init_he_uniform", "l2_normalize"]
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """A real run report and its replay on the same environment."""
+    out = tmp_path_factory.mktemp("reports")
+    _, base = run_sweep(OPS, examples=3, seed=4, dtypes=("float32", "float64"),
+                        out_dir=out / "base")
+    _, again = run_replay(load_report(base), str(base), out_dir=out / "again")
+    return base, again
+
+
+def test_replay_reproduces_every_id_and_metric_bit_for_bit(pair):
+    base, again = (load_report(p) for p in pair)
+    assert again["run"]["command"] == "replay" and again["run"]["baseline"] == str(pair[0])
+    assert [c["id"] for c in base["cases"]] == [c["id"] for c in again["cases"]]
+    assert len(base["cases"]) > 20
+    for b, a in zip(base["cases"], again["cases"]):
+        for key in ("status", "outputs", "max_abs_diff", "max_bound_ratio", "divergence", "config"):
+            assert a[key] == b[key], (b["id"], key)
+
+
+def _write(tmp_path, name, report):
+    path = tmp_path / name
+    path.write_text(json.dumps(report))
+    return str(path)
+
+
+def test_untouched_pair_exits_0(pair, capsys):
+    assert cli.main(["compare", str(pair[0]), str(pair[1])]) == 0
+    assert "0 regression(s)" in capsys.readouterr().out
+
+
+def test_each_injected_regression_is_named(pair, tmp_path, capsys):
+    base = load_report(pair[0])
+    cur = copy.deepcopy(load_report(pair[1]))
+    passing = [c for c in cur["cases"] if c["status"] == "pass"]
+    failed, grown, errored, dropped = passing[0], passing[1], passing[2], passing[3]
+    failed["status"] = "fail"
+    errored["status"], errored["error"] = "error", "harness: RuntimeError: injected"
+    name, m = next(iter(grown["outputs"].items()))
+    m["max_abs_diff"] = m["max_abs_diff"] * 100 + 1e-30
+    m["bound_ratio"] = max(m["bound_ratio"] * 100, 0.5)
+    cur["cases"].remove(dropped)
+    code = cli.main(["compare", _write(tmp_path, "b.json", base), _write(tmp_path, "c.json", cur)])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    for kind, case in (("new failure", failed), ("new error", errored), ("growth", grown),
+                       ("missing", dropped)):
+        assert any(kind in line and case["id"] in line for line in out.splitlines()), (kind, out)
+    # the grown output counts twice: max_abs_diff 100x and bound_ratio 100x
+    assert f"{name}.max_abs_diff" in out and f"{name}.bound_ratio" in out
+    assert "5 regression(s)" in out
+
+
+def test_growth_within_rounding_noise_is_not_a_regression(pair, tmp_path):
+    cur = copy.deepcopy(load_report(pair[1]))
+    case = next(c for c in cur["cases"] if c["status"] == "pass" and c["op"] == "conv2d_same")
+    for m in case["outputs"].values():
+        m["max_abs_diff"] *= 100
+        m["bound_ratio"] = min(m["bound_ratio"] * 100, 0.01)
+    assert cli.main(["compare", str(pair[0]), _write(tmp_path, "c.json", cur)]) == 0
+
+
+def test_not_reproduced_and_environment_are_shown(pair, tmp_path, capsys):
+    cur = copy.deepcopy(load_report(pair[1]))
+    cur["divergences"].append({"id": "gone", "exercised": 3, "reproduced": 0,
+                               "intermittent": False, "not_reproduced": True})
+    cur["environment"]["packages"]["tensorflow-cpu"] = "2.20.0"
+    cur["environment"]["device"] = "cuda"
+    path = _write(tmp_path, "c.json", cur)
+    assert cli.main(["compare", str(pair[0]), path]) == 0
+    out = capsys.readouterr().out
+    assert "not_reproduced" in out and "tensorflow-cpu" in out and "-> 2.20.0" in out
+    assert "ENVIRONMENT DIFFERS" in out and "device" in out
+    assert cli.main(["compare", str(pair[0]), path, "--fail-on", "not_reproduced"]) == 1
+
+
+def test_older_schema_is_upgraded_and_bad_reports_exit_2(pair, tmp_path, capsys):
+    old = json.loads(open(pair[0]).read())
+    old["schema_version"] = 1
+    for d in old["divergences"]:
+        del d["intermittent"]
+    assert cli.main(["compare", _write(tmp_path, "old.json", old), str(pair[1])]) == 0
+    newer = dict(old, schema_version=9)
+    for argv in (["compare", _write(tmp_path, "new.json", newer), str(pair[1])],
+                 ["compare", str(tmp_path / "absent.json"), str(pair[1])],
+                 ["compare", str(pair[0]), str(pair[1]), "--fail-on", "speed:2x"],
+                 ["replay", str(tmp_path / "absent.json")]):
+        capsys.readouterr()
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("parity: error:") and len(err.strip().splitlines()) == 1, err
