@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= default
 WORKERS ?= 2
 
-.PHONY: venv parity test bench clean
+.PHONY: venv parity test bench docs clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	PARITY_THREADS=1 $(PY) benchmarks/throughput.py --threads-scan
 	PARITY_THREADS=1 $(PY) benchmarks/init_false_alarm.py
+
+## make docs: docs/divergences.md from the registry (a test fails when it is stale)
+docs: $(STAMP)
+	$(PY) -m parity.divergence_docs
 
 clean:
 	rm -rf $(VENV) reports/*.json .hypothesis

@@ -78,3 +78,11 @@ def test_a_predicate_that_fails_is_a_registry_error_and_names_the_entry(tmp_path
         r.classify("conv2d_same", "native", {"stride": [2, 1]}, "rejected_torch")
     r2 = write(tmp_path, ENTRY.replace("max(stride) > 1", "any(s > len(variant) for s in stride)"))
     assert r2.classify("conv2d_same", "native", {"stride": [9, 1]}, "rejected_torch") == "x"
+
+
+def test_generated_divergence_doc_is_current():
+    from parity.divergence_docs import DOC_PATH, render
+    from parity.divergences import DEFAULT_PATH
+
+    assert DOC_PATH.read_text() == render(Registry.load(DEFAULT_PATH).entries), \
+        "docs/divergences.md is stale: run make docs"
