@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from parity import registry
 from parity.compare import describe_failure, output_failed
@@ -183,6 +184,15 @@ def cmd_compare(args) -> int:
     return EXIT_DIVERGENCE if cmp.regressions else EXIT_OK
 
 
+def cmd_html(args) -> int:
+    from parity.report import load_report
+    from parity.report.html import write_html
+
+    out = args.output or str(Path(args.report).with_suffix(".html"))
+    print(f"wrote {write_html(load_report(args.report), out)}")
+    return EXIT_OK
+
+
 def cmd_audit(args) -> int:
     from parity.session import run_audit
 
@@ -231,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("replay", help="re-run the cases of an earlier report, matched by id")
     rp.add_argument("baseline", help="a report JSON written by parity run or replay")
     rp.add_argument("--out", default="reports", help="report directory (default: reports)")
+    hp = sub.add_parser("html", help="the self-contained HTML page of a report")
+    hp.add_argument("report")
+    hp.add_argument("-o", "--output", help="HTML file (default: the report's name, .html)")
     cp = sub.add_parser("compare", help="what changed between two reports (exit 1: regressed)")
     cp.add_argument("baseline")
     cp.add_argument("current")
@@ -245,7 +258,7 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return {"list": cmd_list, "run": cmd_run, "audit": cmd_audit,
-                "replay": cmd_replay, "compare": cmd_compare}[args.command](args)
+                "replay": cmd_replay, "compare": cmd_compare, "html": cmd_html}[args.command](args)
     except (BadInput, registry.UnknownOp, ConfigError, RegistryError, ReportError) as e:
         print(f"parity: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -151,6 +151,11 @@ def describe_failure(op: str, case_id: str, name: str, m: dict) -> str:
     total = int(np.prod(m["tf_shape"])) if m["tf_shape"] else 1
     return (f"{head}: mismatched elements: {m['mismatched']} / {total} "
             f"({100 * m['mismatched_fraction']:.1f}%); greatest absolute difference "
-            f"{m['max_abs_diff']:.3g} (bound ratio {m['bound_ratio']:.3g}) at index "
+            f"{_g(m['max_abs_diff'])} (bound ratio {_g(m['bound_ratio'])}) at index "
             f"{tuple(m['worst_index'] or ())}: tf {m['tf_value']}, torch {m['torch_value']}, "
-            f"reference {m['reference_value']}, bound {m['bound']:.3g}")
+            f"reference {m['reference_value']}, bound {_g(m['bound'])}")
+
+
+def _g(v) -> str:
+    """A number as ``%.3g``; the report's strings for non-finite values and None as they are."""
+    return f"{v:.3g}" if isinstance(v, (int, float)) else str(v)

@@ -14,7 +14,7 @@ from hypothesis import given, seed as hypothesis_seed
 from parity import environment
 from parity.divergences import Registry
 from parity.profiles import hypothesis_settings
-from parity.report import build_report, write_report
+from parity.report import build_report, write_report, write_report_html
 from parity.runner import run_case
 from parity.sweep import case_strategy, plan_cases
 
@@ -50,7 +50,9 @@ def _finish(records, run: dict, registry: Registry, out_dir, name, complete, aud
     report = build_report(records, run=run, complete=complete,
                           environment=environment.collect(environment.framework_threads()),
                           divergences=[e.summary() for e in registry.entries], audit=audit)
-    return report, write_report(report, out_dir, name)
+    path = write_report(report, out_dir, name)  # the JSON first: it must exist whatever follows
+    write_report_html(report, path)
+    return report, path
 
 
 def run_sweep(ops, *, examples: int, seed: int, dtypes, variants=None, out_dir="reports",

@@ -221,10 +221,11 @@ def _reference_statistics(claim: Claim, dtype: str) -> dict:
     return out
 
 
-def _evidence(p_values: dict) -> float:
-    """-log10 of the smallest p-value of a side (at most 300): how far it is from the claim."""
+def _evidence(p_values: dict, violations: int) -> float:
+    """-log10 of the smallest p-value of a side (at most 300; 300 with values outside the
+    support): how far it is from the claim."""
     smallest = min(v for v in p_values.values() if v is not None)
-    return -math.log10(max(smallest, 1e-300))
+    return 300.0 if violations else -math.log10(max(smallest, 1e-300))
 
 
 def compare_samples(tf: np.ndarray, torch: np.ndarray, claim: Claim, dtype: str,
@@ -243,7 +244,8 @@ def compare_samples(tf: np.ndarray, torch: np.ndarray, claim: Claim, dtype: str,
     worst = min(tested, key=tested.get)
     min_p = tested[worst]
     violations = sum(s["support_violations"] for s, _ in sides.values())
-    tf_e, torch_e = (_evidence(p) for _, p in (sides["tf"], sides["torch"]))
+    tf_e, torch_e = (_evidence(p, s["support_violations"]) for s, p in (sides["tf"],
+                                                                          sides["torch"]))
     return {
         "kind": "distribution", "reference": claim.to_dict(), "dtype": dtype,
         "alpha_per_test": alpha, "samples": {"tf": int(a.size), "torch": int(b.size)},

@@ -75,3 +75,10 @@ def test_a_bound_that_overflowed_bounds_nothing_and_ratios_stay_numbers():
     bound = np.array([[np.nan, np.inf], [1e-3, 1e-3]])
     m = compare_output(REF, REF + 1e-4, REF, bound)
     assert not output_failed(m) and isinstance(m["bound_ratio"], float) and m["bound_ratio"] < 1
+
+
+def test_describe_failure_takes_non_finite_values_as_stored_in_reports():
+    m = {"shape_match": True, "tf_shape": [2], "mismatched": 1, "mismatched_fraction": 0.5,
+         "max_abs_diff": 0.0, "bound_ratio": 0.0, "worst_index": [1], "tf_value": "nan",
+         "torch_value": 1.0, "reference_value": 1.0, "bound": "inf"}
+    assert describe_failure("op", "id", "y", m).endswith("bound inf")

@@ -81,3 +81,15 @@ def load_report(path: str | Path) -> dict:
         raise ReportError(f"report {path}: {e}") from None
     validate(data)
     return data
+
+
+def write_report_html(report: dict, json_path: str | Path) -> Path:
+    """``<run>.html`` next to the report's JSON, and ``latest.html``."""
+    from parity.report.html import render_html
+
+    json_path = Path(json_path)
+    page = render_html(report)
+    html_path = json_path.with_suffix(".html")
+    _atomic_write(html_path, page)
+    _atomic_write(json_path.parent / "latest.html", page)
+    return html_path

@@ -1,0 +1,77 @@
+"""Inline SVG plots for the HTML report: no plotting library, nothing fetched at view time.
+
+Example:
+    >>> svg = strip_plot([("conv2d_same float32", [1e-7, 3e-7]), ("conv2d_same float64", [])],
+    ...                  "max_abs_diff")
+    >>> svg.startswith("<svg") and "conv2d_same float32" in svg
+    True
+"""
+from __future__ import annotations
+
+import math
+from html import escape
+
+DTYPE_COLORS = {"float32": "#1f77b4", "float64": "#2ca02c", "float16": "#ff7f0e",
+                "bfloat16": "#d62728"}
+_W, _LEFT, _ROW = 900, 260, 16
+
+
+def _log10(v) -> float | None:
+    return math.log10(v) if isinstance(v, (int, float)) and v > 0 and math.isfinite(v) else None
+
+
+def strip_plot(rows: list[tuple[str, list[float]]], what: str, lo: int = -20, hi: int = 2) -> str:
+    """One row per label, one tick per value on a log10 axis from 10**lo to 10**hi."""
+    height = _ROW * len(rows) + 40
+    scale = (_W - _LEFT - 20) / (hi - lo)
+    x = lambda e: _LEFT + (min(max(e, lo), hi) - lo) * scale  # noqa: E731
+    out = [f'<svg class="plot" role="img" aria-label="{escape(what)}" width="{_W}" '
+           f'height="{height}" viewBox="0 0 {_W} {height}" xmlns="http://www.w3.org/2000/svg">']
+    for e in range(lo, hi + 1, 2):
+        out.append(f'<line x1="{x(e):.1f}" y1="10" x2="{x(e):.1f}" y2="{height - 25}" '
+                   f'stroke="#ddd"/><text x="{x(e):.1f}" y="{height - 10}" font-size="10" '
+                   f'text-anchor="middle">1e{e}</text>')
+    for i, (label, values) in enumerate(rows):
+        y = 10 + i * _ROW + _ROW / 2
+        color = next((c for d, c in DTYPE_COLORS.items() if label.endswith(" " + d)), "#555")
+        out.append(f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'
+                   f'{escape(label)} ({len(values)})</text>')
+        for v in values:
+            e = _log10(v)
+            if e is not None:
+                out.append(f'<line x1="{x(e):.1f}" y1="{y - 6:.1f}" x2="{x(e):.1f}" '
+                           f'y2="{y + 6:.1f}" stroke="{color}" stroke-opacity="0.35"/>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def scatter(points: list[tuple[float, float, str]], xlabel: str, ylabel: str) -> str:
+    """Points (x, y > 0, dtype) with y on a log10 axis; a dashed line at y = 1."""
+    w, h, left, bottom = 420, 220, 50, 30
+    xs = [p[0] for p in points] or [0.0, 1.0]
+    ys = [e for p in points if (e := _log10(p[1])) is not None] or [0.0]
+    x0, x1 = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
+    y0, y1 = min(min(ys), -1.0), max(max(ys), 1.0)
+    px = lambda v: left + (v - x0) / (x1 - x0) * (w - left - 10)  # noqa: E731
+    py = lambda e: h - bottom - (e - y0) / (y1 - y0) * (h - bottom - 10)  # noqa: E731
+    out = [f'<svg class="plot" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+           f'xmlns="http://www.w3.org/2000/svg"><line x1="{left}" y1="{py(0):.1f}" x2="{w - 10}" '
+           f'y2="{py(0):.1f}" stroke="#c00" stroke-dasharray="4 3"/>'
+           f'<text x="{w - 12}" y="{py(0) - 3:.1f}" font-size="10" text-anchor="end" '
+           f'fill="#c00">bound</text>']
+    for e in range(math.ceil(y0), math.floor(y1) + 1, max(1, round((y1 - y0) / 6))):
+        out.append(f'<text x="{left - 4}" y="{py(e) + 3:.1f}" font-size="10" '
+                   f'text-anchor="end">1e{e}</text>')
+    for v in sorted(set(xs))[:12]:
+        out.append(f'<text x="{px(v):.1f}" y="{h - bottom + 14}" font-size="10" '
+                   f'text-anchor="middle">{v:g}</text>')
+    for xv, yv, dtype in points:
+        e = _log10(yv)
+        if e is not None:
+            out.append(f'<circle cx="{px(xv):.1f}" cy="{py(e):.1f}" r="2.5" '
+                       f'fill="{DTYPE_COLORS.get(dtype, "#555")}" fill-opacity="0.5"/>')
+    out.append(f'<text x="{(left + w) / 2}" y="{h - 2}" font-size="11" text-anchor="middle">'
+               f'{escape(xlabel)}</text><text x="12" y="{h / 2}" font-size="11" '
+               f'transform="rotate(-90 12 {h / 2})" text-anchor="middle">{escape(ylabel)}</text>')
+    out.append("</svg>")
+    return "".join(out)
