@@ -5,8 +5,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PROFILE ?= default
 WORKERS ?= 2
+BASELINE ?= reports/baselines/default.json
+UPGRADE ?= tensorflow-cpu==2.20.*
+UPGRADE_VENV := .venv-upgrade
 
-.PHONY: venv parity test bench docs clean
+.PHONY: venv parity test bench docs browser baseline upgrade-check clean
 
 venv: $(STAMP)
 
@@ -22,7 +25,7 @@ parity: $(STAMP)
 	PARITY_THREADS=1 $(PY) -m parity run --profile $(PROFILE) --out reports
 
 ## make test: the harness's own tests and the parity suites
-test: $(STAMP)
+test: $(STAMP) browser
 	PARITY_THREADS=1 HYPOTHESIS_PROFILE=ci $(PY) -m pytest -n $(WORKERS) -q
 
 ## make bench: harness/bare throughput ratio; false-alarm rate of the init comparisons
@@ -34,5 +37,29 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(PY) -m parity.divergence_docs
 
+## chromium (Debian) for the HTML report's browser test; without apt-get that test is skipped
+browser:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || \
+	  echo "make: chromium could not be installed; the HTML browser test will be skipped"
+
+## make baseline: the committed baseline report (ci profile) for make upgrade-check
+baseline: $(STAMP)
+	PARITY_THREADS=1 $(PY) -m parity run --profile ci --out reports/baselines/run
+	cp reports/baselines/run/latest.json $(BASELINE)
+	rm -rf reports/baselines/run
+
+## make upgrade-check: replay the baseline with $(UPGRADE) instead of the pin, then compare
+upgrade-check: $(STAMP)
+	$(PYTHON) -m venv $(UPGRADE_VENV)
+	$(UPGRADE_VENV)/bin/pip install --quiet --upgrade pip
+	grep -v -E '^$(firstword $(subst ==, ,$(UPGRADE)))==' requirements.lock > $(UPGRADE_VENV)/requirements.txt
+	$(UPGRADE_VENV)/bin/pip install --quiet -r $(UPGRADE_VENV)/requirements.txt "$(UPGRADE)"
+	$(UPGRADE_VENV)/bin/pip install --quiet --no-deps -e .
+	-PARITY_THREADS=1 $(UPGRADE_VENV)/bin/python -m parity replay $(BASELINE) --out reports/upgrade
+	$(PY) -m parity compare $(BASELINE) reports/upgrade/latest.json
+
 clean:
-	rm -rf $(VENV) reports/*.json .hypothesis
+	rm -rf $(VENV) $(UPGRADE_VENV) reports/*.json reports/*.html .hypothesis
