@@ -56,6 +56,8 @@ class Comparison:
     upgrade: list[str] = field(default_factory=list)
     environment: list[str] = field(default_factory=list)
     matched: int = 0
+    moved: int = 0             # matched cases whose max_abs_diff changed at all
+    largest_growth: float = 1.0
 
 
 def _label(case: dict) -> str:
@@ -104,6 +106,11 @@ def compare_reports(baseline: dict, current: dict, fail_on: dict) -> Comparison:
             cmp.regressions.append((kind, cid, f"{_label(c)}: {b['status']} -> {c['status']}"))
         elif c["status"] != b["status"]:
             cmp.notes.append(("status", cid, f"{_label(c)}: {b['status']} -> {c['status']}"))
+        old, new = b.get("max_abs_diff"), c.get("max_abs_diff")
+        if old != new:
+            cmp.moved += 1
+            if isinstance(old, (int, float)) and isinstance(new, (int, float)) and old > 0:
+                cmp.largest_growth = max(cmp.largest_growth, new / old)
         for output, m in c["outputs"].items():
             for name in METRICS:
                 if name in fail_on and (bm := b["outputs"].get(output)) is not None:
@@ -126,7 +133,8 @@ def compare_reports(baseline: dict, current: dict, fail_on: dict) -> Comparison:
 def render(cmp: Comparison, baseline_path, current_path) -> str:
     """The text table ``parity compare`` prints."""
     lines = [f"baseline {baseline_path}", f"current  {current_path}",
-             f"matched {cmp.matched} cases by id"]
+             f"matched {cmp.matched} cases by id; max_abs_diff changed in {cmp.moved} "
+             f"(largest growth {cmp.largest_growth:.3g}x)"]
     if cmp.upgrade:
         lines.append("framework versions: " + "; ".join(cmp.upgrade))
     if cmp.environment:
