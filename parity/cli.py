@@ -116,13 +116,21 @@ def _describe(record: dict) -> list[str]:
     return lines
 
 
+_SHOWN: dict = {}
+
+
 def _progress(done: int, total: int) -> None:
-    """Progress on stderr: the plan, then every tenth of it."""
+    """Progress on stderr: the plan, then every tenth of it (each line once, however often
+    it is asked: parallel runs poll)."""
     step = max(total // 10, 1)
+    bucket = (total, done // step)
+    if _SHOWN.get("last") == bucket:
+        return
+    _SHOWN["last"] = bucket
     if done == 0:
         print(f"parity: running {total} cases", file=sys.stderr, flush=True)
-    elif done % step == 0:
-        print(f"parity: {done}/{total}", file=sys.stderr, flush=True)
+    else:
+        print(f"parity: {done // step * step}/{total}", file=sys.stderr, flush=True)
 
 
 def _require_frameworks() -> None:
@@ -138,10 +146,13 @@ def cmd_run(args) -> int:
     from parity.session import run_sweep
 
     _require_frameworks()
+    if args.workers < 1:
+        raise BadInput("--workers must be at least 1")
     report, path = run_sweep(_ops(args.ops), examples=_examples(args), seed=args.seed,
                              dtypes=_dtypes(args.dtypes), variants=_csv(args.variants or ""),
                              out_dir=args.out, progress=_progress,
-                             per_op_share=args.examples is None)
+                             per_op_share=args.examples is None, workers=args.workers,
+                             shard=_shard(args.shard))
     return _conclude(report, path)
 
 
@@ -158,6 +169,27 @@ def _conclude(report: dict, path) -> int:
         print("interrupted: the report holds the cases finished so far (complete: false)")
         return EXIT_INTERRUPTED
     return EXIT_DIVERGENCE if bad else EXIT_OK
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    i, _, n = text.partition("/")
+    if not (i.isdigit() and n.isdigit() and 1 <= int(i) <= int(n)):
+        raise BadInput(f"--shard must be i/n with 1 <= i <= n, got {text!r}")
+    return int(i), int(n)
+
+
+def cmd_merge(args) -> int:
+    from parity.report import load_report
+    from parity.session import merge_reports
+
+    report, path = merge_reports([(p, load_report(p)) for p in args.reports], out_dir=args.out)
+    code = _conclude(report, path)
+    if not report["complete"] and code == EXIT_OK:
+        print("incomplete: a source was interrupted or a shard is missing")
+        return EXIT_DIVERGENCE
+    return code
 
 
 def cmd_replay(args) -> int:
@@ -232,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             s.add_argument("--ops", help="comma-separated op names (default: all)")
             s.add_argument("--variants", help="comma-separated variants (default: all)")
+            s.add_argument("--workers", type=int, default=1,
+                           help="pytest-xdist worker processes (default 1: in this process)")
+            s.add_argument("--shard", help="i/n: run only shard i of n (split by case id)")
         s.add_argument("--examples", type=int, help="configs drawn per op, every op alike "
                        "(overrides --profile, whose counts slow ops scale down)")
         s.add_argument("--profile", choices=sorted(EXAMPLES), default="default")
@@ -241,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("replay", help="re-run the cases of an earlier report, matched by id")
     rp.add_argument("baseline", help="a report JSON written by parity run or replay")
     rp.add_argument("--out", default="reports", help="report directory (default: reports)")
+    mp = sub.add_parser("merge", help="one report from shard or machine reports")
+    mp.add_argument("reports", nargs="+")
+    mp.add_argument("--out", default="reports", help="report directory (default: reports)")
     hp = sub.add_parser("html", help="the self-contained HTML page of a report")
     hp.add_argument("report")
     hp.add_argument("-o", "--output", help="HTML file (default: the report's name, .html)")
@@ -258,7 +296,8 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return {"list": cmd_list, "run": cmd_run, "audit": cmd_audit,
-                "replay": cmd_replay, "compare": cmd_compare, "html": cmd_html}[args.command](args)
+                "replay": cmd_replay, "compare": cmd_compare, "html": cmd_html,
+                "merge": cmd_merge}[args.command](args)
     except (BadInput, registry.UnknownOp, ConfigError, RegistryError, ReportError) as e:
         print(f"parity: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

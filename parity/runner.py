@@ -65,16 +65,41 @@ def repro_snippet(op: str, variant: str, config: dict, seed: int, candidate: str
     return f"import parity\nrecord = parity.repro({op!r}, {variant!r}, {literal}, seed={seed}{extra})"
 
 
+def base_record(op_name: str, variant: str, config: dict, seed: int,
+                candidate_name: str | None = None, device: str = "cpu") -> dict:
+    """A case's record before it ran: status ``error`` until judged."""
+    return {"id": case_id(op_name, variant, config, seed), "op": op_name, "variant": variant,
+            "config": config, "dtype": config.get("dtype"), "device": device, "seed": seed,
+            "status": "error", "outputs": {}, "max_abs_diff": None, "max_bound_ratio": None,
+            "error": None, "rejections": {}, "divergence": None,
+            "repro": repro_snippet(op_name, variant, config, seed, candidate_name)}
+
+
+def divergence_scope(op_name: str, config: dict) -> dict:
+    """The names a registry predicate sees for this case: config fields and derived ones."""
+    op = registry.get(op_name)
+    return dict(config, **(op.derived(op.parse_config(config)) if op.derived else {}))
+
+
+def recount(divergences: Registry, records: list[dict]) -> None:
+    """Count exercised/reproduced on a fresh registry from finished records (merged runs)."""
+    for rec in records:
+        if rec["status"] == "error":
+            continue
+        raw = "fail" if rec["status"] == "known_divergence" else rec["status"]
+        try:
+            divergences.classify(rec["op"], rec["variant"],
+                                 divergence_scope(rec["op"], rec["config"]), raw)
+        except (ConfigError, registry.UnknownOp, RegistryError):
+            continue
+
+
 def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=None,
              candidate_name: str | None = None, divergences: Registry | None = None,
              device: str = "cpu") -> dict:
     """Execute one case and return its report record (see ``report/schema.json``)."""
     start = time.perf_counter()
-    rec = {"id": case_id(op_name, variant, config, seed), "op": op_name, "variant": variant,
-           "config": config, "dtype": config.get("dtype"), "device": device, "seed": seed,
-           "status": "error", "outputs": {}, "max_abs_diff": None, "max_bound_ratio": None,
-           "error": None, "rejections": {}, "divergence": None,
-           "repro": repro_snippet(op_name, variant, config, seed, candidate_name)}
+    rec = base_record(op_name, variant, config, seed, candidate_name, device)
     try:
         op = registry.get(op_name)
         cfg = op.parse_config(config)
@@ -94,7 +119,7 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
         rec["error"] = f"harness: {one_line(e)}"
     if divergences is not None and rec["status"] != "error":
         try:
-            scope = dict(config, **(op.derived(cfg) if op.derived else {}))
+            scope = divergence_scope(op_name, config)
             rec["divergence"] = divergences.classify(op_name, variant, scope, rec["status"])
         except RegistryError as e:  # a broken registry entry is reported, not raised
             rec["status"], rec["error"] = "error", str(e)

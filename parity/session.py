@@ -45,6 +45,11 @@ class _Sigterm:
             signal.signal(signal.SIGTERM, self.old)
 
 
+def finish(records, run: dict, registry: Registry, out_dir, name, complete, audit=None):
+    """Build, write (JSON, then HTML) and return (report, path)."""
+    return _finish(records, run, registry, out_dir, name, complete, audit)
+
+
 def _finish(records, run: dict, registry: Registry, out_dir, name, complete, audit=None):
     run["duration_s"] = round(time.perf_counter() - run.pop("_start"), 3)
     report = build_report(records, run=run, complete=complete,
@@ -56,15 +61,34 @@ def _finish(records, run: dict, registry: Registry, out_dir, name, complete, aud
 
 
 def run_sweep(ops, *, examples: int, seed: int, dtypes, variants=None, out_dir="reports",
-              progress=None, per_op_share: bool = True):
-    """Run every planned case; return (report, path). ``progress(done, total)`` before each case.
+              progress=None, per_op_share: bool = True, workers: int = 1,
+              shard: tuple[int, int] | None = None):
+    """Run every planned case; return (report, path). ``progress(done, total)`` as cases finish.
 
     ``per_op_share``: scale ``examples`` by each op's ``examples_share`` (profiles do; an
-    explicit ``--examples`` does not)."""
+    explicit ``--examples`` does not). ``workers > 1`` runs the cases in pytest-xdist workers
+    (same ids, metrics and order as one process). ``shard=(i, n)`` keeps the cases whose id
+    falls in shard ``i`` of ``n`` (1-based), a deterministic split for several machines."""
     run = {"command": "run", "seed": seed, "examples": examples, "ops": list(ops),
-           "dtypes": list(dtypes), "variants": list(variants or [])}
-    return _execute(lambda: plan_cases(ops, variants, examples, seed, dtypes, per_op_share),
-                    run, out_dir, progress)
+           "dtypes": list(dtypes), "variants": list(variants or []), "workers": workers}
+    if shard:
+        run["shard"] = f"{shard[0]}/{shard[1]}"
+
+    def plan():
+        cases = plan_cases(ops, variants, examples, seed, dtypes, per_op_share)
+        return [c for c in cases if in_shard(c, shard)] if shard else cases
+    if workers > 1:
+        from parity.parallel import execute_in_workers
+        return execute_in_workers(plan, run, out_dir, progress, workers)
+    return _execute(plan, run, out_dir, progress)
+
+
+def in_shard(case: tuple, shard: tuple[int, int]) -> bool:
+    """Whether (op, variant, config, seed) belongs to shard ``i`` of ``n`` (by its case id)."""
+    from parity.runner import case_id
+
+    i, n = shard
+    return int(case_id(*case), 16) % n == i - 1
 
 
 def run_replay(baseline: dict, baseline_path: str, *, out_dir="reports", progress=None):
@@ -154,3 +178,36 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
     report, path = _finish(list(records.values()), run, registry, out_dir, _run_name("audit"),
                            complete=not run["interrupted"], audit=audit)
     return report, path, minimal
+
+
+def merge_reports(reports: list[tuple[str, dict]], *, out_dir="reports"):
+    """One report from several (shards, or runs on several machines): cases by id (the first
+    copy of a duplicated id is kept), divergence counts recounted, complete only when every
+    source is and, for shards, every shard of ``n`` is present. Returns (report, path)."""
+    from parity.runner import recount
+
+    records, seen = [], set()
+    for _, report in reports:
+        for case in report["cases"]:
+            if case["id"] not in seen:
+                seen.add(case["id"])
+                records.append(case)
+    shards = {r["run"].get("shard") for _, r in reports} - {None}
+    complete = all(r["complete"] for _, r in reports)
+    if shards:
+        counts = {s.split("/")[1] for s in shards}
+        complete = complete and len(counts) == 1 and \
+            {int(s.split("/")[0]) for s in shards} == set(range(1, int(counts.pop()) + 1))
+    first = reports[0][1]
+    run = {"command": "merge", "sources": [str(p) for p, _ in reports],
+           "seed": first["run"].get("seed", 0), "ops": sorted({c["op"] for c in records}),
+           "dtypes": first["run"].get("dtypes", []), "interrupted": False,
+           "_start": time.perf_counter()}
+    registry = Registry.load()
+    recount(registry, records)
+    report = build_report(records, run=run, complete=complete, environment=first["environment"],
+                          divergences=[e.summary() for e in registry.entries])
+    run["duration_s"] = round(time.perf_counter() - run.pop("_start"), 3)
+    path = write_report(report, out_dir, _run_name("merge"))
+    write_report_html(report, path)
+    return report, path

@@ -59,3 +59,20 @@ def test_plans_are_deterministic_per_seed():
                         plan_cases(["conv1d_same"], None, 10, seed, ("float32",))]
     assert ids(3) == ids(3)
     assert ids(3) != ids(4)
+
+
+def test_a_plan_does_not_depend_on_the_modules_loaded():
+    """Hypothesis mines literals from loaded local modules; plans must not change with them."""
+    import subprocess
+    import sys
+
+    script = ("from parity.sweep import plan_cases\n"
+              "import json, sys\n"
+              "{extra}\n"
+              "print(json.dumps(plan_cases(['conv2d_same', 'init_he_uniform'], None, 8, 5,"
+              " ('float32', 'float64'))))")
+    plans = [subprocess.run([sys.executable, "-c", script.format(extra=extra)], text=True,
+                            capture_output=True, check=True).stdout
+             for extra in ("", "import parity.runner, parity.stats, parity.report.html, "
+                               "parity.regress, parity.session, parity.ports.init")]
+    assert plans[0] == plans[1] and len(plans[0]) > 100

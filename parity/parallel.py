@@ -1,0 +1,89 @@
+"""A plan of cases run by pytest-xdist workers (``parity run --workers N``), merged into one
+report whose case ids, metrics and order equal a one-process run with the same seed.
+
+The divergence counts are recounted from the merged records on a fresh registry. A worker that
+dies loses only its in-flight case (recorded as ``error``: "worker crashed while running ...");
+xdist starts a new worker and the run goes on. SIGTERM or Ctrl-C stops the workers; the cases
+finished so far are written with ``complete: false``.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from parity.divergences import Registry
+from parity.plugin import PLAN_SUFFIX
+from parity.runner import base_record, recount
+
+
+def _read(path: Path) -> dict[int, dict]:
+    out: dict[int, dict] = {}
+    if not path.exists():
+        return out
+    for line in path.read_text().splitlines():
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by a stop
+            continue
+        out[item["index"]] = item
+    return out
+
+
+def run_plan_in_workers(plan: list, workers: int, progress=None, stop=None) -> tuple[list, bool]:
+    """(records in plan order, interrupted) for a plan of (op, variant, config, seed)."""
+    with tempfile.TemporaryDirectory(prefix="parity-workers-") as tmp:
+        tmp_path = Path(tmp)
+        plan_path = tmp_path / f"cases{PLAN_SUFFIX}"
+        plan_path.write_text(json.dumps(plan))
+        records_path = tmp_path / "records.jsonl"
+        (tmp_path / "pytest.ini").write_text("[pytest]\n")
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "parity.plugin", "-p",
+               "no:cacheprovider", "-c", str(tmp_path / "pytest.ini"), "--rootdir", tmp,
+               "-n", str(workers), "--parity-records", str(records_path), str(plan_path)]
+        log = open(tmp_path / "pytest.log", "w")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+        interrupted = False
+        try:
+            while proc.poll() is None:
+                time.sleep(0.2)
+                if progress:
+                    progress(len(_read(records_path)), len(plan))
+                if stop is not None and stop.requested:
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            interrupted = True
+            proc.terminate()
+            proc.wait(timeout=60)
+        finally:
+            log.close()
+        found = _read(records_path)
+    records = []
+    for index, (op, variant, config, seed) in enumerate(plan):
+        item = found.get(index)
+        if item is None:
+            interrupted = True  # never ran: the run was stopped
+            continue
+        if "record" in item:
+            records.append(item["record"])
+        else:
+            rec = base_record(op, variant, config, seed)
+            rec["error"] = f"harness: {item['crashed']}"
+            records.append(rec)
+    return records, interrupted
+
+
+def execute_in_workers(make_plan, run: dict, out_dir, progress, workers: int):
+    from parity.session import _Sigterm, _run_name, finish
+
+    run.update(interrupted=False, _start=time.perf_counter())
+    with _Sigterm() as stop:
+        records, interrupted = run_plan_in_workers(make_plan(), workers, progress, stop)
+    run["interrupted"] = interrupted
+    registry = Registry.load()
+    recount(registry, records)
+    return finish(records, run, registry, out_dir, _run_name(run["command"]),
+                  complete=not interrupted)
