@@ -142,9 +142,24 @@ def _require_frameworks() -> None:
                        "(make venv installs the pinned environment)")
 
 
+def cmd_record(args) -> int:
+    from parity import archive, environment
+    from parity.sweep import plan_cases
+
+    _require_frameworks()
+    plan = plan_cases(_ops(args.ops), _csv(args.variants or ""), _examples(args), args.seed,
+                      _dtypes(args.dtypes), per_op_share=args.examples is None)
+    env = environment.collect()
+    path = archive.record(plan, args.out, env, progress=_progress)
+    print(f"recorded the TF side of {len(plan)} cases: {path}")
+    return EXIT_OK
+
+
 def cmd_run(args) -> int:
     from parity.session import run_sweep
 
+    if args.reference:
+        return _run_reference(args)
     _require_frameworks()
     if args.workers < 1:
         raise BadInput("--workers must be at least 1")
@@ -169,6 +184,22 @@ def _conclude(report: dict, path) -> int:
         print("interrupted: the report holds the cases finished so far (complete: false)")
         return EXIT_INTERRUPTED
     return EXIT_DIVERGENCE if bad else EXIT_OK
+
+
+def _run_reference(args) -> int:
+    from parity.archive import Archive, ArchiveError
+    from parity.backends import missing
+    from parity.session import run_reference
+
+    if missing(("torch",)):
+        raise BadInput("cannot run cases: torch is not importable")
+    try:
+        ref = Archive(args.reference)
+    except ArchiveError as e:
+        raise BadInput(str(e)) from None
+    report, path = run_reference(ref, ops=_csv(args.ops or ""), out_dir=args.out,
+                                 progress=_progress)
+    return _conclude(report, path)
 
 
 def _shard(text: str | None) -> tuple[int, int] | None:
@@ -267,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--workers", type=int, default=1,
                            help="pytest-xdist worker processes (default 1: in this process)")
             s.add_argument("--shard", help="i/n: run only shard i of n (split by case id)")
+            s.add_argument("--reference", help="a record archive: judge torch against its TF "
+                           "results, TensorFlow never imported")
         s.add_argument("--examples", type=int, help="configs drawn per op, every op alike "
                        "(overrides --profile, whose counts slow ops scale down)")
         s.add_argument("--profile", choices=sorted(EXAMPLES), default="default")
@@ -276,6 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("replay", help="re-run the cases of an earlier report, matched by id")
     rp.add_argument("baseline", help="a report JSON written by parity run or replay")
     rp.add_argument("--out", default="reports", help="report directory (default: reports)")
+    rc = sub.add_parser("record", help="store the TF side of planned cases in an archive")
+    rc.add_argument("--out", required=True, help="archive file to write (.npz)")
+    rc.add_argument("--ops", help="comma-separated op names (default: all)")
+    rc.add_argument("--variants", help="comma-separated variants (default: all)")
+    rc.add_argument("--examples", type=int, help="configs drawn per op, every op alike")
+    rc.add_argument("--profile", choices=sorted(EXAMPLES), default="default")
+    rc.add_argument("--seed", type=int, default=0)
+    rc.add_argument("--dtypes", action="append", help=f"comma-separated, from {', '.join(DTYPES)}")
     mp = sub.add_parser("merge", help="one report from shard or machine reports")
     mp.add_argument("reports", nargs="+")
     mp.add_argument("--out", default="reports", help="report directory (default: reports)")
@@ -297,7 +338,7 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         return {"list": cmd_list, "run": cmd_run, "audit": cmd_audit,
                 "replay": cmd_replay, "compare": cmd_compare, "html": cmd_html,
-                "merge": cmd_merge}[args.command](args)
+                "merge": cmd_merge, "record": cmd_record}[args.command](args)
     except (BadInput, registry.UnknownOp, ConfigError, RegistryError, ReportError) as e:
         print(f"parity: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -94,10 +94,20 @@ def recount(divergences: Registry, records: list[dict]) -> None:
             continue
 
 
+def tf_result(op_name: str, variant: str, config: dict, seed: int):
+    """(outputs or None, refusal message, warnings) of the case's TF side alone."""
+    op = registry.get(op_name)
+    cfg = op.parse_config(config)
+    return _call(op.tf_sides[op.variant(variant).tf], cfg, op.make_inputs(cfg, seed))
+
+
 def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=None,
              candidate_name: str | None = None, divergences: Registry | None = None,
-             device: str = "cpu") -> dict:
-    """Execute one case and return its report record (see ``report/schema.json``)."""
+             device: str = "cpu", tf_recorded=None) -> dict:
+    """Execute one case and return its report record (see ``report/schema.json``).
+
+    ``tf_recorded(op, variant, config, seed)``, when given, supplies the TF side's result
+    (a reference archive) instead of running TensorFlow."""
     start = time.perf_counter()
     rec = base_record(op_name, variant, config, seed, candidate_name, device)
     try:
@@ -109,7 +119,8 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
             v = op.variant(variant)
             tf_side, torch_side = op.tf_sides[v.tf], op.torch_sides[v.torch]
         inputs = op.make_inputs(cfg, seed)
-        tf_out, tf_err, tf_warn = _call(tf_side, cfg, inputs)
+        tf_out, tf_err, tf_warn = (tf_recorded(op_name, variant, config, seed) if tf_recorded
+                                   else _call(tf_side, cfg, inputs))
         torch_out, torch_err, torch_warn = _call(torch_side, cfg, inputs)
         rec["warnings"] = {k: v for k, v in (("tf", tf_warn), ("torch", torch_warn)) if v}
         _judge(rec, op, cfg, inputs, tf_out, torch_out, tf_err, torch_err, candidate is not None)

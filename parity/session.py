@@ -105,7 +105,17 @@ def run_replay(baseline: dict, baseline_path: str, *, out_dir="reports", progres
     return _execute(lambda: plan, run, out_dir, progress)
 
 
-def _execute(make_plan, run: dict, out_dir, progress):
+def run_reference(archive, *, ops=None, out_dir="reports", progress=None):
+    """The archive's cases with the torch sides only, judged against its recorded TF results
+    (TensorFlow is never imported); return (report, path)."""
+    plan = [c for c in archive.plan if not ops or c[0] in ops]
+    run = {"command": "run", "reference": str(archive.path),
+           "reference_packages": archive.environment.get("packages", {}),
+           "seed": 0, "ops": sorted({c[0] for c in plan}), "dtypes": []}
+    return _execute(lambda: plan, run, out_dir, progress, tf_recorded=archive.tf_result)
+
+
+def _execute(make_plan, run: dict, out_dir, progress, **case_options):
     """Run a plan of (op, variant, config, seed); always write a report (partial if stopped)."""
     registry = Registry.load()
     run.update(interrupted=False, _start=time.perf_counter())
@@ -118,7 +128,8 @@ def _execute(make_plan, run: dict, out_dir, progress):
                     progress(i, len(plan))
                 if stop.requested:
                     raise KeyboardInterrupt
-                records.append(run_case(op, variant, config, s, divergences=registry))
+                records.append(run_case(op, variant, config, s, divergences=registry,
+                                        **case_options))
         except KeyboardInterrupt:
             run["interrupted"] = True
     return _finish(records, run, registry, out_dir, _run_name(run["command"]),

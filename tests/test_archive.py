@@ -1,0 +1,50 @@
+"""record + run --reference: TF results stored once give the live verdicts without TensorFlow."""
+import subprocess
+import sys
+
+from parity import cli
+from parity.report import load_report
+
+OPS = "conv2d_same,init_he_normal,max_pool2d_same,batch_norm,l2_normalize"
+BLOCK_TF = """
+import importlib.abc, sys
+class Absent(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.partition(".")[0] in ("tensorflow", "keras"):
+            raise ImportError(f"No module named {name!r}")
+sys.meta_path.insert(0, Absent())
+from parity.cli import main
+code = main(sys.argv[1:])
+assert "tensorflow" not in sys.modules and "keras" not in sys.modules
+sys.exit(code)
+"""
+
+
+def _same(case):
+    return {k: v for k, v in case.items() if k not in ("duration_s", "warnings")}
+
+
+def test_reference_run_without_tensorflow_gives_the_live_verdicts(tmp_path):
+    flags = ["--ops", OPS, "--examples", "5", "--seed", "3"]
+    assert cli.main(["record", "--out", str(tmp_path / "tf.npz")] + flags) == 0
+    assert cli.main(["run", "--out", str(tmp_path / "live")] + flags) == 0
+    out = subprocess.run([sys.executable, "-c", BLOCK_TF, "run", "--reference",
+                          str(tmp_path / "tf.npz"), "--out", str(tmp_path / "ref")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:] + out.stdout[-2000:]
+    live = load_report(tmp_path / "live" / "latest.json")
+    ref = load_report(tmp_path / "ref" / "latest.json")
+    assert ref["run"]["reference"].endswith("tf.npz")
+    assert ref["run"]["reference_packages"]["tensorflow-cpu"]
+    by_id = {c["id"]: _same(c) for c in ref["cases"]}
+    assert len(by_id) == len(live["cases"]) > 40
+    assert all(by_id[c["id"]] == _same(c) for c in live["cases"])
+    assert ref["divergences"] == live["divergences"]
+
+
+def test_a_bad_archive_is_a_one_line_error(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not an archive")
+    assert cli.main(["run", "--reference", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read reference archive" in err and len(err.strip().splitlines()) == 1
