@@ -142,10 +142,31 @@ def _require_frameworks() -> None:
                        "(make venv installs the pinned environment)")
 
 
+def _choose_device(args) -> None:
+    from parity.device import DeviceUnavailable, choose
+
+    try:
+        choose(args.device, args.tf32, args.deterministic)
+    except DeviceUnavailable as e:
+        raise BadInput(str(e)) from None
+
+
+def _device_flags(parser) -> None:
+    from parity.device import DEVICES, TF32
+
+    parser.add_argument("--device", choices=sorted(DEVICES), default="cpu",
+                        help="where torch runs (TF uses its GPU when it has one)")
+    parser.add_argument("--tf32", choices=TF32, default="default",
+                        help="TF32 for convolutions and matmul, both frameworks")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="deterministic algorithms in both frameworks")
+
+
 def cmd_record(args) -> int:
     from parity import archive, environment
     from parity.sweep import plan_cases
 
+    _choose_device(args)
     _require_frameworks()
     plan = plan_cases(_ops(args.ops), _csv(args.variants or ""), _examples(args), args.seed,
                       _dtypes(args.dtypes), per_op_share=args.examples is None)
@@ -158,6 +179,7 @@ def cmd_record(args) -> int:
 def cmd_run(args) -> int:
     from parity.session import run_sweep
 
+    _choose_device(args)
     if args.reference:
         return _run_reference(args)
     _require_frameworks()
@@ -228,6 +250,7 @@ def cmd_replay(args) -> int:
     from parity.session import run_replay
 
     baseline = load_report(args.baseline)
+    _choose_device(args)
     _require_frameworks()
     report, path = run_replay(baseline, args.baseline, out_dir=args.out, progress=_progress)
     return _conclude(report, path)
@@ -260,6 +283,7 @@ def cmd_audit(args) -> int:
     from parity.session import run_audit
 
     registry.get(args.op)
+    _choose_device(args)
     _require_frameworks()
     fn = load_candidate(args.candidate)
     report, path, minimal = run_audit(args.op, fn, args.candidate, examples=_examples(args),
@@ -306,9 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--dtypes", action="append", help=f"comma-separated, from {', '.join(DTYPES)}")
         s.add_argument("--out", default="reports", help="report directory (default: reports)")
+        _device_flags(s)
     rp = sub.add_parser("replay", help="re-run the cases of an earlier report, matched by id")
     rp.add_argument("baseline", help="a report JSON written by parity run or replay")
     rp.add_argument("--out", default="reports", help="report directory (default: reports)")
+    _device_flags(rp)
     rc = sub.add_parser("record", help="store the TF side of planned cases in an archive")
     rc.add_argument("--out", required=True, help="archive file to write (.npz)")
     rc.add_argument("--ops", help="comma-separated op names (default: all)")
@@ -317,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--profile", choices=sorted(EXAMPLES), default="default")
     rc.add_argument("--seed", type=int, default=0)
     rc.add_argument("--dtypes", action="append", help=f"comma-separated, from {', '.join(DTYPES)}")
+    _device_flags(rc)
     mp = sub.add_parser("merge", help="one report from shard or machine reports")
     mp.add_argument("reports", nargs="+")
     mp.add_argument("--out", default="reports", help="report directory (default: reports)")

@@ -28,8 +28,11 @@ def git_commit() -> str | None:
         return None
 
 
-def collect(threads: dict | None = None, device: str = "cpu") -> dict:
+def collect(threads: dict | None = None, device: str | None = None) -> dict:
     """The report's ``environment`` block. ``threads`` comes from the backends that ran."""
+    from parity.device import requested
+
+    device = device or requested()["device"]
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -37,12 +40,29 @@ def collect(threads: dict | None = None, device: str = "cpu") -> dict:
         "cpu_count": os.cpu_count(),
         "packages": {name: v for name in PACKAGES if (v := _version(name))},
         "device": device,
+        "numerics": numerics(),
         "threads": threads or {},
         "env": {k: os.environ[k] for k in ("PARITY_THREADS", "OMP_NUM_THREADS",
                                            "TF_ENABLE_ONEDNN_OPTS") if k in os.environ},
         "git_commit": git_commit(),
         "argv": sys.argv[1:],
     }
+
+
+def numerics() -> dict:
+    """Requested device/TF32/determinism and what each loaded framework reports (imports none)."""
+    from parity.backends import tf as tf_backend, torch as torch_backend
+    from parity.device import requested, tf32_bounds
+
+    out = {"requested": requested(), "tf32_bounds": tf32_bounds()}
+    for name, backend, ready in (("tensorflow", tf_backend, tf_backend._tf),
+                                 ("torch", torch_backend, torch_backend._torch)):
+        if ready is not None:
+            try:
+                out[name] = backend.numerics()
+            except Exception as e:  # an old framework without one of the calls
+                out[name] = {"error": str(e)[:200]}
+    return out
 
 
 def framework_threads() -> dict:

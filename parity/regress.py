@@ -74,7 +74,8 @@ def _environment(before: dict, after: dict, cmp: Comparison) -> None:
         if pa.get(name) != pb.get(name):
             line = f"{name} {pa.get(name)} -> {pb.get(name)}"
             (cmp.upgrade if name in FRAMEWORKS else cmp.environment).append(line)
-    for key in ("device", "threads", "env", "python", "platform", "machine", "cpu_count", "flags"):
+    for key in ("device", "numerics", "threads", "env", "python", "platform", "machine",
+                "cpu_count"):
         if before.get(key) != after.get(key):
             cmp.environment.append(f"{key}: {before.get(key)!r} -> {after.get(key)!r}")
 

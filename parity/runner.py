@@ -103,13 +103,16 @@ def tf_result(op_name: str, variant: str, config: dict, seed: int):
 
 def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=None,
              candidate_name: str | None = None, divergences: Registry | None = None,
-             device: str = "cpu", tf_recorded=None) -> dict:
+             device: str | None = None, tf_recorded=None) -> dict:
     """Execute one case and return its report record (see ``report/schema.json``).
 
     ``tf_recorded(op, variant, config, seed)``, when given, supplies the TF side's result
     (a reference archive) instead of running TensorFlow."""
+    from parity.device import requested
+
     start = time.perf_counter()
-    rec = base_record(op_name, variant, config, seed, candidate_name, device)
+    rec = base_record(op_name, variant, config, seed, candidate_name,
+                      device or requested()["device"])
     try:
         op = registry.get(op_name)
         cfg = op.parse_config(config)

@@ -29,7 +29,29 @@ def tf():
             pass
         tensorflow.get_logger().setLevel("ERROR")
         _tf = tensorflow
+        apply_settings()
     return _tf
+
+
+def apply_settings() -> None:
+    """TF32 and op determinism from ``parity.device`` (nothing before TF is loaded)."""
+    if _tf is None:
+        return
+    from parity.device import requested
+
+    s = requested()
+    if s["tf32"] != "default":
+        _tf.config.experimental.enable_tensor_float_32_execution(s["tf32"] == "on")
+    if s["deterministic"]:
+        _tf.config.experimental.enable_op_determinism()
+
+
+def numerics() -> dict:
+    t = tf()
+    return {"gpus": [d.name for d in t.config.list_physical_devices("GPU")],
+            "tf32": bool(t.config.experimental.tensor_float_32_execution_enabled()),
+            "cuda": t.sysconfig.get_build_info().get("cuda_version"),
+            "cudnn": t.sysconfig.get_build_info().get("cudnn_version")}
 
 
 def keras():

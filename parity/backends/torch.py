@@ -19,14 +19,35 @@ def torch():
 
         t.set_num_threads(thread_count())
         _torch = t
+        apply_settings()
     return _torch
+
+
+def device() -> str:
+    from parity.device import requested
+    return requested()["device"]
+
+
+def apply_settings() -> None:
+    """Device, TF32 and determinism from ``parity.device`` (nothing before torch is loaded)."""
+    if _torch is None:
+        return
+    from parity.device import requested
+
+    s, t = requested(), _torch
+    t.set_default_device(s["device"])
+    if s["tf32"] != "default":
+        t.backends.cuda.matmul.allow_tf32 = t.backends.cudnn.allow_tf32 = s["tf32"] == "on"
+    t.use_deterministic_algorithms(s["deterministic"])
+    if s["deterministic"]:
+        t.backends.cudnn.deterministic, t.backends.cudnn.benchmark = True, False
 
 
 def tensor(a: np.ndarray, dtype: str, requires_grad: bool = False):
     """An exact tensor of ``dtype`` from float64 values already representable in it."""
     t = torch()
     # a copy: an in-place update on the framework side must never reach the case's inputs
-    out = t.from_numpy(np.array(a, copy=True)).to(getattr(t, dtype))
+    out = t.from_numpy(np.array(a, copy=True)).to(getattr(t, dtype)).to(device())
     return out.requires_grad_(requires_grad)
 
 
@@ -40,11 +61,26 @@ def settings() -> dict:
     return {"intra_op_threads": t.get_num_threads(), "interop_threads": t.get_num_interop_threads()}
 
 
+def numerics() -> dict:
+    """Device names, CUDA/cuDNN versions and the numerics flags in force."""
+    t = torch()
+    cuda = t.cuda.is_available()
+    return {"device": device(), "cuda": t.version.cuda,
+            "cudnn": t.backends.cudnn.version() if cuda else None,
+            "gpus": [t.cuda.get_device_name(i) for i in range(t.cuda.device_count())] if cuda
+            else [],
+            "allow_tf32_matmul": t.backends.cuda.matmul.allow_tf32,
+            "allow_tf32_cudnn": t.backends.cudnn.allow_tf32,
+            "deterministic_algorithms": t.are_deterministic_algorithms_enabled(),
+            "cudnn_deterministic": t.backends.cudnn.deterministic,
+            "cudnn_benchmark": t.backends.cudnn.benchmark}
+
+
 def fans(weight) -> tuple[int, int]:
     """(fan_in, fan_out) as ``torch.nn.init``'s kaiming/xavier functions compute them."""
     return torch().nn.init._calculate_fan_in_and_fan_out(weight)
 
 
 def generator(seed: int):
-    """A CPU ``torch.Generator`` seeded with ``seed``."""
-    return torch().Generator().manual_seed(int(seed))
+    """A ``torch.Generator`` on the case device, seeded with ``seed``."""
+    return torch().Generator(device=device()).manual_seed(int(seed))

@@ -1,0 +1,66 @@
+"""``--device``, ``--tf32`` and ``--deterministic``: chosen once, applied by the backends when
+they load a framework, inherited by worker processes (environment variables), and recorded in
+every report (``environment.numerics``).
+
+``--tf32 default`` leaves each framework's own default (torch: TF32 for cuDNN convolutions, not
+for matmul; TF: TF32 on Ampere and later). TF32 rounds float32 operands to a 10-bit mantissa, so
+on CUDA with TF32 not off every float32 bound uses TF32's unit roundoff 2**-11 instead of
+float32's 2**-24 (``parity.numerics.unit_roundoff``). On CPU TF32 does not exist and changes
+nothing.
+
+Example:
+    >>> canonical_device("gpu"), canonical_device("cpu")
+    ('cuda', 'cpu')
+"""
+from __future__ import annotations
+
+import os
+
+DEVICES = {"cpu": "cpu", "cuda": "cuda", "gpu": "cuda"}
+TF32 = ("default", "on", "off")
+_ENV = {"device": "PARITY_DEVICE", "tf32": "PARITY_TF32", "deterministic": "PARITY_DETERMINISTIC"}
+
+
+class DeviceUnavailable(RuntimeError):
+    """The requested device is not there: a one-line error, exit 2."""
+
+
+def canonical_device(name: str) -> str:
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {name!r}; known: {', '.join(DEVICES)}")
+    return DEVICES[name]
+
+
+def requested() -> dict:
+    """The settings in force for this process (and its workers)."""
+    return {"device": os.environ.get(_ENV["device"], "cpu"),
+            "tf32": os.environ.get(_ENV["tf32"], "default"),
+            "deterministic": os.environ.get(_ENV["deterministic"], "0") == "1"}
+
+
+def tf32_bounds() -> bool:
+    """Whether float32 bounds use TF32's unit roundoff (CUDA, TF32 not off)."""
+    s = requested()
+    return s["device"] == "cuda" and s["tf32"] != "off"
+
+
+def choose(device: str = "cpu", tf32: str = "default", deterministic: bool = False) -> None:
+    """Set the settings for this process and its workers; ``DeviceUnavailable`` if CUDA is
+    asked for and torch sees none."""
+    device = canonical_device(device)
+    if tf32 not in TF32:
+        raise ValueError(f"unknown --tf32 {tf32!r}; known: {', '.join(TF32)}")
+    if device == "cuda":
+        from parity.backends import torch as B
+
+        torch = B.torch()
+        if not torch.cuda.is_available():
+            raise DeviceUnavailable(f"--device cuda: torch {torch.__version__} sees no CUDA "
+                                    "device (torch.cuda.is_available() is False)")
+    os.environ[_ENV["device"]] = device
+    os.environ[_ENV["tf32"]] = tf32
+    os.environ[_ENV["deterministic"]] = "1" if deterministic else "0"
+    from parity.backends import tf as tf_backend, torch as torch_backend
+
+    for backend in (tf_backend, torch_backend):
+        backend.apply_settings()  # no-op until the framework is loaded

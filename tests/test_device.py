@@ -1,0 +1,45 @@
+"""--device, --tf32, --deterministic: refused without CUDA, recorded, and TF32 in the bounds."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from parity import cli
+from parity.numerics import unit_roundoff
+
+
+def _cuda() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(_cuda(), reason="this machine has a CUDA device")
+@pytest.mark.parametrize("name", ["cuda", "gpu"])
+def test_cuda_without_a_gpu_is_a_one_line_error(name, capsys):
+    assert cli.main(["run", "--device", name, "--examples", "1", "--ops", "conv1d_same"]) == 2
+    err = capsys.readouterr().err
+    assert "sees no CUDA device" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("device, tf32, u", [("cuda", "default", 2 ** -11),
+                                             ("cuda", "on", 2 ** -11),
+                                             ("cuda", "off", 2 ** -24),
+                                             ("cpu", "on", 2 ** -24)])
+def test_float32_bounds_use_tf32_roundoff_on_cuda_unless_off(monkeypatch, device, tf32, u):
+    monkeypatch.setenv("PARITY_DEVICE", device)
+    monkeypatch.setenv("PARITY_TF32", tf32)
+    assert unit_roundoff("float32") == u and unit_roundoff("float64") == 2 ** -53
+
+
+def test_settings_are_applied_and_recorded(tmp_path):
+    """In a fresh process: --tf32 off --deterministic reach both frameworks and the report."""
+    out = subprocess.run([sys.executable, "-m", "parity", "run", "--ops", "conv1d_same",
+                          "--examples", "2", "--tf32", "off", "--deterministic",
+                          "--out", str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    numerics = json.loads((tmp_path / "latest.json").read_text())["environment"]["numerics"]
+    assert numerics["requested"] == {"device": "cpu", "tf32": "off", "deterministic": True}
+    assert numerics["torch"]["deterministic_algorithms"] is True
+    assert numerics["torch"]["allow_tf32_cudnn"] is False
+    assert numerics["tensorflow"]["tf32"] is False and numerics["tf32_bounds"] is False
