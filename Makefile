@@ -9,7 +9,7 @@ BASELINE ?= reports/baselines/default.json
 UPGRADE ?= tensorflow-cpu==2.20.*
 UPGRADE_VENV := .venv-upgrade
 
-.PHONY: venv parity test bench docs browser baseline upgrade-check clean
+.PHONY: venv venv-gpu parity test bench docs browser baseline upgrade-check clean
 
 venv: $(STAMP)
 
@@ -19,6 +19,15 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+## make venv-gpu: .venv-gpu/ on a GPU machine, using its own CUDA torch (no TF needed: run
+## the sweep there with --reference ARCHIVE recorded on CPU by parity record)
+venv-gpu:
+	$(PYTHON) -m venv --system-site-packages .venv-gpu
+	grep -v -E '^(torch|tensorflow-cpu|keras)==' requirements.lock > .venv-gpu/requirements.txt
+	.venv-gpu/bin/pip install --quiet -r .venv-gpu/requirements.txt
+	.venv-gpu/bin/pip install --quiet --no-deps -e .
+	.venv-gpu/bin/python -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 
 ## make parity: the default sweep (>= 2,000 cases), reports/latest.json
 parity: $(STAMP)
@@ -62,4 +71,4 @@ upgrade-check: $(STAMP)
 	$(PY) -m parity compare $(BASELINE) reports/upgrade/latest.json
 
 clean:
-	rm -rf $(VENV) $(UPGRADE_VENV) reports/*.json reports/*.html .hypothesis
+	rm -rf $(VENV) $(UPGRADE_VENV) .venv-gpu reports/*.json reports/*.html .hypothesis
