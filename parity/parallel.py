@@ -33,6 +33,22 @@ def _read(path: Path) -> dict[int, dict]:
     return out
 
 
+class _LineCounter:
+    """Finished cases so far: newlines in the records file, reading only what was appended."""
+
+    def __init__(self, path: Path):
+        self.path, self.offset, self.lines = path, 0, 0
+
+    def count(self) -> int:
+        if self.path.exists():
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+            self.offset += len(chunk)
+            self.lines += chunk.count(b"\n")
+        return self.lines
+
+
 def run_plan_in_workers(plan: list, workers: int, progress=None, stop=None) -> tuple[list, bool]:
     """(records in plan order, interrupted) for a plan of (op, variant, config, seed)."""
     with tempfile.TemporaryDirectory(prefix="parity-workers-") as tmp:
@@ -47,11 +63,12 @@ def run_plan_in_workers(plan: list, workers: int, progress=None, stop=None) -> t
         log = open(tmp_path / "pytest.log", "w")
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
         interrupted = False
+        counter = _LineCounter(records_path)
         try:
             while proc.poll() is None:
                 time.sleep(0.2)
                 if progress:
-                    progress(len(_read(records_path)), len(plan))
+                    progress(counter.count(), len(plan))
                 if stop is not None and stop.requested:
                     raise KeyboardInterrupt
         except KeyboardInterrupt:

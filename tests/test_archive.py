@@ -6,12 +6,19 @@ from parity import cli
 from parity.report import load_report
 
 OPS = "conv2d_same,init_he_normal,max_pool2d_same,batch_norm,l2_normalize"
+# TensorFlow and Keras made unimportable: find_spec still answers (torch._dynamo probes for TF
+# with find_spec and must not see an exception), importing raises ImportError.
 BLOCK_TF = """
-import importlib.abc, sys
+import importlib.abc, importlib.machinery, sys
+class Refuse(importlib.abc.Loader):
+    def create_module(self, spec):
+        raise ImportError(f"No module named {spec.name!r}")
+    def exec_module(self, module):
+        pass
 class Absent(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name.partition(".")[0] in ("tensorflow", "keras"):
-            raise ImportError(f"No module named {name!r}")
+            return importlib.machinery.ModuleSpec(name, Refuse())
 sys.meta_path.insert(0, Absent())
 from parity.cli import main
 code = main(sys.argv[1:])
