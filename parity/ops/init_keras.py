@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from hypothesis import strategies as st
 
 from parity.config import require
-from parity.ops.init import (EXAMPLES_SHARE, MODES, InitConfig, derived, judge, keras_draws, layer_fields, make_inputs,
-                             reference_fans, torch_draws, torch_groups, used_fan,
-                             variance_scaling_claim)
+from parity.ops.init import (EXAMPLES_SHARE, MODES, InitConfig, derived, judge, keras_draws,
+                             layer_fields, make_inputs, reference_fans, torch_draws, torch_groups,
+                             used_fan, variance_scaling_claim)
 from parity.registry import OpPair, Variant, register
 
 DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
@@ -91,49 +91,62 @@ PRESETS = (
 )
 
 
-def _register_preset(p: Preset) -> None:
-    def tf_side(c, inp):
-        from parity.backends import tf as B
-        cls = getattr(B.keras().initializers, p.keras_name)
-        return keras_draws(c, inp["tf"], lambda s: cls(seed=s))
+def _register(name: str, description: str, config_type, strategy, keras_initializer,
+              native_fill, port_fill, texts: tuple[str, str], params, candidate_doc: str,
+              claims, mode_of, names, fans: tuple[str | None, str | None] = ("torch", "keras")):
+    """One init op pair: Keras ``keras_initializer(c, seed)`` vs ``native_fill(c)`` and
+    ``port_fill(c)`` (each ``(weight, generator) -> None``); an audited candidate is called
+    ``fn(weight, generator=, **params(c))``; ``fans``: whose fans the native and port sides
+    report (see ``torch_draws``)."""
+    register(OpPair(
+        name=name, family="init", description=description, config_type=config_type,
+        strategy=strategy, make_inputs=make_inputs, reference=None,
+        tf_sides={"keras": lambda c, inp: keras_draws(
+            c, inp["tf"], lambda s: keras_initializer(c, s))},
+        torch_sides={"native": lambda c, inp: torch_draws(c, inp["torch"], native_fill(c), fans[0]),
+                     "port": lambda c, inp: torch_draws(c, inp["torch"], port_fill(c), fans[1])},
+        variants={"port": Variant("port", "keras", "port", texts[0]),
+                  "native": Variant("native", "keras", "native", texts[1])},
+        candidate_side=lambda fn: (lambda c, inp: torch_draws(c, inp["torch"], lambda w, g: fn(
+            w, generator=g, **params(c)), None)),
+        candidate_doc=candidate_doc, outputs=("kernel",), examples_share=EXAMPLES_SHARE,
+        derived=names, judge=judge(claims, mode_of)))
 
-    def torch_native(c, inp):
+
+def _layer_params(c) -> dict:
+    return {"layer": c.kind, "groups": torch_groups(c)}
+
+
+def _register_preset(p: Preset) -> None:
+    def keras_initializer(c, seed):
+        from parity.backends import tf as B
+        return getattr(B.keras().initializers, p.keras_name)(seed=seed)
+
+    def native_fill(c):
         from parity.backends import torch as B
         fn = getattr(B.torch().nn.init, p.native)
         kw = {"mode": "fan_in", "nonlinearity": p.nonlinearity} if p.nonlinearity else {}
-        return torch_draws(c, inp["torch"], lambda w, g: fn(w, generator=g, **kw), "torch")
+        return lambda w, g: fn(w, generator=g, **kw)
 
-    def torch_port(c, inp):
+    def port_fill(c):
         from parity.ports import init
-        fn = getattr(init, p.port)
-        return torch_draws(c, inp["torch"], lambda w, g: fn(
-            w, layer=c.kind, groups=torch_groups(c), generator=g), "keras")
-
-    def candidate(fn):
-        return lambda c, inp: torch_draws(c, inp["torch"], lambda w, g: fn(
-            w, layer=c.kind, groups=torch_groups(c), generator=g), None)
+        return lambda w, g: getattr(init, p.port)(w, generator=g, **_layer_params(c))
 
     native_call = f"{p.native}(" + (f"mode='fan_in', nonlinearity={p.nonlinearity!r}"
                                     if p.nonlinearity else "") + ")"
-    register(OpPair(
-        name=p.op_name, family="init",
-        description=f"keras.initializers.{p.keras_name} (VarianceScaling({p.scale}, {p.mode!r}, "
-                    f"{p.distribution!r})) vs torch.nn.init.{native_call}, as distributions",
-        config_type=InitConfig, strategy=lambda dtypes=("float32",): layer_fields(
-            tuple(dtypes)).map(lambda fields: InitConfig(**fields)),
-        make_inputs=make_inputs, reference=None,
-        tf_sides={"keras": tf_side}, torch_sides={"native": torch_native, "port": torch_port},
-        variants={"port": Variant("port", "keras", "port", f"Keras {p.keras_name} vs "
-                                  f"parity.ports.init.{p.port}"),
-                  "native": Variant("native", "keras", "native", f"Keras {p.keras_name} vs "
-                                    f"torch.nn.init.{native_call}")},
-        candidate_side=candidate,
-        candidate_doc="fn(weight, layer=, groups=, generator=) fills the torch weight in place "
-                      "(layer: dense|conv|conv_transpose|depthwise; groups = C for depthwise)",
-        outputs=("kernel",), examples_share=EXAMPLES_SHARE,
-        derived=derived(p.mode, p.distribution),
-        judge=judge(lambda c: {"kernel": variance_scaling_claim(
-            p.scale, used_fan(reference_fans(c), p.mode), p.distribution)}, lambda c: p.mode)))
+    _register(
+        p.op_name, f"keras.initializers.{p.keras_name} (VarianceScaling({p.scale}, {p.mode!r}, "
+                   f"{p.distribution!r})) vs torch.nn.init.{native_call}, as distributions",
+        InitConfig, lambda dtypes=("float32",): layer_fields(tuple(dtypes)).map(
+            lambda fields: InitConfig(**fields)),
+        keras_initializer, native_fill, port_fill,
+        (f"Keras {p.keras_name} vs parity.ports.init.{p.port}",
+         f"Keras {p.keras_name} vs torch.nn.init.{native_call}"), _layer_params,
+        "fn(weight, layer=, groups=, generator=) fills the torch weight in place "
+        "(layer: dense|conv|conv_transpose|depthwise; groups = C for depthwise)",
+        lambda c: {"kernel": variance_scaling_claim(
+            p.scale, used_fan(reference_fans(c), p.mode), p.distribution)},
+        lambda c: p.mode, derived(p.mode, p.distribution))
 
 
 for _preset in PRESETS:
@@ -152,12 +165,6 @@ def _vs_configs(draw, dtypes):
                                  nonlinearity=nonlinearity, negative_slope=slope)
 
 
-def _vs_tf(c, inp):
-    from parity.backends import tf as B
-    cls = B.keras().initializers.VarianceScaling
-    return keras_draws(c, inp["tf"], lambda s: cls(c.scale, c.mode, c.distribution, seed=s))
-
-
 def _vs_native_fill(c):
     from parity.backends import torch as B
     init = B.torch().nn.init
@@ -171,34 +178,32 @@ def _vs_native_fill(c):
                            generator=g)
 
 
-def _vs_port(c, inp):
+def _vs_params(c) -> dict:
+    return dict(_layer_params(c), scale=c.scale, mode=c.mode, distribution=c.distribution)
+
+
+def _vs_keras(c, seed):
+    from parity.backends import tf as B
+    return B.keras().initializers.VarianceScaling(c.scale, c.mode, c.distribution, seed=seed)
+
+
+def _vs_port_fill(c):
     from parity.ports.init import variance_scaling_
-    return torch_draws(c, inp["torch"], lambda w, g: variance_scaling_(
-        w, c.scale, c.mode, c.distribution, layer=c.kind, groups=torch_groups(c), generator=g),
-        "keras")
+    return lambda w, g: variance_scaling_(w, generator=g, **_vs_params(c))
 
 
-register(OpPair(
-    name="init_variance_scaling", family="init",
-    description="keras.initializers.VarianceScaling(scale, mode, distribution) vs torch "
-                "kaiming_*/xavier_* with the nonlinearity whose gain**2 is scale",
-    config_type=VarianceScalingConfig,
-    strategy=lambda dtypes=("float32",): _vs_configs(tuple(dtypes)),
-    make_inputs=make_inputs, reference=None, tf_sides={"keras": _vs_tf},
-    torch_sides={"native": lambda c, inp: torch_draws(c, inp["torch"], _vs_native_fill(c), "torch"),
-                 "port": _vs_port},
-    variants={"port": Variant("port", "keras", "port",
-                              "Keras VarianceScaling vs parity.ports.init.variance_scaling_"),
-              "native": Variant("native", "keras", "native", "Keras VarianceScaling vs "
-                                "kaiming_*(a, mode, nonlinearity) / xavier_*(gain)")},
-    candidate_side=lambda fn: (lambda c, inp: torch_draws(c, inp["torch"], lambda w, g: fn(
-        w, scale=c.scale, mode=c.mode, distribution=c.distribution, layer=c.kind,
-        groups=torch_groups(c), generator=g), None)),
-    candidate_doc="fn(weight, scale=, mode=, distribution=, layer=, groups=, generator=) fills "
-                  "the torch weight in place",
-    outputs=("kernel",), examples_share=EXAMPLES_SHARE, derived=derived(None, None),
-    judge=judge(lambda c: {"kernel": variance_scaling_claim(
-        c.scale, used_fan(reference_fans(c), c.mode), c.distribution)}, lambda c: c.mode)))
+_register(
+    "init_variance_scaling", "keras.initializers.VarianceScaling(scale, mode, distribution) vs "
+    "torch kaiming_*/xavier_* with the nonlinearity whose gain**2 is scale",
+    VarianceScalingConfig, lambda dtypes=("float32",): _vs_configs(tuple(dtypes)),
+    _vs_keras, _vs_native_fill, _vs_port_fill,
+    ("Keras VarianceScaling vs parity.ports.init.variance_scaling_",
+     "Keras VarianceScaling vs kaiming_*(a, mode, nonlinearity) / xavier_*(gain)"), _vs_params,
+    "fn(weight, scale=, mode=, distribution=, layer=, groups=, generator=) fills the torch "
+    "weight in place",
+    lambda c: {"kernel": variance_scaling_claim(
+        c.scale, used_fan(reference_fans(c), c.mode), c.distribution)},
+    lambda c: c.mode, derived(None, None))
 
 
 # ---------------------------------------------------------------- TruncatedNormal
@@ -215,39 +220,29 @@ def _tn_claims(c):
                                              c.mean + 2 * c.stddev)}
 
 
-def _tn_tf(c, inp):
+def _tn_keras(c, seed):
     from parity.backends import tf as B
-    cls = B.keras().initializers.TruncatedNormal
-    return keras_draws(c, inp["tf"], lambda s: cls(c.mean, c.stddev, seed=s))
+    return B.keras().initializers.TruncatedNormal(c.mean, c.stddev, seed=seed)
 
 
-def _tn_native(c, inp):
+def _tn_native_fill(c):
     from parity.backends import torch as B
     fn = B.torch().nn.init.trunc_normal_
-    return torch_draws(c, inp["torch"], lambda w, g: fn(w, c.mean, c.stddev, generator=g), None)
+    return lambda w, g: fn(w, c.mean, c.stddev, generator=g)
 
 
-def _tn_port(c, inp):
+def _tn_port_fill(c):
     from parity.ports.init import truncated_normal_
-    return torch_draws(c, inp["torch"], lambda w, g: truncated_normal_(
-        w, c.mean, c.stddev, generator=g), None)
+    return lambda w, g: truncated_normal_(w, c.mean, c.stddev, generator=g)
 
 
-register(OpPair(
-    name="init_truncated_normal", family="init",
-    description="keras.initializers.TruncatedNormal(mean, stddev) (cut at mean +- 2 stddev) vs "
-                "torch.nn.init.trunc_normal_(mean, std) (cut at a=-2, b=2)",
-    config_type=TruncatedNormalConfig,
-    strategy=lambda dtypes=("float32",): _tn_configs(tuple(dtypes)),
-    make_inputs=make_inputs, reference=None, tf_sides={"keras": _tn_tf},
-    torch_sides={"native": _tn_native, "port": _tn_port},
-    variants={"port": Variant("port", "keras", "port",
-                              "Keras TruncatedNormal vs parity.ports.init.truncated_normal_"),
-              "native": Variant("native", "keras", "native",
-                                "Keras TruncatedNormal vs torch.nn.init.trunc_normal_(mean, std)")},
-    candidate_side=lambda fn: (lambda c, inp: torch_draws(c, inp["torch"], lambda w, g: fn(
-        w, mean=c.mean, stddev=c.stddev, generator=g), None)),
-    candidate_doc="fn(weight, mean=, stddev=, generator=) fills the torch weight in place",
-    outputs=("kernel",), examples_share=EXAMPLES_SHARE,
-    derived=derived(None, "truncated_normal"),
-    judge=judge(_tn_claims, lambda c: None)))
+_register(
+    "init_truncated_normal", "keras.initializers.TruncatedNormal(mean, stddev) (cut at mean +- "
+    "2 stddev) vs torch.nn.init.trunc_normal_(mean, std) (cut at a=-2, b=2)",
+    TruncatedNormalConfig, lambda dtypes=("float32",): _tn_configs(tuple(dtypes)),
+    _tn_keras, _tn_native_fill, _tn_port_fill,
+    ("Keras TruncatedNormal vs parity.ports.init.truncated_normal_",
+     "Keras TruncatedNormal vs torch.nn.init.trunc_normal_(mean, std)"),
+    lambda c: {"mean": c.mean, "stddev": c.stddev},
+    "fn(weight, mean=, stddev=, generator=) fills the torch weight in place",
+    _tn_claims, lambda c: None, derived(None, "truncated_normal"), fans=(None, None))
