@@ -2,8 +2,11 @@
 
 Regressions: a case missing from either report; a new failure (a ``fail`` or an unexplained
 rejection where the baseline was not); a new error; a metric of an output that grew beyond its
-threshold (``max_abs_diff:10x,bound_ratio:2x`` by default; growth below a bound ratio of
-``NOISE_RATIO`` in the current report is rounding noise and never counts); and, when asked
+threshold (``max_abs_diff:10x,bound_ratio:2x`` by default; growth that leaves the bound ratio
+below ``NOISE_RATIO`` never counts: agreeing pairs reach up to 0.23 of the bound in the default
+sweep (``parity.compare``), so below 0.25 a change is indistinguishable from another summation
+order, e.g. TF 2.20's float16 transposed-conv gradient where 2.21 was exact, 0 -> 0.115); and,
+when asked
 (``not_reproduced`` in ``--fail-on``), a registered divergence that no longer reproduces. The
 environment difference is reported too: framework versions as the upgrade under test, anything
 else (device, thread settings, flags, platform) loudly.
@@ -20,7 +23,7 @@ from parity.report.build import unexpected
 
 DEFAULT_FAIL_ON = "max_abs_diff:10x,bound_ratio:2x"
 METRICS = ("max_abs_diff", "bound_ratio")
-NOISE_RATIO = 0.05
+NOISE_RATIO = 0.25
 FRAMEWORKS = ("torch", "tensorflow", "tensorflow-cpu", "keras")
 
 

@@ -69,7 +69,7 @@ def test_growth_within_rounding_noise_is_not_a_regression(pair, tmp_path):
     case = next(c for c in cur["cases"] if c["status"] == "pass" and c["op"] == "conv2d_same")
     for m in case["outputs"].values():
         m["max_abs_diff"] *= 100
-        m["bound_ratio"] = min(m["bound_ratio"] * 100, 0.01)
+        m["bound_ratio"] = min(m["bound_ratio"] * 100, 0.2)
     assert cli.main(["compare", str(pair[0]), _write(tmp_path, "c.json", cur)]) == 0
 
 
