@@ -45,15 +45,13 @@ class _Sigterm:
             signal.signal(signal.SIGTERM, self.old)
 
 
-def finish(records, run: dict, registry: Registry, out_dir, name, complete, audit=None):
-    """Build, write (JSON, then HTML) and return (report, path)."""
-    return _finish(records, run, registry, out_dir, name, complete, audit)
-
-
-def _finish(records, run: dict, registry: Registry, out_dir, name, complete, audit=None):
+def finish(records, run: dict, registry: Registry, out_dir, name, complete, audit=None,
+           env: dict | None = None):
+    """Build, write (JSON, then HTML) and return (report, path); ``env`` defaults to this
+    process's environment."""
     run["duration_s"] = round(time.perf_counter() - run.pop("_start"), 3)
     report = build_report(records, run=run, complete=complete,
-                          environment=environment.collect(environment.framework_threads()),
+                          environment=env or environment.collect(environment.framework_threads()),
                           divergences=[e.summary() for e in registry.entries], audit=audit)
     path = write_report(report, out_dir, name)  # the JSON first: it must exist whatever follows
     write_report_html(report, path)
@@ -132,7 +130,7 @@ def _execute(make_plan, run: dict, out_dir, progress, **case_options):
                                         **case_options))
         except KeyboardInterrupt:
             run["interrupted"] = True
-    return _finish(records, run, registry, out_dir, _run_name(run["command"]),
+    return finish(records, run, registry, out_dir, _run_name(run["command"]),
                    complete=not run["interrupted"])
 
 
@@ -186,7 +184,7 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
              "verdict": "fail" if minimal else "pass",
              "minimal_case": minimal["id"] if minimal else None,
              "message": minimal["error"] if minimal else None}
-    report, path = _finish(list(records.values()), run, registry, out_dir, _run_name("audit"),
+    report, path = finish(list(records.values()), run, registry, out_dir, _run_name("audit"),
                            complete=not run["interrupted"], audit=audit)
     return report, path, minimal
 
@@ -216,9 +214,5 @@ def merge_reports(reports: list[tuple[str, dict]], *, out_dir="reports"):
            "_start": time.perf_counter()}
     registry = Registry.load()
     recount(registry, records)
-    report = build_report(records, run=run, complete=complete, environment=first["environment"],
-                          divergences=[e.summary() for e in registry.entries])
-    run["duration_s"] = round(time.perf_counter() - run.pop("_start"), 3)
-    path = write_report(report, out_dir, _run_name("merge"))
-    write_report_html(report, path)
-    return report, path
+    return finish(records, run, registry, out_dir, _run_name("merge"), complete,
+                  env=first["environment"])

@@ -168,6 +168,7 @@ def _round_up(c: float, dtype: str) -> float:
     return float(_next(np.array([r]), dtype, math.inf)[0]) if r < c else r
 
 
+@functools.lru_cache(maxsize=1024)  # both sides and the reference ask for the same numbers
 def tail_probability(claim: Claim, dtype: str, lo: float, hi: float) -> float:
     """P(x~ < lo or x~ > hi) for the claim's samples rounded to ``dtype``."""
     cdf = _rounded_cdf(claim, dtype)

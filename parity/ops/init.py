@@ -155,13 +155,19 @@ def torch_draws(c: InitConfig, seeds, fill, fans: str | None) -> dict:
     for s in seeds:
         fill(w, B.generator(s))
         values.append(B.to_numpy(w).ravel())
-    out = {"kernel": np.concatenate(values)}
+    return dict(reported_fans(c, w, fans), kernel=np.concatenate(values))
+
+
+def reported_fans(c: InitConfig, weight, fans: str | None) -> dict:
+    """``{"fans": ...}`` a torch side reports for its weight: torch's own (``"torch"``), the
+    port's Keras fans (``"keras"``), or nothing (``None``, e.g. an audited candidate)."""
     if fans == "torch":
-        out["fans"] = tuple(B.fans(w))
-    elif fans == "keras":
+        from parity.backends import torch as B
+        return {"fans": tuple(B.fans(weight))}
+    if fans == "keras":
         from parity.ports.init import keras_fans
-        out["fans"] = keras_fans(w.shape, c.kind, torch_groups(c))
-    return out
+        return {"fans": keras_fans(weight.shape, c.kind, torch_groups(c))}
+    return {}
 
 
 def judge(claims, mode_of):

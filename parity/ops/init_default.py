@@ -14,8 +14,9 @@ native variant measures by how much.
 """
 from __future__ import annotations
 
-from parity.ops.init import (EXAMPLES_SHARE, InitConfig, derived, judge, layer_fields, make_inputs,
-                             reference_fans, torch_groups, torch_shape, variance_scaling_claim)
+from parity.ops.init import (EXAMPLES_SHARE, InitConfig, derived, judge, layer_fields,
+                             make_inputs, reference_fans, reported_fans, torch_groups,
+                             torch_shape, variance_scaling_claim)
 from parity.registry import OpPair, Variant, register
 from parity.stats import Claim
 
@@ -98,13 +99,8 @@ def _torch_reinit(c: InitConfig, inp: dict, reinit, fans: str) -> dict:
             reinit(module, B.generator(s))
         drawn["kernel"].append(B.to_numpy(module.weight).ravel())
         drawn["bias"].append(B.to_numpy(module.bias).ravel())
-    out = {k: np.concatenate(v) for k, v in drawn.items()}
-    if fans == "torch":
-        out["fans"] = tuple(B.fans(module.weight))
-    elif fans == "keras":
-        from parity.ports.init import keras_fans
-        out["fans"] = keras_fans(module.weight.shape, c.kind, torch_groups(c))
-    return out
+    return dict(reported_fans(c, module.weight, fans),
+                **{k: np.concatenate(v) for k, v in drawn.items()})
 
 
 def torch_native(c, inp):
