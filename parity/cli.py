@@ -63,21 +63,14 @@ def _examples(args) -> int:
 
 
 def load_candidate(spec: str):
-    """``pkg.module:function`` -> the callable, or ``BadInput`` saying why not."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise BadInput(f"candidate must look like package.module:function, got {spec!r}")
+    """``pkg.module:function`` -> the callable, or ``BadInput`` saying why not (in this
+    process: audits load the candidate in their worker instead)."""
+    from parity.candidates import CandidateError, load
+
     try:
-        module = importlib.import_module(module_name)
-    except Exception as e:  # any import-time failure of user code
-        raise BadInput(f"cannot import candidate module {module_name!r}: "
-                       f"{type(e).__name__}: {e}") from None
-    fn = module
-    for part in attr.split("."):
-        fn = getattr(fn, part, None)
-    if not callable(fn):
-        raise BadInput(f"{module_name!r} has no callable {attr!r}")
-    return fn
+        return load(spec)
+    except CandidateError as e:
+        raise BadInput(str(e)) from None
 
 
 def cmd_list(args) -> int:
@@ -280,30 +273,12 @@ def cmd_html(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from parity.session import run_audit
+    from parity.cli_audit import audit
 
     registry.get(args.op)
     _choose_device(args)
     _require_frameworks()
-    fn = load_candidate(args.candidate)
-    report, path, minimal = run_audit(args.op, fn, args.candidate, examples=_examples(args),
-                                      seed=args.seed, dtypes=_dtypes(args.dtypes),
-                                      out_dir=args.out)
-    judged = sum(r["status"] not in ("rejected_tf", "rejected_both") for r in report["cases"])
-    if report["run"]["interrupted"]:
-        print(f"interrupted after {len(report['cases'])} cases; report: {path}")
-        return EXIT_INTERRUPTED
-    if minimal is None:
-        print(f"audit {args.op} {args.candidate}: pass ({judged} cases judged against TF, "
-              f"{len(report['cases'])} run); report: {path}")
-        return EXIT_OK
-    print(f"audit {args.op} {args.candidate}: FAIL; minimal failing config "
-          f"(shrunk by Hypothesis):")
-    print(f"  {minimal['config']}  seed={minimal['seed']}")
-    print("\n".join(_describe(minimal)))
-    print("repro:\n" + "\n".join(f"  {line}" for line in minimal["repro"].splitlines()))
-    print(f"report: {path}")
-    return EXIT_DIVERGENCE
+    return audit(args, _examples(args), _dtypes(args.dtypes), _progress)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -314,8 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_ in (("run", "run the sweep"), ("audit", "audit a torch callable against TF")):
         s = sub.add_parser(name, help=help_)
         if name == "audit":
-            s.add_argument("op")
-            s.add_argument("candidate", help="package.module:function")
+            from parity.cli_audit import add_arguments
+            add_arguments(s)
         else:
             s.add_argument("--ops", help="comma-separated op names (default: all)")
             s.add_argument("--variants", help="comma-separated variants (default: all)")

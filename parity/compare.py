@@ -22,7 +22,13 @@ ratios of at least 6.9e4 (float32), 1.1e14 (float64), 47 (float16) and 2.7
 
 The two sides are compared in float64 after an exact upcast. An element is
 *mismatched* when ``|tf - torch| > bound`` or when only one side is NaN, or
-the two have different infinities.
+the two have different infinities. For a non-finite mismatch the side whose
+pattern of NaN and infinities differs from the reference's in more elements is
+the one ``farther`` from it.
+
+Every output names its *judge*: ``tf`` (TensorFlow's result) or ``reference``
+(the float64 reference, where TF refused the output or is known to be wrong:
+``judged_by_reference``; the TF comparison is then kept as ``versus_tf``).
 
 Example:
     >>> import numpy as np
@@ -84,6 +90,18 @@ def _max_abs(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return float(np.abs(a[mask] - b[mask]).max()) if mask.any() else 0.0
 
 
+def _kind(a: np.ndarray) -> np.ndarray:
+    """0 finite, 1 NaN, 2 +inf, 3 -inf, elementwise."""
+    return np.select([np.isnan(a), a == np.inf, a == -np.inf], [1, 2, 3], 0)
+
+
+def _farther(tf_err: float, torch_err: float, tf_kinds: int, torch_kinds: int) -> str:
+    """The side farther from the reference: by non-finite pattern first, then by error."""
+    if tf_kinds != torch_kinds:
+        return "tf" if tf_kinds > torch_kinds else "torch"
+    return "neither" if tf_err == torch_err else ("tf" if tf_err > torch_err else "torch")
+
+
 def compare_output(tf_out: np.ndarray, torch_out: np.ndarray, ref: np.ndarray,
                    bound: np.ndarray) -> dict:
     """All metrics of one named output; a side's ``None`` means it produced none."""
@@ -106,6 +124,8 @@ def compare_output(tf_out: np.ndarray, torch_out: np.ndarray, ref: np.ndarray,
         if a.size else None
     ref_finite = finite & np.isfinite(ref)
     tf_err, torch_err = _max_abs(a, ref, ref_finite), _max_abs(b, ref, ref_finite)
+    ref_kind = _kind(np.asarray(ref, np.float64))
+    tf_kinds, torch_kinds = int((_kind(a) != ref_kind).sum()), int((_kind(b) != ref_kind).sum())
     return {
         "shape_match": True, "tf_shape": list(a.shape), "torch_shape": list(b.shape),
         "reference_shape": list(np.shape(ref)),
@@ -121,8 +141,52 @@ def compare_output(tf_out: np.ndarray, torch_out: np.ndarray, ref: np.ndarray,
         "bound": _value(bound[worst]) if worst is not None else None,
         "bound_ratio": float(ratio.max()) if a.size else 0.0,
         "tf_error": tf_err, "torch_error": torch_err,
-        "farther": "neither" if tf_err == torch_err else ("tf" if tf_err > torch_err else "torch"),
+        "farther": _farther(tf_err, torch_err, tf_kinds, torch_kinds),
+        "nonfinite_mismatched": int(nonfinite_bad.sum()),
+        "tf_nonfinite_vs_reference": tf_kinds, "torch_nonfinite_vs_reference": torch_kinds,
     }
+
+
+def as_dtype_represents(ref: np.ndarray, dtype: str) -> np.ndarray:
+    """The reference with values beyond the dtype's range as the infinities they round to
+    (a float16 result of 1e6 is inf, correctly)."""
+    from parity.numerics import round_to
+
+    ref = np.asarray(ref, np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        rounded = round_to(ref, dtype)
+    return np.where(np.isinf(rounded) & np.isfinite(ref), rounded, ref)
+
+
+def judged_by_reference(torch_out, ref: np.ndarray, bound: np.ndarray, dtype: str | None,
+                        tf_out=None) -> dict:
+    """Metrics of the torch side against the float64 reference (TF refused the output or is
+    known to be wrong on it); ``tf_out``, when TF produced one, is compared too and kept as
+    ``versus_tf`` (the measured size of TF's divergence)."""
+    judge = as_dtype_represents(ref, dtype) if dtype else np.asarray(ref, np.float64)
+    m = compare_output(judge, torch_out, ref, bound)
+    if m["shape_match"]:
+        mismatched = m["mismatched"] > 0
+        m["farther"] = "torch" if mismatched else "neither"
+    m.update(tf_shape=None, tf_value=None, tf_error=None, judge="reference")
+    m.pop("tf_nonfinite_vs_reference", None)
+    if tf_out is not None:
+        m["versus_tf"] = dict(compare_output(tf_out, torch_out, ref, bound), judge="tf")
+    return m
+
+
+def judged_by_tf(tf_out, torch_out, ref: np.ndarray, bound: np.ndarray) -> dict:
+    """``compare_output`` with its judge named."""
+    return dict(compare_output(tf_out, torch_out, ref, bound), judge="tf")
+
+
+def problem_outputs(outputs: dict) -> tuple[set[str], set[str]]:
+    """(outputs that failed against their judge, reference-judged outputs where TF disagreed
+    with the torch side): what a registry entry must explain."""
+    failed = {n for n, m in outputs.items() if output_failed(m)}
+    disagreed = {n for n, m in outputs.items()
+                 if n not in failed and m.get("versus_tf") and output_failed(m["versus_tf"])}
+    return failed, disagreed
 
 
 def output_failed(metrics: dict) -> bool:
@@ -145,15 +209,29 @@ def describe_failure(op: str, case_id: str, name: str, m: dict) -> str:
     if m.get("kind") == "distribution":
         from parity.stats import describe_mismatch
         return describe_mismatch(head, m)
+    by_ref = m.get("judge") == "reference"
+    if by_ref:
+        head += " (judged by the float64 reference)"
     if not m["shape_match"]:
-        return (f"{head}: shape mismatch: tf {m['tf_shape']}, torch {m['torch_shape']}, "
-                f"reference {m['reference_shape']}")
-    total = int(np.prod(m["tf_shape"])) if m["tf_shape"] else 1
-    return (f"{head}: mismatched elements: {m['mismatched']} / {total} "
-            f"({100 * m['mismatched_fraction']:.1f}%); greatest absolute difference "
-            f"{_g(m['max_abs_diff'])} (bound ratio {_g(m['bound_ratio'])}) at index "
-            f"{tuple(m['worst_index'] or ())}: tf {m['tf_value']}, torch {m['torch_value']}, "
-            f"reference {m['reference_value']}, bound {_g(m['bound'])}")
+        sides = f"torch {m['torch_shape']}" if by_ref else \
+            f"tf {m['tf_shape']}, torch {m['torch_shape']}"
+        return f"{head}: shape mismatch: {sides}, reference {m['reference_shape']}"
+    shape = m["torch_shape"] if by_ref else m["tf_shape"]
+    total = int(np.prod(shape)) if shape else 1
+    values = (f"torch {m['torch_value']}, reference {m['reference_value']}" if by_ref else
+              f"tf {m['tf_value']}, torch {m['torch_value']}, reference {m['reference_value']}")
+    where = f"at index {tuple(m['worst_index'] or ())}: {values}"
+    count = f"mismatched elements: {m['mismatched']} / {total} ({100 * m['mismatched_fraction']:.1f}%)"
+    if m.get("nonfinite_match") is False:
+        agrees = {"tf": "torch agrees with the reference", "torch": "tf agrees with the reference",
+                  "neither": "neither side agrees with the reference"}[m["farther"]]
+        if by_ref:
+            agrees = "the reference is " + str(m["reference_value"])
+        return (f"{head}: {count}; non-finite mismatch in {m.get('nonfinite_mismatched', '?')} "
+                f"(NaN/inf on one side only) {where} ({agrees})")
+    return (f"{head}: {count}; greatest absolute difference "
+            f"{_g(m['max_abs_diff'])} (bound ratio {_g(m['bound_ratio'])}) {where}, "
+            f"bound {_g(m['bound'])}")
 
 
 def _g(v) -> str:

@@ -46,7 +46,37 @@ def collect(threads: dict | None = None, device: str | None = None) -> dict:
                                            "TF_ENABLE_ONEDNN_OPTS") if k in os.environ},
         "git_commit": git_commit(),
         "argv": sys.argv[1:],
+        "facts": {k: sorted(v) if isinstance(v, frozenset) else v for k, v in facts().items()},
     }
+
+
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_fp16", "asimd",
+             "sve")
+"""The CPU features that pick framework kernels (oneDNN's ISA), as ``/proc/cpuinfo`` names them."""
+
+
+def facts() -> dict:
+    """What registry entries may be scoped by (their ``environment`` predicate):
+    ``onednn`` (TensorFlow's oneDNN kernels on: its default on x86-64 Linux unless
+    ``TF_ENABLE_ONEDNN_OPTS=0``), ``cpu`` (the ``CPU_FLAGS`` this CPU has) and ``device``.
+
+    >>> sorted(facts())
+    ['cpu', 'device', 'onednn']
+    """
+    from parity.device import requested
+
+    flags: set[str] = set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    x86 = platform.machine().lower() in ("x86_64", "amd64")
+    return {"onednn": x86 and os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0",
+            "cpu": frozenset(f for f in CPU_FLAGS if f in flags),
+            "device": requested()["device"]}
 
 
 def numerics() -> dict:

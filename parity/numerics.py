@@ -49,6 +49,11 @@ def tiny(dtype: str) -> float:
     return float(ml_dtypes.finfo(_NUMPY[check_dtype(dtype)]).tiny)
 
 
+def lowest(dtype: str) -> float:
+    """The most negative finite number of ``dtype`` (TF's max pool never goes below it)."""
+    return float(ml_dtypes.finfo(_NUMPY[check_dtype(dtype)]).min)
+
+
 def round_to(a: np.ndarray, dtype: str) -> np.ndarray:
     """Round float64 values to ``dtype`` and return them as float64 again."""
     return np.asarray(a, np.float64).astype(_NUMPY[check_dtype(dtype)]).astype(np.float64)

@@ -42,22 +42,37 @@ def _scatter(per_tap: np.ndarray, x_shape, window, pads, stride) -> np.ndarray:
 
 
 @np.errstate(invalid="ignore")  # inf - inf and 0 * inf are meant: IEEE semantics of the pool
-def max_pool(x, window, pads, stride, dy=None) -> dict:
+def max_pool(x, window, pads, stride, dy=None, semantics: str = "ieee",
+             dtype: str = "float64") -> dict:
     """``y``; with ``dy`` also ``dx`` (to the first maximal real cell), ``ties`` and magnitudes.
 
+    ``semantics="ieee"``: a NaN in the window gives NaN. ``"tf"``: TF's CPU contract as
+    ``parity.ports`` implements it: NaN is skipped; in 1-D and 2-D NaN and -inf count as the
+    dtype's lowest finite value (so the max never goes below it), in 3-D a window with no
+    finite or +inf cell gives NaN when all its cells are NaN and -inf otherwise.
     ``ties`` is True when some window attains its maximum more than once or holds a NaN:
     which cell receives the gradient is then implementation-defined.
     """
     vals = _windows(x, window, pads, stride, -np.inf)
     real = _windows(np.ones_like(x), window, pads, stride, 0.0) > 0
+    nan_cells = np.isnan(vals) & real
     masked = np.where(real, vals, -np.inf)
-    nan = np.isnan(masked).any(-1)
-    y = np.where(nan, np.nan, np.max(np.where(np.isnan(masked), -np.inf, masked), axis=-1))
+    nan = nan_cells.any(-1)
+    if semantics == "tf" and len(window) < 3:
+        from parity.numerics import lowest
+
+        masked = np.where(real & (nan_cells | (masked == -np.inf)), lowest(dtype), masked)
+        y = masked.max(axis=-1)
+    elif semantics == "tf":
+        masked = np.where(nan_cells, -np.inf, masked)
+        y = np.where(nan_cells.sum(-1) == real.sum(-1), np.nan, masked.max(axis=-1))
+    else:
+        y = np.where(nan, np.nan, np.max(np.where(np.isnan(masked), -np.inf, masked), axis=-1))
     out = {"y": y}
     if dy is None:
         return out
     hits = real & (masked == y[..., None])
-    first = np.argmax(hits | (np.isnan(masked) & real), axis=-1)
+    first = np.argmax(hits | nan_cells, axis=-1)
     onehot = np.zeros(vals.shape)
     np.put_along_axis(onehot, first[..., None], 1.0, axis=-1)
     out["dx"] = _scatter(onehot * dy[..., None], x.shape, window, pads, stride)

@@ -35,13 +35,15 @@ class UnknownOp(KeyError):
         return self.args[0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Variant:
     """One pairing of a TF side with a torch side."""
     name: str
     tf: str
     torch: str
     description: str
+    # environment of a torch side that runs in a worker process (e.g. KERAS_BACKEND=torch)
+    env: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,11 @@ class OpPair:
     judge: Callable[[object, dict, dict, dict], dict] | None = None
     # share of a profile's examples this op draws (slow ops draw fewer configs)
     examples_share: float = 1.0
+    # the reference with IEEE semantics for non-finite input, where TF's differ (max pool);
+    # ``audit --nonfinite ieee`` judges with it
+    reference_ieee: Callable[[object, dict], tuple[Outputs, Outputs]] | None = None
+    # config field and values that put NaN/inf in the inputs (``audit --nonfinite skip``)
+    nonfinite_fills: tuple[str, tuple[str, ...]] | None = None
 
     def examples(self, profile_examples: int) -> int:
         """Configs to draw for a profile's example count (at least one)."""

@@ -16,9 +16,12 @@ import warnings
 
 from parity import registry
 from parity.backends import BackendUnavailable
-from parity.compare import compare_output, output_failed
+import numpy as np
+
+from parity.compare import judged_by_reference, judged_by_tf, output_failed, problem_outputs
 from parity.config import ConfigError
 from parity.divergences import Registry, RegistryError
+from parity.isolation import SideCrashed
 from parity.numerics import stable_hash
 from parity.registry import GRADIENT_REFUSED
 
@@ -89,7 +92,8 @@ def recount(divergences: Registry, records: list[dict]) -> None:
         raw = "fail" if rec["status"] == "known_divergence" else rec["status"]
         try:
             divergences.classify(rec["op"], rec["variant"],
-                                 divergence_scope(rec["op"], rec["config"]), raw)
+                                 divergence_scope(rec["op"], rec["config"]), raw,
+                                 *problem_outputs(rec["outputs"]))
         except (ConfigError, registry.UnknownOp, RegistryError):
             continue
 
@@ -101,13 +105,30 @@ def tf_result(op_name: str, variant: str, config: dict, seed: int):
     return _call(op.tf_sides[op.variant(variant).tf], cfg, op.make_inputs(cfg, seed))
 
 
+NONFINITE = ("tf", "ieee", "skip")
+"""Semantics for non-finite input (``audit --nonfinite``): ``tf`` TF's contract (its max pool
+skips NaN and floors at lowest()); ``ieee`` NaN propagates, and the float64 reference judges
+every case whose inputs hold NaN or inf; ``skip`` no NaN/inf fills are drawn."""
+
+
+def _nonfinite_input(inputs: dict) -> bool:
+    return any(isinstance(a, np.ndarray) and a.dtype.kind == "f" and not np.isfinite(a).all()
+               for a in inputs.values())
+
+
 def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=None,
              candidate_name: str | None = None, divergences: Registry | None = None,
-             device: str | None = None, tf_recorded=None) -> dict:
+             device: str | None = None, tf_recorded=None, torch_side=None,
+             nonfinite: str = "tf", outputs: tuple[str, ...] | None = None) -> dict:
     """Execute one case and return its report record (see ``report/schema.json``).
 
     ``tf_recorded(op, variant, config, seed)``, when given, supplies the TF side's result
-    (a reference archive) instead of running TensorFlow."""
+    (a reference archive) instead of running TensorFlow. ``torch_side(cfg, inputs)``, when
+    given, runs the torch side instead (an isolated worker) and returns what ``_call`` does.
+    Each output is judged by TF, or by the float64 reference where TF refused it or a registry
+    entry says TF is wrong on it (and, with ``nonfinite="ieee"``, where the inputs hold NaN/inf).
+    ``outputs``, when given, limits the judged outputs (forward-only candidates: ``("y",)``).
+    """
     from parity.device import requested
 
     start = time.perf_counter()
@@ -116,25 +137,39 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
     try:
         op = registry.get(op_name)
         cfg = op.parse_config(config)
-        if candidate is not None:
-            tf_side, torch_side = op.tf_sides[op.variant("port").tf], op.candidate_side(candidate)
+        audit = candidate is not None or variant == "audit"
+        if audit:
+            tf_side = op.tf_sides[op.variant("port").tf]
+            if not torch_side:
+                from parity.candidates import side_for
+                torch_fn = side_for(op, candidate)
         else:
             v = op.variant(variant)
-            tf_side, torch_side = op.tf_sides[v.tf], op.torch_sides[v.torch]
+            tf_side, torch_fn = op.tf_sides[v.tf], op.torch_sides[v.torch]
+            if v.env and not torch_side:  # a side that needs its own process
+                from parity.isolation import shared_side
+                torch_side = shared_side(op_name, v.torch, v.env)
         inputs = op.make_inputs(cfg, seed)
+        scope = divergence_scope(op_name, config) if divergences is not None else None
+        by_reference = divergences.reference_judged(op_name, variant, scope) if scope else set()
+        ieee = nonfinite == "ieee" and _nonfinite_input(inputs)
         tf_out, tf_err, tf_warn = (tf_recorded(op_name, variant, config, seed) if tf_recorded
                                    else _call(tf_side, cfg, inputs))
-        torch_out, torch_err, torch_warn = _call(torch_side, cfg, inputs)
+        torch_out, torch_err, torch_warn = (torch_side(cfg, inputs) if torch_side
+                                            else _call(torch_fn, cfg, inputs))
         rec["warnings"] = {k: v for k, v in (("tf", tf_warn), ("torch", torch_warn)) if v}
-        _judge(rec, op, cfg, inputs, tf_out, torch_out, tf_err, torch_err, candidate is not None)
-    except (ConfigError, registry.UnknownOp, BackendUnavailable) as e:
+        _judge(rec, op, cfg, inputs, (tf_out, tf_err), (torch_out, torch_err), audit,
+               by_reference, ieee, outputs)
+    except (ConfigError, registry.UnknownOp, BackendUnavailable, SideCrashed) as e:
+        rec["error"] = str(e)
+    except RegistryError as e:  # a broken registry entry is reported, not raised
         rec["error"] = str(e)
     except Exception as e:  # harness fault: recorded, the run goes on
         rec["error"] = f"harness: {one_line(e)}"
     if divergences is not None and rec["status"] != "error":
         try:
-            scope = divergence_scope(op_name, config)
-            rec["divergence"] = divergences.classify(op_name, variant, scope, rec["status"])
+            rec["divergence"] = divergences.classify(op_name, variant, scope, rec["status"],
+                                                     *problem_outputs(rec["outputs"]))
         except RegistryError as e:  # a broken registry entry is reported, not raised
             rec["status"], rec["error"] = "error", str(e)
         if rec["divergence"] and rec["status"] == "fail":
@@ -143,29 +178,46 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
     return rec
 
 
-def _judge(rec, op, cfg, inputs, tf_out, torch_out, tf_err, torch_err, audit: bool) -> None:
+def _judge(rec, op, cfg, inputs, tf, torch, audit: bool, by_reference: set, ieee: bool,
+           only: tuple[str, ...] | None = None) -> None:
+    """Judge every output: by TF where it gave one that no registry entry calls wrong, else by
+    the float64 reference (which then also judges a case TF refused whole)."""
+    (tf_out, tf_err), (torch_out, torch_err) = tf, torch
     if tf_err:
         rec["rejections"]["tf"] = tf_err
     if torch_err:
         rec["rejections"]["torch"] = torch_err
-    if tf_out is None or torch_out is None:
+    if torch_out is None or (tf_out is None and op.reference is None):
         _reject(rec, tf_out is None, torch_out is None, torch_err, audit)
         return
     if op.judge is not None:
         outputs = op.judge(cfg, inputs, tf_out, torch_out)
     else:
-        ref, bounds = op.reference(cfg, inputs)
-        # an output one side refused to compute (its gradient kernel) is not compared
-        names = [n for n in ref
-                 if not ((tf_err and n not in tf_out) or (torch_err and n not in torch_out))]
-        outputs = {n: compare_output(tf_out.get(n), torch_out.get(n), ref[n], bounds[n])
-                   for n in names}
+        reference = op.reference_ieee if ieee and op.reference_ieee else op.reference
+        ref, bounds = reference(cfg, inputs)
+        outputs = {}
+        for n in ref:
+            if torch_err and n not in torch_out:  # torch refused its gradient: not compared
+                continue
+            if only and n not in only:
+                continue
+            tf_n = None if tf_out is None else tf_out.get(n)
+            if tf_n is None or ieee or n in by_reference:
+                # under IEEE semantics TF's answer is not the contract: no comparison with it
+                outputs[n] = judged_by_reference(torch_out.get(n), ref[n], bounds[n],
+                                                 getattr(cfg, "dtype", None),
+                                                 None if ieee else tf_n)
+            else:
+                outputs[n] = judged_by_tf(tf_n, torch_out.get(n), ref[n], bounds[n])
+        unjudged = sorted(set(torch_out) - set(outputs))  # e.g. a max pool's dx where ties
+        if unjudged:
+            rec["unjudged"] = unjudged
     rec["outputs"] = outputs
     diffs = [m["max_abs_diff"] for m in outputs.values() if m["max_abs_diff"] is not None]
     ratios = [m["bound_ratio"] for m in outputs.values() if m["bound_ratio"] is not None]
     rec["max_abs_diff"] = max(diffs) if diffs else None
     rec["max_bound_ratio"] = max(ratios) if ratios else None
-    if any(output_failed(m) for m in outputs.values()):
+    if any(problem_outputs(outputs)):
         rec["status"] = "fail"
     elif tf_err or torch_err:
         _reject(rec, bool(tf_err), bool(torch_err), torch_err, audit)

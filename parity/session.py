@@ -1,4 +1,5 @@
-"""A whole run or audit: plan, execute every case, always leave a valid report.
+"""A whole run, replay or merge: plan, execute every case, always leave a valid report
+(audits: ``parity.audit``).
 
 Ctrl-C or SIGTERM stops the loop; the cases done so far are written with
 ``complete: false`` and ``run.interrupted: true``.
@@ -9,14 +10,11 @@ import signal
 import time
 from datetime import datetime, timezone
 
-from hypothesis import given, seed as hypothesis_seed
-
 from parity import environment
 from parity.divergences import Registry
-from parity.profiles import hypothesis_settings
 from parity.report import build_report, write_report, write_report_html
 from parity.runner import run_case
-from parity.sweep import case_strategy, plan_cases
+from parity.sweep import plan_cases
 
 
 def _run_name(command: str) -> str:
@@ -132,61 +130,6 @@ def _execute(make_plan, run: dict, out_dir, progress, **case_options):
             run["interrupted"] = True
     return finish(records, run, registry, out_dir, _run_name(run["command"]),
                    complete=not run["interrupted"])
-
-
-class CandidateFailed(Exception):
-    def __init__(self, record: dict):
-        super().__init__(record["id"])
-        self.record = record
-
-
-def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, seed: int, dtypes,
-              out_dir="reports"):
-    """Generate cases for ``op_name``, judge the candidate; Hypothesis shrinks a failure.
-
-    Returns (report, path, minimal failing record or None).
-    """
-    registry = Registry.load()
-    run = {"command": "audit", "seed": seed, "examples": examples, "ops": [op_name],
-           "dtypes": list(dtypes), "interrupted": False, "_start": time.perf_counter()}
-    records: dict[str, dict] = {}
-
-    @hypothesis_settings(examples, shrink=True)
-    @hypothesis_seed(seed)
-    @given(case_strategy(op_name, dtypes))
-    def check(pair):
-        if stop.requested:
-            raise KeyboardInterrupt
-        config, s = pair
-        rec = run_case(op_name, "audit", config.to_dict(), s, candidate=candidate,
-                       candidate_name=candidate_name, divergences=registry)
-        records[rec["id"]] = rec
-        if rec["status"] in ("fail", "error"):  # TF refusing a config is not the candidate's fault
-            raise CandidateFailed(rec)
-
-    minimal = None
-    with _Sigterm() as stop:
-        try:
-            check()
-        except CandidateFailed as e:
-            minimal = e.record
-        except BaseExceptionGroup as group:  # a candidate that fails only sometimes (flaky)
-            found = group.subgroup(CandidateFailed)
-            if found is None:
-                raise
-            minimal = found.exceptions[0].record
-        except KeyboardInterrupt:
-            run["interrupted"] = True
-    if minimal is not None:
-        minimal["minimal"] = True
-        records[minimal["id"]] = minimal
-    audit = {"op": op_name, "candidate": candidate_name,
-             "verdict": "fail" if minimal else "pass",
-             "minimal_case": minimal["id"] if minimal else None,
-             "message": minimal["error"] if minimal else None}
-    report, path = finish(list(records.values()), run, registry, out_dir, _run_name("audit"),
-                           complete=not run["interrupted"], audit=audit)
-    return report, path, minimal
 
 
 def merge_reports(reports: list[tuple[str, dict]], *, out_dir="reports"):

@@ -44,14 +44,19 @@ def _without_local_constants():
         providers.CONSTANTS_CACHE.cache.clear()
 
 
-def draw_configs(op_name: str, examples: int, seed: int, dtypes) -> list[tuple[object, int]]:
-    """``examples`` distinct (config, input seed) pairs, deterministic for a given ``seed``
-    whatever else the process has imported."""
+def draw_configs(op_name: str, examples: int, seed: int, dtypes,
+                 exclude=None) -> list[tuple[object, int]]:
+    """Up to ``examples`` distinct (config, input seed) pairs (a duplicate drawn is dropped),
+    deterministic for a given ``seed`` whatever else the process has imported. ``exclude``:
+    a filter on the pairs (``audit --nonfinite skip``)."""
     drawn: dict[str, tuple] = {}
+    strategy = case_strategy(op_name, dtypes)
+    if exclude is not None:
+        strategy = strategy.filter(exclude)
 
     @hypothesis_settings(examples)
     @hypothesis_seed(seed)
-    @given(case_strategy(op_name, dtypes))
+    @given(strategy)
     def collect(pair):
         config, s = pair
         drawn.setdefault(f"{config.config_id()}:{s}", (config, s))

@@ -275,9 +275,11 @@ def reference_and_bounds(c: ConvConfig, inp: dict) -> tuple[dict, dict]:
 
 
 # ---------------------------------------------------------------- registration
-CANDIDATE_DOC = ("fn(input, weight, bias, stride=(s,)*rank, dilation=(d,)*rank, groups=g) -> "
-                 "output; NC[D][H]W input, (out, in/groups, *kernel) weight, bias or None, "
-                 "like torch.nn.functional.conv{r}d without padding")
+CANDIDATE_DOC = ("fn(input, weight, bias, stride=(s0, ...), dilation=(d0, ...), groups=g) -> "
+                 "output, one stride and dilation value per spatial dimension; NC[D][H]W input, "
+                 "(out, in/groups, *kernel) weight, bias or None, like "
+                 "torch.nn.functional.conv{r}d without padding; or a module class "
+                 "M(in_channels, out_channels, kernel_size, stride=, dilation=, groups=, bias=)")
 _VARIANTS = {
     "port": Variant("port", "tf.nn", "port", "tf.nn SAME conv vs parity.ports"),
     "native": Variant("native", "tf.nn", "native", 'tf.nn SAME conv vs torch padding="same"'),

@@ -164,20 +164,36 @@ def torch_module(kind: str, ceil_mode: bool):
     return side
 
 
+def _window_keyword(fn) -> str:
+    """``window``, or ``kernel_size`` for a callable that names that and not ``window``."""
+    import inspect
+
+    try:
+        names = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return "window"
+    return "kernel_size" if "kernel_size" in names and "window" not in names else "window"
+
+
 def candidate_side(fn):
-    """A user's callable: ``fn(input, window=(k,)*rank, stride=(s,)*rank) -> output``."""
+    """A user's callable: ``fn(input, window=(k,)*rank, stride=(s,)*rank) -> output``
+    (``kernel_size=`` instead of ``window=`` where the callable names that)."""
+    key = _window_keyword(fn)
+
     def side(c: PoolConfig, inp: dict) -> dict:
-        return _torch_run(c, inp, lambda x: fn(x, window=c.window, stride=c.stride))
+        return _torch_run(c, inp, lambda x: fn(x, **{key: c.window}, stride=c.stride))
     return side
 
 
 # ---------------------------------------------------------------- reference and bound
-def reference_and_bounds(kind: str):
+def reference_and_bounds(kind: str, semantics: str = "tf"):
     def reference(c: PoolConfig, inp: dict) -> tuple[dict, dict]:
-        """Exact y and dx (or dx_sum where max-pool ties make dx undefined), and bounds."""
+        """Exact y and dx (or dx_sum where max-pool ties make dx undefined), and bounds; the
+        max's NaN/-inf handling by ``semantics`` (TF's, or IEEE: NaN propagates)."""
         taps = math.prod(-(-k // s) for k, s in zip(c.window, c.stride))
         if kind == "max":
-            r = reference_pool.max_pool(inp["x"], c.window, c.pads, c.stride, inp["dy"])
+            r = reference_pool.max_pool(inp["x"], c.window, c.pads, c.stride, inp["dy"],
+                                        semantics, c.dtype)
             bounds = {"y": rounding_bound(np.zeros_like(r["y"]), 1, c.dtype)}
         else:
             r = reference_pool.avg_pool(inp["x"], c.window, c.pads, c.stride, inp["dy"])
@@ -203,6 +219,8 @@ for _kind in ("max", "avg"):
                         "padded cells never count",
             config_type=PoolConfig, strategy=strategy_for(_rank), make_inputs=make_inputs,
             reference=reference_and_bounds(_kind),
+            reference_ieee=reference_and_bounds(_kind, "ieee") if _kind == "max" else None,
+            nonfinite_fills=("fill", ("specials",)),
             tf_sides={"tf.nn": tf_nn(_kind), "keras": tf_keras(_kind)},
             torch_sides={"port": torch_port(_kind), "native": torch_module(_kind, False),
                          "ceil": torch_module(_kind, True)},
@@ -216,6 +234,8 @@ for _kind in ("max", "avg"):
                 "keras": Variant("keras", "keras", "port", "Keras pooling layer vs parity.ports"),
             },
             candidate_side=candidate_side,
-            candidate_doc=f"fn(input, window=(k,)*{_rank}, stride=(s,)*{_rank}) -> output; "
-                          "NC[D][H]W input",
+            candidate_doc=f"fn(input, window=({', '.join(f'k{i}' for i in range(_rank))}), "
+                          f"stride=({', '.join(f's{i}' for i in range(_rank))})) -> output, one "
+                          "value per spatial dimension (kernel_size= is accepted for window=); "
+                          "NC[D][H]W input; or a module class M(kernel_size, stride=)",
             outputs=("y", "dx") if _kind == "avg" else ("y", "dx (dx_sum where ties)")))

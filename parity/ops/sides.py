@@ -4,30 +4,60 @@ Shared by every op family. Frameworks come from ``parity.backends`` when a side 
 """
 from __future__ import annotations
 
+import contextvars
+import warnings
 from typing import Callable
+
+import numpy as np
 
 from parity import layout
 from parity.registry import gradient_refused
 
 GRADIENT_OF = ("x", "w", "b")
 LAYOUT_FREE = {"y_from_tf": lambda a: a, "dy_to_tf": lambda a: a}
+FORWARD_ONLY = contextvars.ContextVar("parity_forward_only", default=False)
+"""Set while a forward-only candidate runs: no autograd, ``y`` only (``audit --forward-only``)."""
+
+
+class DtypeWarning(UserWarning):
+    """A side returned another dtype than its input's (recorded with the case's warnings)."""
+
+
+def _as_numpy(y, dtype: str) -> np.ndarray:
+    """``y`` (a tensor, or an array from a forward-only candidate) as float64; warns when its
+    dtype is not the input's."""
+    from parity.backends import torch as B
+
+    got = str(y.dtype).replace("torch.", "")
+    if got != dtype:
+        warnings.warn(f"output y is {got} for {dtype} input", DtypeWarning)
+    if isinstance(y, B.torch().Tensor):
+        return B.to_numpy(y)
+    return np.array(np.asarray(y), dtype=np.float64, copy=True)
 
 
 def torch_run(dtype: str, inp: dict, fn: Callable, params=GRADIENT_OF) -> dict:
     """``y = fn(*tensors)`` for the ``params`` present in ``inp`` (None for absent ones, e.g. no
-    bias); then, when ``y`` has the shape of ``inp["dy"]``, ``d<name>`` for each tensor."""
+    bias); then, when ``y`` has the shape of ``inp["dy"]``, ``d<name>`` for each tensor (zeros
+    for one ``y`` does not depend on, as TF reports them). Forward-only (``FORWARD_ONLY``):
+    ``y`` alone, from tensors that need no gradient."""
     from parity.backends import torch as B
 
-    tensors = {n: B.tensor(inp[n], dtype, True) for n in params if n in inp}
+    forward_only = FORWARD_ONLY.get()
+    tensors = {n: B.tensor(inp[n], dtype, not forward_only) for n in params if n in inp}
     y = fn(*(tensors.get(n) for n in params))
-    out = {"y": B.to_numpy(y)}
-    if tuple(y.shape) != inp["dy"].shape:
+    out = {"y": _as_numpy(y, dtype)}
+    if forward_only or tuple(y.shape) != inp["dy"].shape:
         return out
+    if not getattr(y, "requires_grad", False):
+        return gradient_refused(out, RuntimeError(
+            "the output does not require grad: no autograd graph to differentiate"))
     try:
         y.backward(B.tensor(inp["dy"], dtype))
     except Exception as e:  # forward computed, gradient refused: keep the forward
         return gradient_refused(out, e)
-    out.update({f"d{n}": B.to_numpy(t.grad) for n, t in tensors.items()})
+    out.update({f"d{n}": B.to_numpy(t.grad) if t.grad is not None
+                else np.zeros(t.shape) for n, t in tensors.items()})
     return out
 
 

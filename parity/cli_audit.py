@@ -1,0 +1,99 @@
+"""``parity audit``: its flags and what it prints (see ``parity.audit``).
+
+Exit codes as for every command: 0 pass, 1 the candidate failed, 2 bad input (unknown op, a
+candidate that cannot be imported, or whose module exits or crashes on import), 130
+interrupted (the report of the cases done so far is still written).
+"""
+from __future__ import annotations
+
+from parity.isolation import DEFAULT_MEMORY_GIB, DEFAULT_TIMEOUT_S
+from parity.runner import NONFINITE
+
+
+def add_arguments(s) -> None:
+    s.add_argument("op")
+    s.add_argument("candidate", help="package.module:function (or a module class / factory)")
+    s.add_argument("--nonfinite", choices=NONFINITE, default="tf",
+                   help="NaN/inf inputs: tf = TF's semantics are the contract (its max pool "
+                        "skips NaN); ieee = NaN propagates, the float64 reference judges those "
+                        "cases; skip = no NaN/inf fills (default: tf)")
+    s.add_argument("--forward-only", action="store_true",
+                   help="judge y only, for candidates without autograd (NumPy, ONNX)")
+    s.add_argument("--module", action="store_true",
+                   help="the candidate is a factory returning an nn.Module (a class is "
+                        "recognised without this)")
+    s.add_argument("--case-timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                   help=f"seconds a case may take before the worker is killed "
+                        f"(default {DEFAULT_TIMEOUT_S:g})")
+    s.add_argument("--case-memory", type=float, default=DEFAULT_MEMORY_GIB,
+                   help=f"GiB of address space for the worker, 0 for no limit "
+                        f"(default {DEFAULT_MEMORY_GIB:g}; Linux)")
+    s.add_argument("--in-process", action="store_true",
+                   help="run the candidate in this process (no isolation; for debugging)")
+
+
+def audit(args, examples: int, dtypes: list[str], progress) -> int:
+    from parity.audit import run_audit
+    from parity.cli import EXIT_DIVERGENCE, EXIT_INTERRUPTED, EXIT_OK, BadInput, load_candidate
+    from parity.candidates import CandidateError
+    from parity.isolation import CandidateUnusable
+
+    if args.case_timeout <= 0:
+        raise BadInput("--case-timeout must be positive")
+    candidate = load_candidate(args.candidate) if args.in_process else args.candidate
+    try:
+        report, path = run_audit(
+            args.op, candidate, args.candidate, examples=examples, seed=args.seed,
+            dtypes=dtypes, out_dir=args.out, nonfinite=args.nonfinite,
+            forward_only=args.forward_only, module=args.module, case_timeout=args.case_timeout,
+            memory_gib=args.case_memory or None, progress=progress)
+    except (CandidateUnusable, CandidateError) as e:
+        raise BadInput(f"candidate {args.candidate}: {e}") from None
+    a, run = report["audit"], report["run"]
+    head = f"audit {args.op} {args.candidate}"
+    configs = run.get("configs", 0)
+    if configs < examples and not run["interrupted"]:
+        print(f"{configs} configs ({examples - configs} duplicate draws dropped)")
+    if run["interrupted"]:
+        print(f"interrupted after {len(report['cases'])} cases; report: {path}")
+        return EXIT_INTERRUPTED
+    print(_judged_line(a, run))
+    if a["other_dtype_cases"]:
+        print(f"note: in {a['other_dtype_cases']} cases the candidate returned another dtype "
+              "than its input's (see the cases' warnings)")
+    if a["verdict"] == "pass":
+        print(f"{head}: pass; report: {path}")
+        return EXIT_OK
+    _print_classes(report, head)
+    print(f"report: {path}")
+    return EXIT_DIVERGENCE
+
+
+def _judged_line(a: dict, run: dict) -> str:
+    j = a["judged_outputs"]
+    unjudged = sum(a["unjudged_outputs"].values())
+    what = ", ".join(f"{n} {c}" for n, c in sorted(a["unjudged_outputs"].items()))
+    line = (f"{run.get('configs', 0)} cases; outputs judged: {j['tf']} against TF, "
+            f"{j['reference']} against the float64 reference; {unjudged} not judged"
+            + (f" ({what}: implementation-defined where a max-pool window ties)" if what else ""))
+    if run.get("forward_only"):
+        line += "; forward only: gradients not judged"
+    return line
+
+
+def _print_classes(report: dict, head: str) -> None:
+    from parity.cli import _describe
+
+    by_id = {c["id"]: c for c in report["cases"]}
+    classes = report["audit"]["classes"]
+    print(f"{head}: FAIL; {sum(c['count'] for c in classes)} failing cases in "
+          f"{len(classes)} class(es):")
+    for i, c in enumerate(classes, 1):
+        shown = c["minimal_case"] or c["example_case"]
+        rec = by_id[shown]
+        how = "minimal config (shrunk by Hypothesis)" if c["minimal_case"] else \
+            "smallest failing config surveyed (not shrunk)"
+        print(f"[{i}] {c['signature']}: {c['count']} case(s); {how}:")
+        print(f"  {rec['config']}  seed={rec['seed']}")
+        print("\n".join(f"  {line}" for line in _describe(rec)))
+        print("  repro:\n" + "\n".join(f"    {line}" for line in rec["repro"].splitlines()))

@@ -1,0 +1,43 @@
+"""The ``efficientnet_pytorch`` variant: efficientnet-pytorch 0.7.1's TF-SAME modules
+(``Conv2dDynamicSamePadding``, ``MaxPool2dDynamicSamePadding``) as the torch side of
+``conv2d_same``, ``depthwise_conv2d_same`` and ``max_pool2d_same``, built like any module
+candidate (``parity.candidates``) with the case's weights. Installed by the ``thirdparty``
+extra (pinned in ``requirements.lock``).
+"""
+from __future__ import annotations
+
+from parity.backends import BackendUnavailable
+from parity.registry import Variant, get
+
+
+def _utils():
+    try:
+        from efficientnet_pytorch import utils
+    except ImportError as e:
+        raise BackendUnavailable(f"efficientnet_pytorch is not importable ({e}); "
+                                 "pip install parity[thirdparty]") from None
+    return utils
+
+
+def _conv(c, inp):
+    from parity.candidates import conv_module
+    from parity.ops.conv import candidate_side
+
+    return candidate_side(conv_module(_utils().Conv2dDynamicSamePadding))(c, inp)
+
+
+def _max_pool(c, inp):
+    from parity.candidates import pool_module
+    from parity.ops.pool import candidate_side
+
+    return candidate_side(pool_module(_utils().MaxPool2dDynamicSamePadding))(c, inp)
+
+
+for _op, _side, _what in (("conv2d_same", _conv, "Conv2dDynamicSamePadding"),
+                          ("depthwise_conv2d_same", _conv, "Conv2dDynamicSamePadding(groups=C)"),
+                          ("max_pool2d_same", _max_pool, "MaxPool2dDynamicSamePadding")):
+    _pair = get(_op)
+    _pair.torch_sides["efficientnet_pytorch"] = _side
+    _pair.variants["efficientnet_pytorch"] = Variant(
+        "efficientnet_pytorch", _pair.variants["port"].tf, "efficientnet_pytorch",
+        f"{_pair.variants['port'].tf} vs efficientnet_pytorch.utils.{_what}")

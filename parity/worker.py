@@ -1,0 +1,86 @@
+"""The worker process of ``parity.isolation``: ``python -m parity.worker IN_FD OUT_FD``.
+
+Reads ``{"op", "spec", "memory_gib"}``, loads the side (answers ``("ready", info)`` or
+``("unusable", one line)``), then answers each ``("run", config, inputs, named)`` (``named``:
+``(op, registered side)`` for a worker shared by several ops, else None) with
+``("result", (outputs, refusal, warnings))`` until it reads ``None``. A candidate that raises
+``SystemExit`` or ``KeyboardInterrupt`` during a case is a refusal with that name; anything
+that kills the process is seen by the parent.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+from multiprocessing.connection import Connection
+
+
+def _limit_memory(gib) -> None:
+    if not gib:
+        return
+    try:
+        import resource
+
+        limit = int(gib * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):  # not on this platform: no limit
+        pass
+
+
+def _side(op, spec: dict):
+    """The torch side function the spec names."""
+    if "side" in spec:
+        return op.torch_sides[spec["side"]]
+    from parity.candidates import load, side_for
+
+    return side_for(op, load(spec["candidate"], module=spec.get("module", False)),
+                    module=spec.get("module", False), forward_only=spec.get("forward_only", False))
+
+
+def serve(recv: Connection, send: Connection) -> None:
+    from parity import registry
+    from parity.runner import _call, one_line
+
+    hello = recv.recv()
+    _limit_memory(hello.get("memory_gib"))
+    try:
+        op = registry.get(hello["op"]) if hello["op"] else None
+        side = _side(op, hello["spec"]) if op else None
+    except BaseException as e:  # noqa: BLE001 - user code on import: SystemExit included
+        send.send(("unusable", one_line(e) if not isinstance(e, SystemExit)
+                   else f"the candidate's module called sys.exit({e.code!r}) on import"))
+        return
+    send.send(("ready", {"side": getattr(side, "__name__", str(side))}))
+    while True:
+        msg = recv.recv()
+        if msg is None:
+            return
+        _, config, inputs, named = msg
+        try:
+            if named:  # a shared worker: (op, registered side) per case
+                op_here = registry.get(named[0])
+                side_here = op_here.torch_sides[named[1]]
+            else:
+                op_here, side_here = op, side
+            cfg = op_here.parse_config(config)
+            result = _call(side_here, cfg, inputs)
+        except (SystemExit, KeyboardInterrupt) as e:
+            code = f": sys.exit({e.code!r})" if isinstance(e, SystemExit) else ""
+            result = (None, f"{type(e).__name__}{code}", [])
+        except Exception as e:  # noqa: BLE001 - the harness's own fault, said as such
+            send.send(("harness", f"harness: {one_line(e)}"))
+            continue
+        send.send(("result", result))
+
+
+def main(argv: list[str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    recv = Connection(int(argv[0]), writable=False)
+    send = Connection(int(argv[1]), readable=False)
+    try:
+        serve(recv, send)
+    except (EOFError, BrokenPipeError):  # the parent went away
+        pass
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,102 @@
+"""Candidates for the audit tests: contrived false passes and misbehaving implementations.
+
+Loaded by name (``audit_candidates:...``) in the audit's worker process, so each must be a
+module-level callable.
+"""
+import os
+import signal
+import sys
+import time
+
+import torch
+
+from parity.ports import conv2d_same, conv3d_same
+
+
+class _Double(torch.autograd.Function):
+    """Identity forward, twice the gradient backward."""
+
+    @staticmethod
+    def forward(ctx, w):
+        return w.view_as(w)
+
+    @staticmethod
+    def backward(ctx, g):
+        return 2 * g
+
+
+def dw_doubled_where_tf_refuses(x, w, b, stride, dilation, groups):
+    """The port, with dw doubled exactly where TF's CPU kernels refuse the gradients."""
+    if max(dilation) > 1 or groups > 1:
+        w = _Double.apply(w)
+    return conv2d_same(x, w, b, stride, dilation, groups)
+
+
+def zero_where_tf_conv3d_shifts(x, w, b, stride, dilation, groups):
+    """The port, but 0 exactly where TF's Conv3D windows shift (negative SAME padding)."""
+    y = conv3d_same(x, w, b, stride, dilation, groups)
+    shifted = any((-(-n // s) - 1) * s + (k - 1) * d + 1 - n <= -2 for n, k, s, d in
+                  zip(x.shape[2:], w.shape[2:], stride, dilation))
+    return y * 0 if shifted else y
+
+
+def exits(x, w, b, stride, dilation, groups):
+    sys.exit(3)
+
+
+def hangs(x, w, b, stride, dilation, groups):
+    time.sleep(3600)
+
+
+def aborts(x, w, b, stride, dilation, groups):
+    os.abort()
+
+
+def segfaults(x, w, b, stride, dilation, groups):
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def hard_exits(x, w, b, stride, dilation, groups):
+    os._exit(7)
+
+
+def eats_memory(x, w, b, stride, dilation, groups):
+    return torch.empty(2**40, dtype=torch.uint8)  # 1 TiB: refused by the worker's limit
+
+
+def crashes_sometimes(x, w, b, stride, dilation, groups):
+    """Segfaults on batch 1, correct otherwise: the run must go on after the crash."""
+    if x.shape[0] == 1:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return conv2d_same(x, w, b, stride, dilation, groups)
+
+
+def returns_float32(x, w, b, stride, dilation, groups):
+    return conv2d_same(x.float(), w.float(), None if b is None else b.float(), stride,
+                       dilation, groups)
+
+
+def forward_numpy(x, w, b, stride, dilation, groups):
+    """A NumPy candidate (no autograd): the port's result as an array."""
+    return conv2d_same(x, w, b, stride, dilation, groups).numpy()
+
+
+def ignores_weight(x, w, b, stride, dilation, groups):
+    """Output independent of the weight: its gradient is zero, not a harness error."""
+    return conv2d_same(x, torch.ones_like(w.detach()), b, stride, dilation, groups)
+
+
+class Conv2dSameModule(torch.nn.Conv2d):
+    """A module candidate: nn.Conv2d with TF SAME padding done by the port."""
+
+    def forward(self, x):
+        return conv2d_same(x, self.weight, self.bias, self.stride, self.dilation, self.groups)
+
+
+
+def ieee_max_pool2d_same(x, window, stride):
+    """TF's SAME windows, IEEE NaN semantics (torch's max propagates NaN)."""
+    from parity.ports import pad_same
+
+    return torch.nn.functional.max_pool2d(
+        pad_same(x, window, stride, (1, 1), value=float("-inf")), window, stride)
