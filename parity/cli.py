@@ -183,6 +183,11 @@ def cmd_run(args) -> int:
                              out_dir=args.out, progress=_progress,
                              per_op_share=args.examples is None, workers=args.workers,
                              shard=_shard(args.shard))
+    for op, n in report["run"].get("configs", {}).items():
+        asked = _examples(args) if args.examples else registry.get(op).examples(_examples(args))
+        if n < asked:
+            print(f"{op}: {n} configs of {asked} asked (Hypothesis drew {asked - n} duplicate(s), "
+                  "dropped)")
     return _conclude(report, path)
 
 

@@ -6,6 +6,7 @@ Ctrl-C or SIGTERM stops the loop; the cases done so far are written with
 """
 from __future__ import annotations
 
+import json
 import signal
 import time
 from datetime import datetime, timezone
@@ -72,6 +73,8 @@ def run_sweep(ops, *, examples: int, seed: int, dtypes, variants=None, out_dir="
 
     def plan():
         cases = plan_cases(ops, variants, examples, seed, dtypes, per_op_share)
+        run["configs"] = {op: len({(json.dumps(c, sort_keys=True), sd) for o, _, c, sd in cases
+                                   if o == op}) for op in ops}
         return [c for c in cases if in_shard(c, shard)] if shard else cases
     if workers > 1:
         from parity.parallel import execute_in_workers
