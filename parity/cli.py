@@ -79,14 +79,15 @@ def cmd_list(args) -> int:
         print(f"{name}  [{op.family}] {op.description}")
         print(f"    outputs: {', '.join(op.outputs)}")
         for v in op.variants.values():
-            print(f"    {v.name:<8} {v.description}")
+            print(f"    {v.name:<{max(8, max(map(len, op.variants)))}} {v.description}")
         if args.verbose:
             print(f"    audit candidate: {op.candidate_doc}")
     return EXIT_OK
 
 
 def _print_summary(report: dict) -> None:
-    print(f"{'op':<24}{'variant':<9}{'cases':>6}  {'worst diff':>10}  {'worst ratio':>11}  statuses")
+    width = max([9] + [len(s["variant"]) + 1 for s in report["summary"]])
+    print(f"{'op':<24}{'variant':<{width}}{'cases':>6}  {'worst diff':>10}  {'worst ratio':>11}  statuses")
     for s in report["summary"]:
         diff = f"{s['worst_max_abs_diff']:.3g}" if s["worst_max_abs_diff"] is not None else "-"
         ratio = f"{s['worst_bound_ratio']:.3g}" if s["worst_bound_ratio"] is not None else "-"
@@ -94,7 +95,7 @@ def _print_summary(report: dict) -> None:
         if s["farther_from_reference"]:
             counts += " (farther from float64: " + ", ".join(
                 f"{k} {v}" for k, v in s["farther_from_reference"].items()) + ")"
-        print(f"{s['op']:<24}{s['variant']:<9}{s['cases']:>6}  {diff:>10}  {ratio:>11}  {counts}")
+        print(f"{s['op']:<24}{s['variant']:<{width}}{s['cases']:>6}  {diff:>10}  {ratio:>11}  {counts}")
     for d in report["divergences"]:
         if d["not_reproduced"]:
             print(f"divergence {d['id']}: scope exercised {d['exercised']}x, never reproduced")
