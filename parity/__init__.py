@@ -6,17 +6,26 @@
 __version__ = "0.1.0"
 
 
-def repro(op: str, variant: str, config: dict, seed: int, candidate: str | None = None) -> dict:
+def repro(op: str, variant: str, config: dict, seed: int, candidate: str | None = None,
+          nonfinite: str = "tf", forward_only: bool = False, module: bool = False) -> dict:
     """Re-run one case (as printed in a report's ``repro``) and print its verdict.
 
-    ``candidate`` is ``"package.module:function"`` for an audited implementation.
+    ``candidate`` is ``"package.module:function"`` for an audited implementation (run in this
+    process), with the audit's ``nonfinite``, ``forward_only`` and ``module`` options.
     """
+    from parity.candidates import side_for
     from parity.cli import _describe, load_candidate
     from parity.divergences import Registry
-    from parity.runner import run_case
+    from parity.registry import get
+    from parity.runner import _call, run_case
 
-    fn = load_candidate(candidate) if candidate else None
-    record = run_case(op, variant, config, seed, candidate=fn, candidate_name=candidate,
-                      divergences=Registry.load())
+    side = None
+    if candidate:
+        fn = side_for(get(op), load_candidate(candidate), module=module,
+                      forward_only=forward_only)
+        side = lambda cfg, inputs: _call(fn, cfg, inputs)  # noqa: E731
+    record = run_case(op, variant, config, seed, candidate_name=candidate,
+                      divergences=Registry.load(), torch_side=side, nonfinite=nonfinite,
+                      outputs=("y",) if forward_only else None)
     print("\n".join(_describe(record)))
     return record

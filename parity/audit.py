@@ -111,10 +111,14 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
         torch_side = lambda cfg, inputs: _call(fn, cfg, inputs)  # noqa: E731
     exclude = _exclude(op, nonfinite)
 
+    options = {k: v for k, v, default in (("nonfinite", nonfinite, "tf"),
+                                          ("forward_only", forward_only, False),
+                                          ("module", module, False)) if v != default}
+
     def case(config: dict, s: int) -> dict:
         return run_case(op_name, "audit", config, s, candidate_name=candidate_name,
                         divergences=divergences, torch_side=torch_side, nonfinite=nonfinite,
-                        outputs=("y",) if forward_only else None)
+                        outputs=("y",) if forward_only else None, repro_options=options)
 
     records, classes = [], []
     try:

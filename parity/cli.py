@@ -8,7 +8,6 @@ registry); 130 interrupted (the partial report is still written).
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 

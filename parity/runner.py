@@ -18,7 +18,7 @@ from parity import registry
 from parity.backends import BackendUnavailable
 import numpy as np
 
-from parity.compare import judged_by_reference, judged_by_tf, output_failed, problem_outputs
+from parity.compare import judged_by_reference, judged_by_tf, problem_outputs
 from parity.config import ConfigError
 from parity.divergences import Registry, RegistryError
 from parity.isolation import SideCrashed
@@ -62,20 +62,23 @@ def _messages(caught) -> list[str]:
                    for w in caught})
 
 
-def repro_snippet(op: str, variant: str, config: dict, seed: int, candidate: str | None) -> str:
+def repro_snippet(op: str, variant: str, config: dict, seed: int, candidate: str | None,
+                  options: dict | None = None) -> str:
     extra = f", candidate={candidate!r}" if candidate else ""
+    extra += "".join(f", {k}={v!r}" for k, v in (options or {}).items())
     literal = repr(dict(sorted(config.items())))  # Python, not JSON: the snippet must run
     return f"import parity\nrecord = parity.repro({op!r}, {variant!r}, {literal}, seed={seed}{extra})"
 
 
 def base_record(op_name: str, variant: str, config: dict, seed: int,
-                candidate_name: str | None = None, device: str = "cpu") -> dict:
+                candidate_name: str | None = None, device: str = "cpu",
+                options: dict | None = None) -> dict:
     """A case's record before it ran: status ``error`` until judged."""
     return {"id": case_id(op_name, variant, config, seed), "op": op_name, "variant": variant,
             "config": config, "dtype": config.get("dtype"), "device": device, "seed": seed,
             "status": "error", "outputs": {}, "max_abs_diff": None, "max_bound_ratio": None,
             "error": None, "rejections": {}, "divergence": None,
-            "repro": repro_snippet(op_name, variant, config, seed, candidate_name)}
+            "repro": repro_snippet(op_name, variant, config, seed, candidate_name, options)}
 
 
 def divergence_scope(op_name: str, config: dict) -> dict:
@@ -119,7 +122,8 @@ def _nonfinite_input(inputs: dict) -> bool:
 def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=None,
              candidate_name: str | None = None, divergences: Registry | None = None,
              device: str | None = None, tf_recorded=None, torch_side=None,
-             nonfinite: str = "tf", outputs: tuple[str, ...] | None = None) -> dict:
+             nonfinite: str = "tf", outputs: tuple[str, ...] | None = None,
+             repro_options: dict | None = None) -> dict:
     """Execute one case and return its report record (see ``report/schema.json``).
 
     ``tf_recorded(op, variant, config, seed)``, when given, supplies the TF side's result
@@ -127,13 +131,14 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
     given, runs the torch side instead (an isolated worker) and returns what ``_call`` does.
     Each output is judged by TF, or by the float64 reference where TF refused it or a registry
     entry says TF is wrong on it (and, with ``nonfinite="ieee"``, where the inputs hold NaN/inf).
-    ``outputs``, when given, limits the judged outputs (forward-only candidates: ``("y",)``).
+    ``outputs``, when given, limits the judged outputs (forward-only candidates: ``("y",)``);
+    ``repro_options`` are the audit options the repro snippet must pass on.
     """
     from parity.device import requested
 
     start = time.perf_counter()
     rec = base_record(op_name, variant, config, seed, candidate_name,
-                      device or requested()["device"])
+                      device or requested()["device"], repro_options)
     try:
         op = registry.get(op_name)
         cfg = op.parse_config(config)

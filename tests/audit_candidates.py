@@ -100,3 +100,18 @@ def ieee_max_pool2d_same(x, window, stride):
 
     return torch.nn.functional.max_pool2d(
         pad_same(x, window, stride, (1, 1), value=float("-inf")), window, stride)
+
+
+def avg_pool2d_kernel_size(x, kernel_size, stride):
+    """The port, called with torch's keyword: kernel_size= instead of window=."""
+    from parity.ports import avg_pool2d_same
+
+    return avg_pool2d_same(x, kernel_size, stride)
+
+
+class HalfKernelPadding(torch.nn.Conv2d):
+    """A module candidate with the usual wrong port: symmetric padding k // 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.padding = tuple(k // 2 for k in self.kernel_size)

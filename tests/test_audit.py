@@ -121,6 +121,11 @@ def test_forward_only_module_and_dtype_flag(capsys, tmp_path):
     assert code == 0 and "forward only" in out
     report = load_report(tmp_path / "latest.json")
     assert all(set(c["outputs"]) <= {"y"} for c in report["cases"])
+    case = report["cases"][0]
+    assert "forward_only=True" in case["repro"]
+    namespace = {}
+    exec(case["repro"], namespace)  # the snippet re-runs the case with the audit's options
+    assert (namespace["record"]["id"], namespace["record"]["status"]) == (case["id"], case["status"])
     code = cli.main(["audit", "conv2d_same", "audit_candidates:Conv2dSameModule",
                      "--examples", "10", "--out", str(tmp_path)])
     assert code == 0, capsys.readouterr().out
@@ -166,3 +171,12 @@ def test_nonfinite_semantics_choose_the_contract(tmp_path):
     skip, _ = run_audit("max_pool2d_same", spec, spec, nonfinite="skip", **kw)
     assert skip["audit"]["verdict"] == "pass" and len(skip["cases"]) == 25
     assert not [c for c in skip["cases"] if c["config"]["fill"] == "specials"]
+
+
+def test_kernel_size_keyword_and_a_wrong_module_candidate(capsys, tmp_path):
+    assert cli.main(["audit", "avg_pool2d_same", "audit_candidates:avg_pool2d_kernel_size",
+                     "--examples", "15", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert cli.main(["audit", "conv2d_same", "audit_candidates:HalfKernelPadding",
+                     "--examples", "25", "--out", str(tmp_path)]) == 1
+    assert "FAIL" in capsys.readouterr().out
