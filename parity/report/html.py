@@ -51,7 +51,9 @@ def _plots(cases: list[dict]) -> tuple[str, list[tuple[str, str]]]:
 def _listed(case: dict) -> dict:
     failures = [describe_failure(case["op"], case["id"], n, m)
                 for n, m in case["outputs"].items() if output_failed(m)]
-    return dict(case, failures=failures, config_json=json.dumps(case["config"], sort_keys=True))
+    judges = ", ".join(f"{n} by {m['judge']}" for n, m in case["outputs"].items() if m.get("judge"))
+    return dict(case, failures=failures, judges=judges,
+                config_json=json.dumps(case["config"], sort_keys=True))
 
 
 def _mechanisms() -> dict:
