@@ -13,17 +13,14 @@ def repro(op: str, variant: str, config: dict, seed: int, candidate: str | None 
     ``candidate`` is ``"package.module:function"`` for an audited implementation (run in this
     process), with the audit's ``nonfinite``, ``forward_only`` and ``module`` options.
     """
-    from parity.candidates import side_for
+    from parity.candidates import in_process_side
     from parity.cli import _describe, load_candidate
     from parity.divergences import Registry
     from parity.registry import get
-    from parity.runner import _call, run_case
+    from parity.runner import run_case
 
-    side = None
-    if candidate:
-        fn = side_for(get(op), load_candidate(candidate), module=module,
-                      forward_only=forward_only)
-        side = lambda cfg, inputs: _call(fn, cfg, inputs)  # noqa: E731
+    side = in_process_side(get(op), load_candidate(candidate), module=module,
+                           forward_only=forward_only) if candidate else None
     record = run_case(op, variant, config, seed, candidate_name=candidate,
                       divergences=Registry.load(), torch_side=side, nonfinite=nonfinite,
                       outputs=("y",) if forward_only else None)

@@ -27,7 +27,7 @@ from parity import registry
 from parity.divergences import Registry
 from parity.isolation import DEFAULT_MEMORY_GIB, DEFAULT_TIMEOUT_S, IsolatedSide
 from parity.profiles import hypothesis_settings
-from parity.runner import NONFINITE, _call, run_case
+from parity.runner import NONFINITE, run_case
 from parity.session import _Sigterm, _run_name, finish
 from parity.sweep import _without_local_constants, case_strategy, draw_configs
 
@@ -105,10 +105,10 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
         side.start()
         torch_side = side
     else:
-        from parity.candidates import side_for
+        from parity.candidates import in_process_side
 
-        side, fn = None, side_for(op, candidate, module=module, forward_only=forward_only)
-        torch_side = lambda cfg, inputs: _call(fn, cfg, inputs)  # noqa: E731
+        side = None
+        torch_side = in_process_side(op, candidate, module=module, forward_only=forward_only)
     exclude = _exclude(op, nonfinite)
 
     options = {k: v for k, v, default in (("nonfinite", nonfinite, "tf"),
@@ -204,7 +204,7 @@ def _shrink(op_name, target: str, case, examples, seed, dtypes, exclude):
 def _verdict(op_name, candidate_name, records, classes) -> dict:
     """The audit block of the report: verdict, classes, judged outputs by judge."""
     judged, unjudged = Counter(), Counter()
-    dtypes = Counter()
+    other_dtype = 0
     for r in records:
         if r.get("minimal"):
             continue
@@ -213,7 +213,7 @@ def _verdict(op_name, candidate_name, records, classes) -> dict:
         for name in r.get("unjudged", []):
             unjudged[name] += 1
         if any(w.startswith("DtypeWarning") for w in r.get("warnings", {}).get("torch", [])):
-            dtypes["cases"] += 1
+            other_dtype += 1
     first = classes[0] if classes else None
     return {"op": op_name, "candidate": candidate_name,
             "verdict": "fail" if classes else "pass",
@@ -222,4 +222,4 @@ def _verdict(op_name, candidate_name, records, classes) -> dict:
             "classes": classes,
             "judged_outputs": {"tf": judged["tf"], "reference": judged["reference"]},
             "unjudged_outputs": dict(unjudged),
-            "other_dtype_cases": dtypes["cases"]}
+            "other_dtype_cases": other_dtype}

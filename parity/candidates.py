@@ -32,7 +32,7 @@ class CandidateError(ValueError):
     """A candidate that cannot be used: one line, exit 2."""
 
 
-def load(spec: str, module: bool = False):
+def load(spec: str):
     """``pkg.module:attr`` -> the object, or ``CandidateError`` saying why not."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
@@ -113,6 +113,15 @@ def pool_module(factory):
         return _call_module(_build(factory, (window,), dict(stride=stride),
                                    tuple(x.shape[2:])), x, {})
     return fn
+
+
+def in_process_side(op, obj, *, module: bool = False, forward_only: bool = False):
+    """``side_for`` run in this process, answering as an isolated worker does:
+    ``side(cfg, inputs) -> (outputs or None, refusal or None, warnings)``."""
+    from parity.runner import _call
+
+    fn = side_for(op, obj, module=module, forward_only=forward_only)
+    return lambda cfg, inputs: _call(fn, cfg, inputs)
 
 
 def side_for(op, obj, *, module: bool = False, forward_only: bool = False):

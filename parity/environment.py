@@ -1,6 +1,7 @@
 """What a run ran on: versions (read from package metadata, no framework import), threads, commit."""
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -65,18 +66,22 @@ def facts() -> dict:
     """
     from parity.device import requested
 
-    flags: set[str] = set()
+    x86 = platform.machine().lower() in ("x86_64", "amd64")
+    return {"onednn": x86 and os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0",
+            "cpu": _cpu_flags(), "device": requested()["device"]}
+
+
+@functools.cache
+def _cpu_flags() -> frozenset:
+    """The ``CPU_FLAGS`` in ``/proc/cpuinfo`` (read once; empty where there is none)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith(("flags", "Features")):
                 flags = set(line.split(":", 1)[1].split())
-                break
+                return frozenset(f for f in CPU_FLAGS if f in flags)
     except OSError:
         pass
-    x86 = platform.machine().lower() in ("x86_64", "amd64")
-    return {"onednn": x86 and os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0",
-            "cpu": frozenset(f for f in CPU_FLAGS if f in flags),
-            "device": requested()["device"]}
+    return frozenset()
 
 
 def numerics() -> dict:

@@ -146,8 +146,8 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
         if audit:
             tf_side = op.tf_sides[op.variant("port").tf]
             if not torch_side:
-                from parity.candidates import side_for
-                torch_fn = side_for(op, candidate)
+                from parity.candidates import in_process_side
+                torch_side = in_process_side(op, candidate)
         else:
             v = op.variant(variant)
             tf_side, torch_fn = op.tf_sides[v.tf], op.torch_sides[v.torch]
@@ -156,7 +156,8 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
                 torch_side = shared_side(op_name, v.torch, v.env)
         inputs = op.make_inputs(cfg, seed)
         scope = divergence_scope(op_name, config) if divergences is not None else None
-        by_reference = divergences.reference_judged(op_name, variant, scope) if scope else set()
+        by_reference = (divergences.reference_judged(op_name, variant, scope)
+                        if scope is not None else set())
         ieee = nonfinite == "ieee" and _nonfinite_input(inputs)
         tf_out, tf_err, tf_warn = (tf_recorded(op_name, variant, config, seed) if tf_recorded
                                    else _call(tf_side, cfg, inputs))

@@ -32,7 +32,7 @@ def _side(op, spec: dict):
         return op.torch_sides[spec["side"]]
     from parity.candidates import load, side_for
 
-    return side_for(op, load(spec["candidate"], module=spec.get("module", False)),
+    return side_for(op, load(spec["candidate"]),
                     module=spec.get("module", False), forward_only=spec.get("forward_only", False))
 
 
