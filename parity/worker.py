@@ -14,15 +14,19 @@ import sys
 from multiprocessing.connection import Connection
 
 
-def _limit_memory(gib) -> None:
-    if not gib:
-        return
+def _limit_resources(gib) -> None:
+    """No core files (a candidate that aborts must not keep a dead worker writing gigabytes
+    while its case's clock runs) and, with ``gib``, an address-space limit."""
     try:
         import resource
-
-        limit = int(gib * 2**30)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    except (ImportError, ValueError, OSError):  # not on this platform: no limit
+    except ImportError:  # not on this platform: no limits
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if gib:
+            limit = int(gib * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ValueError, OSError):
         pass
 
 
@@ -41,7 +45,7 @@ def serve(recv: Connection, send: Connection) -> None:
     from parity.runner import _call, one_line
 
     hello = recv.recv()
-    _limit_memory(hello.get("memory_gib"))
+    _limit_resources(hello.get("memory_gib"))
     try:
         op = registry.get(hello["op"]) if hello["op"] else None
         side = _side(op, hello["spec"]) if op else None

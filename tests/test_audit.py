@@ -73,6 +73,24 @@ def test_the_port_passes_and_says_how_outputs_were_judged(capsys, tmp_path):
     assert a["verdict"] == "pass" and a["judged_outputs"]["tf"] > 0
 
 
+def test_the_worker_writes_no_core_files(tmp_path):
+    """An aborting candidate must not keep its dead worker dumping a core while the clock runs."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    if hard == 0:
+        pytest.skip("core files are off for this process already: nothing to show")
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))  # the worker inherits it
+    try:
+        report, _ = run_audit("conv2d_same", "audit_candidates:correct_if_no_core_files",
+                              "audit_candidates:correct_if_no_core_files", examples=2,
+                              seed=0, dtypes=["float32"], out_dir=tmp_path, max_classes=0)
+    finally:
+        resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+    assert [c["status"] for c in report["cases"]] == ["pass", "pass"], \
+        [c.get("error") for c in report["cases"]]
+
+
 @pytest.mark.parametrize("name,expected", [
     ("exits", "SystemExit"), ("hangs", "timed out"), ("aborts", "SIGABRT"),
     ("segfaults", "SIGSEGV"), ("hard_exits", "exited with code 7"),
@@ -80,7 +98,8 @@ def test_the_port_passes_and_says_how_outputs_were_judged(capsys, tmp_path):
 def test_a_misbehaving_candidate_is_an_error_and_the_report_is_complete(tmp_path, name, expected):
     report, path = run_audit("conv2d_same", f"audit_candidates:{name}", f"audit_candidates:{name}",
                              examples=3, seed=0, dtypes=["float32"], out_dir=tmp_path,
-                             case_timeout=3, memory_gib=8, max_classes=0)
+                             case_timeout=3 if name == "hangs" else 60, memory_gib=8,
+                             max_classes=0)
     validate(load_report(path))
     assert report["complete"] and len(report["cases"]) == report["run"]["configs"] == 3
     assert all(c["status"] == "error" and expected in c["error"] for c in report["cases"]), \
