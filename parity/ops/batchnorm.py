@@ -230,17 +230,35 @@ def candidate_side(fn):
     return lambda c, inp: _keras_like_steps(c, inp, fn(c.size, c.dim, c.momentum, c.epsilon))
 
 
+def torch_defaults(c: BNConfig, inp: dict) -> dict:
+    """torch.nn.BatchNorm{r}d(channels) with torch's defaults (eps 1e-5, momentum 0.1): the
+    Keras layer's epsilon and momentum not carried over."""
+    from parity.backends import torch as B
+
+    torch = B.torch()
+    bn = getattr(torch.nn, f"BatchNorm{c.rank}d")(c.channels).to(getattr(torch, c.dtype))
+    with torch.no_grad():
+        bn.weight.copy_(B.tensor(inp["gamma"], c.dtype))
+        bn.bias.copy_(B.tensor(inp["beta"], c.dtype))
+        bn.running_mean.copy_(B.tensor(inp["moving_mean"], c.dtype))
+        bn.running_var.copy_(B.tensor(inp["moving_variance"], c.dtype))
+    return _torch_steps(c, inp, bn, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+
+
 register(OpPair(
     name="batch_norm", family="norm",
     description="Keras BatchNormalization vs torch, eval and training steps (outputs, gradients, "
                 "moving statistics); Keras axis other than the channels too",
     config_type=BNConfig, strategy=lambda dtypes=DTYPES: _bn_configs(tuple(dtypes)),
     make_inputs=make_inputs, reference=reference_and_bounds, tf_sides={"keras": tf_keras},
-    torch_sides={"port": torch_port, "native": torch_native},
+    torch_sides={"port": torch_port, "native": torch_native, "defaults": torch_defaults},
     variants={"port": Variant("port", "keras", "port", "Keras BatchNormalization vs "
                               "parity.ports.KerasBatchNorm"),
               "native": Variant("native", "keras", "native", "Keras BatchNormalization vs "
-                                "torch BatchNorm*d(eps=epsilon, momentum=momentum) copied as is")},
+                                "torch BatchNorm*d(eps=epsilon, momentum=momentum) copied as is"),
+              "defaults": Variant("defaults", "keras", "defaults", "Keras BatchNormalization vs "
+                                  "torch BatchNorm*d(channels) with torch's default eps and "
+                                  "momentum")},
     candidate_side=candidate_side,
     candidate_doc="fn(size, dim, momentum, epsilon) -> torch module with gamma, beta, "
                   "moving_mean, moving_variance (Keras meaning of momentum and epsilon)",

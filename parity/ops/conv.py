@@ -234,6 +234,16 @@ def torch_native(c: ConvConfig, inp: dict) -> dict:
     return _torch_run(c, inp, lambda x, w, b: fn(x, w, b, c.stride, "same", c.dilation, c.groups))
 
 
+def torch_symmetric(c: ConvConfig, inp: dict) -> dict:
+    """torch.nn.functional.conv{r}d(padding=d*(k-1)//2 on both sides): the usual hand port of
+    "same" (``nn.Conv2d(..., padding=k//2)``)."""
+    from parity.backends import torch as B
+
+    fn = getattr(B.torch().nn.functional, f"conv{c.rank}d")
+    pad = tuple(d * (k - 1) // 2 for k, d in zip(c.kernel, c.dilation))
+    return _torch_run(c, inp, lambda x, w, b: fn(x, w, b, c.stride, pad, c.dilation, c.groups))
+
+
 def torch_seed_recipe(c: ConvConfig, inp: dict) -> dict:
     """The blog recipe of seeds/000 (``parity.recipes.seed_conv2d_same_padding``)."""
     from parity.recipes import seed_conv2d_same_padding
@@ -284,6 +294,8 @@ _VARIANTS = {
     "port": Variant("port", "tf.nn", "port", "tf.nn SAME conv vs parity.ports"),
     "native": Variant("native", "tf.nn", "native", 'tf.nn SAME conv vs torch padding="same"'),
     "keras": Variant("keras", "keras", "port", 'keras.layers padding="same" vs parity.ports'),
+    "symmetric": Variant("symmetric", "tf.nn", "symmetric",
+                         "tf.nn SAME conv vs torch padding=d*(k-1)//2 on both sides"),
 }
 _SEED = Variant("seed", "tf.nn", "seed", "tf.nn SAME conv vs the seeds/000 blog recipe")
 
@@ -298,7 +310,8 @@ def _register(name: str, rank: int, description: str, depthwise: bool = False) -
         strategy=strategy_for(rank, depthwise), make_inputs=make_inputs,
         reference=reference_and_bounds,
         tf_sides={"tf.nn": tf_nn_depthwise if depthwise else tf_nn, "keras": keras_side},
-        torch_sides={"port": torch_port, "native": torch_native, "seed": torch_seed_recipe},
+        torch_sides={"port": torch_port, "native": torch_native, "seed": torch_seed_recipe,
+                     "symmetric": torch_symmetric},
         variants=variants, candidate_side=candidate_side,
         candidate_doc=CANDIDATE_DOC.replace("{r}", "2" if depthwise else str(rank))
         + ("; groups = in_channels, weight (C*M, 1, kh, kw)" if depthwise else ""),

@@ -164,6 +164,17 @@ def torch_module(kind: str, ceil_mode: bool):
     return side
 
 
+def torch_symmetric(kind: str):
+    def side(c: PoolConfig, inp: dict) -> dict:
+        """torch.nn.{Max,Avg}Pool{r}d(window, stride, padding=k//2): the usual hand port."""
+        from parity.backends import torch as B
+
+        cls = getattr(B.torch().nn, f"{'Max' if kind == 'max' else 'Avg'}Pool{c.rank}d")
+        module = cls(c.window, c.stride, padding=tuple(k // 2 for k in c.window))
+        return _torch_run(c, inp, module)
+    return side
+
+
 def _window_keyword(fn) -> str:
     """``window``, or ``kernel_size`` for a callable that names that and not ``window``."""
     import inspect
@@ -223,7 +234,7 @@ for _kind in ("max", "avg"):
             nonfinite_fills=("fill", ("specials",)),
             tf_sides={"tf.nn": tf_nn(_kind), "keras": tf_keras(_kind)},
             torch_sides={"port": torch_port(_kind), "native": torch_module(_kind, False),
-                         "ceil": torch_module(_kind, True)},
+                         "ceil": torch_module(_kind, True), "symmetric": torch_symmetric(_kind)},
             variants={
                 "port": Variant("port", "tf.nn", "port", "tf.nn SAME pooling vs parity.ports"),
                 "native": Variant("native", "tf.nn", "native",
@@ -232,6 +243,8 @@ for _kind in ("max", "avg"):
                 "ceil": Variant("ceil", "tf.nn", "ceil",
                                 "tf.nn SAME pooling vs torch.nn pooling, padding=0, ceil_mode=True"),
                 "keras": Variant("keras", "keras", "port", "Keras pooling layer vs parity.ports"),
+                "symmetric": Variant("symmetric", "tf.nn", "symmetric",
+                                     "tf.nn SAME pooling vs torch.nn pooling with padding=k//2"),
             },
             candidate_side=candidate_side,
             candidate_doc=f"fn(input, window=({', '.join(f'k{i}' for i in range(_rank))}), "

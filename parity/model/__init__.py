@@ -1,0 +1,21 @@
+"""Whole-model parity: a Keras model and a torch module, weights carried across, per layer the
+isolated and the propagated difference against a bound, and the first layer that diverges and
+why.
+
+    >>> from parity.model import compare                                # doctest: +SKIP
+    >>> result = compare(keras_model, torch_module)                     # doctest: +SKIP
+    >>> result["verdict"]["first_diverging"]                            # doctest: +SKIP
+
+See ``parity.model.core.compare`` for the arguments and ``parity model --help`` for the CLI.
+"""
+from __future__ import annotations
+
+
+class ModelError(ValueError):
+    """A model pair that cannot be compared (unmappable layer, bad mapping, bad input): one line."""
+
+
+def compare(keras_model, torch_module, inputs=None, mapping=None, **options) -> dict:
+    from parity.model.core import compare as _compare
+
+    return _compare(keras_model, torch_module, inputs=inputs, mapping=mapping, **options)

@@ -1,0 +1,119 @@
+"""The bounds a model comparison judges each layer's difference against.
+
+**Isolated** (the torch layer fed Keras's exact input): the rounding bound of
+``parity.compare.rounding_bound``, ``C * u(dtype) * (1 + sqrt(n)) * magnitude + tiny``, with the
+``n`` and the magnitude each op module of the registry uses for the same computation:
+
+==============  ===============================================  =============================
+kind            n (terms summed into one output element)          magnitude
+==============  ===============================================  =============================
+conv            in/groups * prod(kernel) + 1                      ``|x| conv |w| + |b|``
+depthwise       prod(kernel) + 1                                  the same, depthwise
+separable       two stages: 1+sqrt(prod k) + 1+sqrt(C*M + 1)       both stages on absolute values
+transpose       in * prod(kernel) + 1                             ``|x| conv^T |w| + |b|``
+dense           in + 1                                            ``|x| @ |W| + |b|``
+batchnorm       4                                                 ``(|x|+|mean|)|g|/sqrt(v+eps)+|b|``
+layer/groupnorm elements per statistic + 4                        ``|y| + max|gamma| + max|beta|``
+avgpool, gap    elements averaged + 1                             the mean of ``|x|``
+maxpool, pad,   0 (exact)                                         ``|y|``
+layout, dropout
+activation      1                                                 ``|x| + |y|``
+merge (add)     number of inputs                                  the sum of ``|inputs|``
+other           4                                                 ``|y| (+ |x| if same shape)``
+==============  ===============================================  =============================
+
+The magnitudes are computed by the Keras layer itself, cloned in float64 with absolute weights
+(a moving mean made non-positive) on absolute inputs.
+
+**Propagated** (both models run end to end): first-order rounding analysis says a network's
+accumulated rounding error is linear in the unit roundoff, so the float64 runs of two equivalent
+models differ at layer L by at most about ``u64/u32`` times their float32 runs' drift from their
+own float64 runs, which this comparison measures at every layer. It grows with depth exactly as
+the measured drift does (no hand-picked tolerance):
+
+    B64[L] = C * (u64/u32) * (max|k32[L] - k64[L]| + max|t32[L] - t64[L]|) + max(isolated B64[L])
+    B32[L] = max|k32[L] - k64[L]| + max|t32[L] - t64[L]| + B64[L]
+
+(k: Keras, t: torch; 32/64 the run's dtype). The float32 bound is the triangle inequality: two
+float32 results can differ by their own distances to exact arithmetic plus the float64 runs'
+difference (so a float32 propagated failure is always a float64 one too).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from parity.compare import ROUNDING_C, rounding_bound
+from parity.numerics import unit_roundoff
+
+ABSOLUTE = ("conv", "depthwise", "separable", "transpose", "dense", "batchnorm", "avgpool",
+            "gap", "preprocess")
+
+
+def terms(layer, kind: str, inputs: list[np.ndarray]) -> float:
+    """The ``n`` of the bound (for two-stage layers an ``n`` giving the summed factors)."""
+    x = inputs[0]
+    name = type(layer).__name__
+    if kind == "conv":
+        return layer.kernel.shape[-2] * math.prod(layer.kernel_size) + 1
+    if kind == "depthwise":
+        return math.prod(layer.kernel_size) + 1
+    if kind == "separable":
+        f = (1 + math.sqrt(math.prod(layer.kernel_size))) + \
+            (1 + math.sqrt(layer.pointwise_kernel.shape[-2] + 1))
+        return (f - 1) ** 2
+    if kind == "transpose":
+        return layer.kernel.shape[-1] * math.prod(layer.kernel_size) + 1
+    if kind == "dense":
+        return layer.kernel.shape[0] + 1
+    if kind == "batchnorm":
+        return 4
+    if kind in ("layernorm", "groupnorm"):
+        axes = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+        per = math.prod(x.shape[a] for a in axes)
+        if kind == "groupnorm":
+            per = x.shape[-1] // layer.groups * math.prod(x.shape[1:-1])
+        return per + 4
+    if kind == "avgpool":
+        return math.prod(layer.pool_size) + 1
+    if kind == "gap":
+        return math.prod(x.shape[1:-1]) + 1
+    if kind in ("maxpool", "pad", "layout", "dropout"):
+        return 0
+    if kind == "activation":
+        return 1
+    if kind == "merge":
+        return len(inputs) if name in ("Add", "Subtract", "Average") else 1
+    return 4
+
+
+def magnitude(kgraph, name: str, kind: str, inputs: list[np.ndarray], y64: np.ndarray):
+    if kind in ABSOLUTE or (kind == "merge" and type(kgraph.by_name[name]).__name__ in
+                            ("Add", "Subtract", "Average")):
+        return np.abs(kgraph.call_layer(name, inputs, "float64", absolute=True))
+    if kind in ("layernorm", "groupnorm"):
+        w = {v.path.split("/")[-1]: np.abs(v.numpy()).max() for v in kgraph.by_name[name].weights}
+        return np.abs(y64) + w.get("gamma", 1.0) + w.get("beta", 0.0)
+    if kind == "activation" or (kind == "other" and len(inputs) == 1 and
+                                inputs[0].shape == y64.shape):
+        return np.abs(y64) + np.abs(inputs[0])
+    return np.abs(y64)
+
+
+def isolated(kgraph, name: str, inputs: list[np.ndarray], y64: np.ndarray, dtype: str):
+    """The isolated bound (Keras layout) of layer ``name`` on ``inputs`` for a ``dtype`` run."""
+    layer, kind = kgraph.by_name[name], kgraph.kind(name)
+    mag = magnitude(kgraph, name, kind, inputs, y64)
+    return rounding_bound(mag, terms(layer, kind, inputs), dtype)
+
+
+def propagated64(k32, k64, t32, t64, iso64_max: float) -> float:
+    drift = float(np.max(np.abs(k32 - k64), initial=0.0)) + \
+        float(np.max(np.abs(t32 - t64), initial=0.0))
+    return ROUNDING_C * unit_roundoff("float64") / unit_roundoff("float32") * drift + iso64_max
+
+
+def propagated32(k32, k64, t32, t64, b64: float) -> float:
+    return float(np.max(np.abs(k32 - k64), initial=0.0)) + \
+        float(np.max(np.abs(t32 - t64), initial=0.0)) + b64

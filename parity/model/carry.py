@@ -1,0 +1,189 @@
+"""Keras weights into the mapped torch modules, converted to torch's layouts.
+
+Conv kernels ``(*k, in, out)`` -> ``(out, in, *k)``; depthwise ``(*k, C, M)`` -> ``(C*M, 1, *k)``;
+transposed ``(*k, out, in)`` -> ``(in, out, *k)``; Dense ``(in, out)`` -> ``(out, in)``, with the
+rows reordered from Keras's channels-last flatten order ``(h, w, c)`` to torch's ``(c, h, w)``
+when the Dense layer reads a ``Flatten`` of an image; BatchNormalization gamma, beta, moving mean
+and variance -> weight, bias, running_mean, running_var. Hyperparameters are *checked*, never
+changed (a comparison must not repair the module it judges): torch's BatchNorm momentum must be
+``1 - keras momentum`` and its eps Keras's epsilon; each mismatch is listed.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from parity import layout
+from parity.model import ModelError
+
+
+def flatten_source_shape(kgraph, name: str) -> tuple | None:
+    """The (h, w, ..., c) shape a Dense layer's Flatten input had, or None."""
+    src = kgraph.inputs_of[name][0]
+    while src in kgraph.by_name and kgraph.kind(src) in ("dropout", "activation"):
+        src = kgraph.inputs_of[src][0]
+    layer = kgraph.by_name.get(src)
+    if layer is None or type(layer).__name__ != "Flatten":
+        return None
+    shape = tuple(layer.input.shape[1:])
+    return shape if len(shape) >= 2 else None
+
+
+def dense_kernel_to_torch(kernel: np.ndarray, flat_shape: tuple | None) -> np.ndarray:
+    """Keras Dense kernel (in, out) -> torch Linear weight (out, in); with ``flat_shape``
+    (h, w, c) the input rows are reordered from h-w-c to c-h-w (torch flattens NCHW)."""
+    if flat_shape is not None:
+        r = len(flat_shape)
+        k = kernel.reshape(*flat_shape, kernel.shape[1])
+        k = np.transpose(k, (r - 1,) + tuple(range(r - 1)) + (r,))
+        kernel = k.reshape(-1, kernel.shape[1])
+    return np.ascontiguousarray(kernel.T)
+
+
+def _named(layer) -> dict:
+    return {w.path.split("/")[-1]: np.asarray(w.numpy()) for w in layer.weights}
+
+
+def expected(kgraph, name: str, modules: list, channels_first: bool = True) -> dict:
+    """{(module index, torch parameter name): array} a correct torch counterpart holds."""
+    layer, kind = kgraph.by_name[name], kgraph.kind(name)
+    w = _named(layer)
+    out = {}
+    if kind == "conv":
+        out[(0, "weight")] = layout.kernel_tf_to_torch(w["kernel"])
+        if "bias" in w:
+            out[(0, "bias")] = w["bias"]
+    elif kind == "depthwise":
+        out[(0, "weight")] = layout.depthwise_tf_to_torch(w["kernel"])
+        if "bias" in w:
+            out[(0, "bias")] = w["bias"]
+    elif kind == "separable":
+        out[(0, "weight")] = layout.depthwise_tf_to_torch(w["depthwise_kernel"])
+        out[(1, "weight")] = layout.kernel_tf_to_torch(w["pointwise_kernel"])
+        if "bias" in w:
+            out[(1, "bias")] = w["bias"]
+    elif kind == "transpose":
+        out[(0, "weight")] = layout.transpose_kernel_tf_to_torch(w["kernel"])
+        if "bias" in w:
+            out[(0, "bias")] = w["bias"]
+    elif kind == "dense":
+        flat = flatten_source_shape(kgraph, name) if channels_first else None
+        out[(0, "weight")] = dense_kernel_to_torch(w["kernel"], flat)
+        if "bias" in w:
+            out[(0, "bias")] = w["bias"]
+    elif kind == "batchnorm":
+        m = modules[0]
+        keras_names = {"gamma": ("weight", "gamma"), "beta": ("bias", "beta"),
+                       "moving_mean": ("running_mean", "moving_mean"),
+                       "moving_variance": ("running_var", "moving_variance")}
+        for k, (torch_name, port_name) in keras_names.items():
+            target = torch_name if hasattr(m, torch_name) and getattr(m, torch_name) is not None \
+                else port_name
+            if k in w:
+                out[(0, target)] = w[k]
+            elif k in ("gamma", "beta") and getattr(m, target, None) is not None:
+                out[(0, target)] = np.full(m.num_features if hasattr(m, "num_features")
+                                           else getattr(m, target).numel(),
+                                           1.0 if k == "gamma" else 0.0)
+    elif kind in ("layernorm", "groupnorm"):
+        if "gamma" in w:
+            out[(0, "weight")] = w["gamma"]
+        if "beta" in w:
+            out[(0, "bias")] = w["beta"]
+    return {k: np.ascontiguousarray(v) for k, v in out.items()}
+
+
+def hyperparameters(kgraph, name: str, modules: list) -> list[str]:
+    """What a torch counterpart's settings get wrong (BatchNorm momentum and epsilon, norm eps)."""
+    layer, kind, m = kgraph.by_name[name], kgraph.kind(name), modules[0]
+    issues = []
+    if kind == "batchnorm":
+        eps = getattr(m, "eps", getattr(m, "epsilon", None))
+        if eps is not None and not math.isclose(eps, layer.epsilon, rel_tol=1e-6):
+            issues.append(f"eps {eps:g} (Keras epsilon {layer.epsilon:g})")
+        if hasattr(m, "running_mean"):  # torch's meaning of momentum
+            want = 1 - layer.momentum
+            if m.momentum is None or not math.isclose(m.momentum, want, rel_tol=1e-6):
+                issues.append(f"momentum {m.momentum} (Keras momentum {layer.momentum:g} means "
+                              f"torch momentum {want:g})")
+        elif hasattr(m, "moving_mean") and not math.isclose(m.momentum, layer.momentum,
+                                                             rel_tol=1e-6):
+            issues.append(f"momentum {m.momentum} (Keras momentum {layer.momentum:g})")
+    elif kind in ("layernorm", "groupnorm"):
+        eps = getattr(m, "eps", None)
+        if eps is not None and not math.isclose(eps, layer.epsilon, rel_tol=1e-6):
+            issues.append(f"eps {eps:g} (Keras epsilon {layer.epsilon:g})")
+    return issues
+
+
+def load(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
+    """Copy every mapped layer's weights; return the carry report."""
+    torch = tgraph.torch
+    named = dict(tgraph.module.named_modules())
+    assigned, layers, problems = set(), [], []
+    for name, labels in pairs:
+        modules = [named[lbl.split("#")[0]] for lbl in labels]
+        want = expected(kgraph, name, modules, channels_first)
+        for (i, pname), value in want.items():
+            mod_name = labels[i].split("#")[0]
+            target = getattr(modules[i], pname, None)
+            if target is None:
+                problems.append(f"{name}: torch module {mod_name!r} has no {pname!r} for Keras's "
+                                f"{tuple(value.shape)} values")
+                continue
+            if tuple(target.shape) != tuple(value.shape):
+                raise ModelError(f"Keras layer {name!r} -> torch {mod_name!r}: {pname} has shape "
+                                 f"{tuple(target.shape)}, Keras's converted weights "
+                                 f"{tuple(value.shape)}")
+            with torch.no_grad():
+                target.copy_(torch.from_numpy(value).to(target.dtype))
+            assigned.add(f"{mod_name}.{pname}" if mod_name else pname)
+        layers.append({"layer": name, "torch": labels,
+                       "hyperparameters": hyperparameters(kgraph, name, modules)})
+    return account(kgraph, tgraph, pairs, assigned) | {"problems": problems}
+
+
+def account(kgraph, tgraph, pairs, assigned: set) -> dict:
+    """Which Keras weights and torch parameters/buffers have no counterpart (names, shapes,
+    counts)."""
+    mapped = {name for name, _ in pairs}
+    keras_left = [{"name": w.path, "shape": list(w.shape), "count": int(np.prod(w.shape))}
+                  for layer in kgraph.layers if layer.name not in mapped for w in layer.weights]
+    keras_total = int(sum(np.prod(w.shape) for w in kgraph.model.weights))
+    torch_left, torch_params, torch_buffers = [], 0, 0
+    for n, p in tgraph.module.named_parameters():
+        torch_params += p.numel()
+        if n not in assigned:
+            torch_left.append({"name": n, "shape": list(p.shape), "count": p.numel(),
+                               "kind": "parameter"})
+    for n, b in tgraph.module.named_buffers():
+        torch_buffers += b.numel()
+        if n not in assigned:
+            torch_left.append({"name": n, "shape": list(b.shape), "count": b.numel(),
+                               "kind": "buffer"})
+    return {"keras_weights": keras_total, "torch_parameters": torch_params,
+            "torch_buffers": torch_buffers, "keras_unmatched": keras_left,
+            "torch_unmatched": torch_left,
+            "keras_unmatched_count": int(sum(w["count"] for w in keras_left)),
+            "torch_unmatched_count": int(sum(w["count"] for w in torch_left))}
+
+
+def check(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
+    """Without carrying: for each mapped layer, whether the torch weights equal Keras's under the
+    conversion, and if not which common mistake they equal (``diagnose.weight_mistake``)."""
+    from parity.model.diagnose import weight_mistake
+
+    named = dict(tgraph.module.named_modules())
+    out = {}
+    for name, labels in pairs:
+        modules = [named[lbl.split("#")[0]] for lbl in labels]
+        for (i, pname), value in expected(kgraph, name, modules, channels_first).items():
+            target = getattr(modules[i], pname, None)
+            have = None if target is None else target.detach().cpu().numpy().astype(np.float64)
+            if have is not None and have.shape == value.shape and \
+                    np.allclose(have, value, rtol=1e-6, atol=0):
+                continue
+            out.setdefault(name, []).append(
+                f"{labels[i]}.{pname}: " + weight_mistake(kgraph, name, pname, have, value))
+    return out

@@ -1,0 +1,211 @@
+"""``compare``: a Keras model against a torch module, layer by layer (see ``parity.model``)."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from parity.compare import compare_output
+from parity.model import ModelError, bounds, carry, diagnose
+from parity.model import mapping as mapper
+from parity.model.diagnose import torch_layout
+from parity.model.keras_graph import KerasGraph
+from parity.model.torch_graph import TorchGraph, units
+
+MAX_EXPLAINED = 12
+"""Diverging layers whose cause is looked for (the op pair runs once per layer)."""
+
+_KEEP = ("shape_match", "tf_shape", "torch_shape", "max_abs_diff", "max_rel_diff", "mismatched",
+         "mismatched_fraction", "bound_ratio", "bound", "worst_index", "tf_value",
+         "torch_value", "reference_value", "farther", "nonfinite_match")
+
+
+def _metrics(m: dict) -> dict:
+    out = {k: m.get(k) for k in _KEEP}
+    out["keras_shape"] = out.pop("tf_shape")
+    out["keras_value"] = out.pop("tf_value")
+    return out
+
+
+def _diverges(m: dict | None) -> bool:
+    return m is not None and (not m["shape_match"] or m["mismatched"] > 0)
+
+
+def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weights: bool = True,
+            dtypes=("float32", "float64"), channels_first: bool = True, batch: int = 2,
+            seed: int = 0, explain: bool = True, weights: str | None = None) -> dict:
+    """Compare ``keras_model`` (Keras 3 on TensorFlow) with ``torch_module`` layer by layer.
+
+    ``inputs``: a Keras-layout array (default: ``batch`` samples uniform in [-1, 1), seeded);
+    ``mapping``: ``{keras_layer: torch_module_name or [names]}`` for layers the automatic
+    mapping gets wrong; ``carry_weights``: copy Keras's weights into the torch module (else
+    its own weights are used and checked against Keras's); ``channels_first``: the torch
+    module's activations are NC... (Keras's are channels-last); ``explain``: run the matching
+    op pair on the first diverging layer; ``weights``: how the weights were made (reported).
+    Returns the ``model`` section of a report (``report/schema.json``).
+    """
+    t0 = time.perf_counter()
+    if "float32" not in dtypes:
+        dtypes = ("float32", *dtypes)
+    kg = KerasGraph(keras_model)
+    if inputs is None:
+        inputs = np.random.default_rng(seed).uniform(-1, 1, (batch, *kg.input_shape))
+    # float32 values: the float32 and float64 runs start from the same numbers
+    x = np.asarray(inputs, dtype=np.float32).astype(np.float64)
+    if tuple(x.shape[1:]) != tuple(kg.input_shape):
+        raise ModelError(f"inputs have shape {x.shape}; the Keras model takes "
+                         f"(batch, {', '.join(map(str, kg.input_shape))})")
+    tg = TorchGraph(torch_module, channels_first)
+    x_t = torch_layout(x, channels_first)
+    calls, _, _ = tg.run(x_t.astype("float32"), "float32")
+    pairs = mapper.automatic(kg, calls, units(torch_module), mapping)
+    if carry_weights:
+        carried = carry.load(kg, tg, pairs, channels_first)
+        checked = {}
+    else:
+        carried = carry.account(kg, tg, pairs, set()) | {"problems": []}
+        checked = carry.check(kg, tg, pairs, channels_first)
+    named = dict(torch_module.named_modules())
+    hyper = {name: carry.hyperparameters(kg, name, [named[lbl.split("#")[0]] for lbl in labels])
+             for name, labels in pairs}
+    tg.reset_copies()
+    t_setup = time.perf_counter() - t0
+
+    kouts, touts, tfinal = {}, {}, {}
+    for dt in dtypes:
+        kouts[dt] = kg.run(x.astype(dt), dt)
+        _, touts[dt], tfinal[dt] = tg.run(x_t.astype(dt), dt)
+    t_runs = time.perf_counter() - t0 - t_setup
+
+    rows = []
+    for name, labels in pairs:
+        layer, kind = kg.by_name[name], kg.kind(name)
+        row = {"layer": name, "type": type(layer).__name__, "kind": kind, "torch": labels,
+               "shape": list(np.shape(kouts["float32"][name])), "isolated": {},
+               "propagated": {}, "hyperparameters": hyper.get(name, []),
+               "weights": checked.get(name, [])}
+        iso64_max = 0.0
+        for dt in sorted(dtypes, key=lambda d: d != "float64"):  # float64 first: its bound
+            k_in = kg.layer_inputs(name, kouts[dt])
+            ref = kg.call_layer(name, [a.astype(np.float64) for a in k_in], "float64")
+            bound = bounds.isolated(kg, name, k_in, ref, dt)
+            if dt == "float64":
+                iso64_max = float(np.max(bound, initial=0.0))
+            mods = [lbl.split("#")[0] for lbl in labels]
+            try:
+                t_iso = tg.call_units(mods, _torch_input(kg, name, k_in[0], channels_first), dt) \
+                    if len(k_in) == 1 else None
+            except Exception as e:  # noqa: BLE001 - the torch layer refusing Keras's input
+                t_iso, row.setdefault("errors", []).append(
+                    f"{dt} isolated: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
+            tl = lambda a: torch_layout(a, channels_first)  # noqa: E731
+            row["isolated"][dt] = _metrics(compare_output(tl(kouts[dt][name]), t_iso, tl(ref),
+                                                          tl(bound)))
+            row.setdefault("_bound", {})[dt] = (
+                tl(bound), _torch_input(kg, name, k_in[0], channels_first) if len(k_in) == 1
+                else None, t_iso)
+        if "float64" in dtypes:
+            k32, k64 = (torch_layout(kouts[d][name], channels_first) for d in ("float32",
+                                                                                 "float64"))
+            t32, t64 = (touts[d][labels[-1]][1] for d in ("float32", "float64"))
+            if k32.shape == t32.shape == k64.shape == t64.shape:
+                b64 = bounds.propagated64(k32, k64, t32, t64, iso64_max)
+                row["propagated"]["float64"] = _metrics(compare_output(k64, t64, k64,
+                                                                       np.full(k64.shape, b64)))
+                row["propagated"]["float32"] = _metrics(compare_output(
+                    k32, t32, k64, np.full(k32.shape, bounds.propagated32(k32, k64, t32, t64,
+                                                                          b64))))
+                row["drift"] = {"keras": float(np.max(np.abs(k32 - k64), initial=0.0)),
+                                "torch": float(np.max(np.abs(t32 - t64), initial=0.0))}
+            else:
+                for d in ("float32", "float64"):
+                    row["propagated"][d] = _metrics(compare_output(k32, t32 if d == "float32"
+                                                                   else t64, k64, k64 * 0))
+        row["verdict"] = "diverges" if any(_diverges(m) for m in row["isolated"].values()) else \
+            ("propagated" if any(_diverges(m) for m in row["propagated"].values()) else "pass")
+        rows.append(row)
+
+    verdict = _verdict(rows)
+    if explain:
+        for row in [r for r in rows if r["verdict"] == "diverges"][:MAX_EXPLAINED]:
+            row["cause"] = _cause(kg, tg, row, channels_first)
+        if verdict["first_diverging"]:
+            verdict["cause"] = next(r["cause"] for r in rows
+                                    if r["layer"] == verdict["first_diverging"])
+    for r in rows:
+        r.pop("_bound", None)
+    last = kg.layers[-1].name
+    output = {}
+    for dt in dtypes:
+        k = torch_layout(kouts[dt][last], channels_first)
+        m = compare_output(k, tfinal[dt], torch_layout(kouts["float64"][last], channels_first)
+                           if "float64" in kouts else k, np.full(np.shape(k), np.inf))
+        output[dt] = {"max_abs_diff": m["max_abs_diff"], "max_rel_diff": m["max_rel_diff"],
+                      "shape_match": m["shape_match"],
+                      "minimum_tolerance": {"atol": m["max_abs_diff"], "rtol": m["max_rel_diff"]}}
+    return {
+        "keras_model": getattr(keras_model, "name", type(keras_model).__name__),
+        "torch_module": type(torch_module).__name__,
+        "input_shape": list(x.shape), "seed": seed, "dtypes": list(dtypes),
+        "weights": weights or ("Keras's weights carried into the torch module" if carry_weights
+                               else "each model's own weights (checked, not carried)"),
+        "carry_weights": carry_weights, "channels_first": channels_first,
+        "layers_total": len(kg.layers), "layers_compared": len(rows),
+        "not_compared": [layer.name for layer in kg.layers
+                         if layer.name not in {n for n, _ in pairs}],
+        "carry": carried, "layers": rows, "verdict": verdict, "output": output,
+        "seconds": {"setup": round(t_setup, 3), "runs": round(t_runs, 3),
+                    "total": round(time.perf_counter() - t0, 3)}}
+
+
+def _torch_input(kg, name: str, a: np.ndarray, channels_first: bool) -> np.ndarray:
+    """A Keras layer's input in the torch module's layout: channels first, and a flattened
+    image reordered from Keras's (h, w, c) to torch's (c, h, w)."""
+    flat = carry.flatten_source_shape(kg, name) if channels_first and a.ndim == 2 else None
+    if flat is not None:
+        r = len(flat)
+        img = a.reshape(a.shape[0], *flat)
+        return np.ascontiguousarray(np.moveaxis(img, r, 1)).reshape(a.shape[0], -1)
+    return torch_layout(a, channels_first)
+
+
+def _worst(rows, key):
+    ratios = [m["bound_ratio"] for r in rows for m in r[key].values()
+              if m["bound_ratio"] is not None]
+    return max(ratios, default=None)
+
+
+def _verdict(rows) -> dict:
+    first = next((r["layer"] for r in rows if r["verdict"] == "diverges"), None)
+    first_prop = next((r["layer"] for r in rows if r["verdict"] != "pass"), None)
+    return {"status": "pass" if first_prop is None else "fail", "first_diverging": first,
+            "first_propagated": first_prop,
+            "worst_isolated_ratio": _worst(rows, "isolated"),
+            "worst_propagated_ratio": _worst(rows, "propagated")}
+
+
+def _cause(kg, tg, row, channels_first) -> dict:
+    """The first diverging layer's cause: settings, weights, the op pair's mechanism."""
+    name = row["layer"]
+    parts, cause = [], {"layer": name}
+    if row["hyperparameters"]:
+        parts.append("settings: " + "; ".join(row["hyperparameters"]))
+    if row["weights"]:
+        parts.append("weights: " + "; ".join(row["weights"]))
+    dt = "float64"
+    bound, x, t_iso = row["_bound"][dt]
+    if x is not None and t_iso is not None and np.shape(t_iso) == np.shape(bound):
+        named = dict(tg.module.named_modules())
+        modules = [named[lbl.split("#")[0]] for lbl in row["torch"]]
+        have = {}
+        for (i, pname) in carry.expected(kg, name, modules, channels_first):
+            p = getattr(modules[i], pname, None)
+            if p is not None:
+                have[(i, pname)] = p.detach().cpu().numpy().astype(np.float64)
+        if len(modules) == 1:
+            mech = diagnose.mechanism(kg, name, x.astype(np.float64), t_iso.astype(np.float64),
+                                      bound, have, dt)
+            cause["op_pair"] = mech
+            parts.append(mech["text"])
+    cause["text"] = f"{name} ({row['type']}): " + " | ".join(parts or ["no cause found"])
+    return cause
