@@ -286,6 +286,13 @@ def cmd_audit(args) -> int:
     return audit(args, _examples(args), _dtypes(args.dtypes), _progress)
 
 
+def _cmd_model(args) -> int:
+    from parity.cli_model import cmd_model
+
+    _require_frameworks()
+    return cmd_model(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="parity", description="TensorFlow vs PyTorch numerical parity harness")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -330,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     hp = sub.add_parser("html", help="the self-contained HTML page of a report")
     hp.add_argument("report")
     hp.add_argument("-o", "--output", help="HTML file (default: the report's name, .html)")
+    mo = sub.add_parser("model", help="a Keras model vs a torch module, layer by layer")
+    from parity.cli_model import add_arguments as model_arguments
+    model_arguments(mo)
     cp = sub.add_parser("compare", help="what changed between two reports (exit 1: regressed)")
     cp.add_argument("baseline")
     cp.add_argument("current")
@@ -345,7 +355,7 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         return {"list": cmd_list, "run": cmd_run, "audit": cmd_audit,
                 "replay": cmd_replay, "compare": cmd_compare, "html": cmd_html,
-                "merge": cmd_merge, "record": cmd_record}[args.command](args)
+                "merge": cmd_merge, "record": cmd_record, "model": _cmd_model}[args.command](args)
     except (BadInput, registry.UnknownOp, ConfigError, RegistryError, ReportError) as e:
         print(f"parity: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

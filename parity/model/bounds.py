@@ -45,6 +45,7 @@ import math
 import numpy as np
 
 from parity.compare import ROUNDING_C, rounding_bound
+from parity.model.mapping import fused_activation
 from parity.numerics import unit_roundoff
 
 ABSOLUTE = ("conv", "depthwise", "separable", "transpose", "dense", "batchnorm", "avgpool",
@@ -88,10 +89,14 @@ def terms(layer, kind: str, inputs: list[np.ndarray]) -> float:
     return 4
 
 
-def magnitude(kgraph, name: str, kind: str, inputs: list[np.ndarray], y64: np.ndarray):
+def magnitude(kgraph, name: str, kind: str, inputs: list[np.ndarray], y64: np.ndarray,
+              linear: bool = False):
     if kind in ABSOLUTE or (kind == "merge" and type(kgraph.by_name[name]).__name__ in
                             ("Add", "Subtract", "Average")):
-        return np.abs(kgraph.call_layer(name, inputs, "float64", absolute=True))
+        mag = np.abs(kgraph.call_layer(name, inputs, "float64", absolute=True, linear=True))
+        # a fused activation (|act(v)| <= |v| + |act(v)|): its own rounding on top
+        return mag if linear or fused_activation(kgraph.by_name[name]) is None \
+            else mag + np.abs(y64)
     if kind in ("layernorm", "groupnorm"):
         w = {v.path.split("/")[-1]: np.abs(v.numpy()).max() for v in kgraph.by_name[name].weights}
         return np.abs(y64) + w.get("gamma", 1.0) + w.get("beta", 0.0)
@@ -101,10 +106,12 @@ def magnitude(kgraph, name: str, kind: str, inputs: list[np.ndarray], y64: np.nd
     return np.abs(y64)
 
 
-def isolated(kgraph, name: str, inputs: list[np.ndarray], y64: np.ndarray, dtype: str):
-    """The isolated bound (Keras layout) of layer ``name`` on ``inputs`` for a ``dtype`` run."""
+def isolated(kgraph, name: str, inputs: list[np.ndarray], y64: np.ndarray, dtype: str,
+             linear: bool = False):
+    """The isolated bound (Keras layout) of layer ``name`` on ``inputs`` for a ``dtype`` run
+    (``linear``: of its output before its fused activation)."""
     layer, kind = kgraph.by_name[name], kgraph.kind(name)
-    mag = magnitude(kgraph, name, kind, inputs, y64)
+    mag = magnitude(kgraph, name, kind, inputs, y64, linear)
     return rounding_bound(mag, terms(layer, kind, inputs), dtype)
 
 

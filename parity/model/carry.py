@@ -15,7 +15,6 @@ import math
 import numpy as np
 
 from parity import layout
-from parity.model import ModelError
 
 
 def flatten_source_shape(kgraph, name: str) -> tuple | None:
@@ -133,9 +132,10 @@ def load(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
                                 f"{tuple(value.shape)} values")
                 continue
             if tuple(target.shape) != tuple(value.shape):
-                raise ModelError(f"Keras layer {name!r} -> torch {mod_name!r}: {pname} has shape "
-                                 f"{tuple(target.shape)}, Keras's converted weights "
-                                 f"{tuple(value.shape)}")
+                problems.append(f"{name}: torch {mod_name}.{pname} has shape "
+                                f"{tuple(target.shape)}, Keras's converted weights "
+                                f"{tuple(value.shape)}: not carried")
+                continue
             with torch.no_grad():
                 target.copy_(torch.from_numpy(value).to(target.dtype))
             assigned.add(f"{mod_name}.{pname}" if mod_name else pname)

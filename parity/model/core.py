@@ -9,6 +9,7 @@ from parity.compare import compare_output
 from parity.model import ModelError, bounds, carry, diagnose
 from parity.model import mapping as mapper
 from parity.model.diagnose import torch_layout
+from parity.model.mapping import fused_activation
 from parity.model.keras_graph import KerasGraph
 from parity.model.torch_graph import TorchGraph, units
 
@@ -77,37 +78,62 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
         _, touts[dt], tfinal[dt] = tg.run(x_t.astype(dt), dt)
     t_runs = time.perf_counter() - t0 - t_setup
 
+    tl = lambda a: torch_layout(a, channels_first)  # noqa: E731
+    kinds_of = {c.label: c.kind for c in calls}
+    mapped = {n for n, _ in pairs}
     rows = []
     for name, labels in pairs:
         layer, kind = kg.by_name[name], kg.kind(name)
+        # Keras applies an activation inside the layer that torch applies without a module:
+        # compare the layer's output before it
+        linear = fused_activation(layer) is not None and kinds_of.get(labels[-1]) != "activation"
+        keras_out = {dt: kg.call_layer(name, kg.layer_inputs(name, kouts[dt]), dt, linear=True)
+                     if linear else kouts[dt][name] for dt in dtypes}
         row = {"layer": name, "type": type(layer).__name__, "kind": kind, "torch": labels,
                "shape": list(np.shape(kouts["float32"][name])), "isolated": {},
                "propagated": {}, "hyperparameters": hyper.get(name, []),
                "weights": checked.get(name, [])}
+        if linear:
+            row["compared"] = (f"before its {fused_activation(layer)} activation (the torch side "
+                               "applies it without a module)")
         iso64_max = 0.0
         for dt in sorted(dtypes, key=lambda d: d != "float64"):  # float64 first: its bound
             k_in = kg.layer_inputs(name, kouts[dt])
-            ref = kg.call_layer(name, [a.astype(np.float64) for a in k_in], "float64")
-            bound = bounds.isolated(kg, name, k_in, ref, dt)
+            ref = kg.call_layer(name, [a.astype(np.float64) for a in k_in], "float64",
+                                linear=linear)
+            bound = bounds.isolated(kg, name, k_in, ref, dt, linear)
             if dt == "float64":
                 iso64_max = float(np.max(bound, initial=0.0))
             mods = [lbl.split("#")[0] for lbl in labels]
             try:
-                t_iso = tg.call_units(mods, _torch_input(kg, name, k_in[0], channels_first), dt) \
-                    if len(k_in) == 1 else None
+                t_iso = _fit(tg.call_units(mods, [_torch_input(kg, name, a, channels_first)
+                                                  for a in k_in], dt), keras_out[dt])
             except Exception as e:  # noqa: BLE001 - the torch layer refusing Keras's input
-                t_iso, row.setdefault("errors", []).append(
+                t_iso = None
+                row.setdefault("errors", []).append(
                     f"{dt} isolated: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
-            tl = lambda a: torch_layout(a, channels_first)  # noqa: E731
-            row["isolated"][dt] = _metrics(compare_output(tl(kouts[dt][name]), t_iso, tl(ref),
+            pad = kg.inputs_of[name][0]
+            if (t_iso is None or np.shape(t_iso) != np.shape(tl(keras_out[dt]))) and \
+                    pad in kg.by_name and kg.kind(pad) == "pad" and pad not in mapped:
+                # Keras pads in a layer of its own, the torch module inside the conv: isolate both
+                k_in = kg.layer_inputs(pad, kouts[dt])
+                t_iso = _fit(tg.call_units(mods, [_torch_input(kg, pad, k_in[0],
+                                                               channels_first)], dt),
+                             keras_out[dt])
+                row["compared"] = f"with the preceding {pad} (the torch module pads itself)"
+                ref = kg.call_layer(name, [kg.call_layer(pad, [k_in[0].astype(np.float64)],
+                                                         "float64")], "float64", linear=linear)
+                bound = bounds.isolated(kg, name, [kg.call_layer(pad, k_in, dt)], ref, dt, linear)
+            row["isolated"][dt] = _metrics(compare_output(tl(keras_out[dt]), t_iso, tl(ref),
                                                           tl(bound)))
             row.setdefault("_bound", {})[dt] = (
                 tl(bound), _torch_input(kg, name, k_in[0], channels_first) if len(k_in) == 1
                 else None, t_iso)
         if "float64" in dtypes:
-            k32, k64 = (torch_layout(kouts[d][name], channels_first) for d in ("float32",
-                                                                                 "float64"))
-            t32, t64 = (touts[d][labels[-1]][1] for d in ("float32", "float64"))
+            k32, k64 = (torch_layout(keras_out[d], channels_first) for d in ("float32",
+                                                                               "float64"))
+            t32, t64 = (_fit(touts[d][labels[-1]][1], keras_out[d]) for d in ("float32",
+                                                                                "float64"))
             if k32.shape == t32.shape == k64.shape == t64.shape:
                 b64 = bounds.propagated64(k32, k64, t32, t64, iso64_max)
                 row["propagated"]["float64"] = _metrics(compare_output(k64, t64, k64,
@@ -121,6 +147,7 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
                 for d in ("float32", "float64"):
                     row["propagated"][d] = _metrics(compare_output(k32, t32 if d == "float32"
                                                                    else t64, k64, k64 * 0))
+        last_keras_out = keras_out
         row["verdict"] = "diverges" if any(_diverges(m) for m in row["isolated"].values()) else \
             ("propagated" if any(_diverges(m) for m in row["propagated"].values()) else "pass")
         rows.append(row)
@@ -137,7 +164,9 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
     last = kg.layers[-1].name
     output = {}
     for dt in dtypes:
-        k = torch_layout(kouts[dt][last], channels_first)
+        k = torch_layout(last_keras_out[dt] if rows and rows[-1]["layer"] == last and
+                         "activation" in rows[-1].get("compared", "") else kouts[dt][last],
+                         channels_first)
         m = compare_output(k, tfinal[dt], torch_layout(kouts["float64"][last], channels_first)
                            if "float64" in kouts else k, np.full(np.shape(k), np.inf))
         output[dt] = {"max_abs_diff": m["max_abs_diff"], "max_rel_diff": m["max_rel_diff"],
@@ -156,6 +185,15 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
         "carry": carried, "layers": rows, "verdict": verdict, "output": output,
         "seconds": {"setup": round(t_setup, 3), "runs": round(t_runs, 3),
                     "total": round(time.perf_counter() - t0, 3)}}
+
+
+def _fit(t, k):
+    """A torch output with trailing size-1 dimensions Keras drops (AdaptiveAvgPool2d(1) vs
+    GlobalAveragePooling2D) in Keras's shape."""
+    if t is not None and np.ndim(t) > np.ndim(k) and np.size(t) == np.size(k) and \
+            all(d == 1 for d in np.shape(t)[np.ndim(k):]):
+        return np.reshape(t, np.shape(t)[:np.ndim(k)])
+    return t
 
 
 def _torch_input(kg, name: str, a: np.ndarray, channels_first: bool) -> np.ndarray:

@@ -96,7 +96,7 @@ class KerasGraph:
         return [outs[src] for src in self.inputs_of[name]]
 
     def call_layer(self, name: str, inputs: list[np.ndarray], dtype: str = "float64",
-                   absolute: bool = False) -> np.ndarray:
+                   absolute: bool = False, linear: bool = False) -> np.ndarray:
         """One layer of the ``dtype`` model on ``inputs``; ``absolute``: a fresh float64 copy
         with every weight made non-negative (a mean made non-positive) on ``|inputs|``, the
         magnitude that enters each output element's rounding error."""
@@ -107,7 +107,14 @@ class KerasGraph:
         args = [self.tf.constant(a, dtype=dtype) for a in inputs]
         arg = args if len(args) > 1 else args[0]
         kwargs = {"training": False} if "training" in _call_args(layer) else {}
-        return np.asarray(layer(arg, **kwargs))
+        if not linear or not hasattr(layer, "activation"):
+            return np.asarray(layer(arg, **kwargs))
+        saved = layer.activation
+        layer.activation = self.keras.activations.linear
+        try:
+            return np.asarray(layer(arg, **kwargs))
+        finally:
+            layer.activation = saved
 
     def _absolute(self, name: str):
         cache = self.__dict__.setdefault("_abs", {})

@@ -55,6 +55,9 @@ _TORCH = [  # (class name, kind), most specific first; matched along the class's
     ("ZeroPad1d", "pad"), ("ZeroPad2d", "pad"), ("ZeroPad3d", "pad"),
     ("ConstantPad1d", "pad"), ("ConstantPad2d", "pad"), ("ConstantPad3d", "pad"),
     ("Flatten", "layout"), ("Unflatten", "layout"), ("Identity", "identity"),
+    # parity.model.twin's modules for Keras layers torch has no module for
+    ("KerasGlobalAvgPool", "gap"), ("KerasMerge", "merge"), ("KerasAffine", "preprocess"),
+    ("KerasFlatten", "layout"), ("KerasReshape", "layout"),
 ]
 _TORCH_KIND = dict(_TORCH)
 

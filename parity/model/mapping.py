@@ -28,6 +28,20 @@ def _compatible(layer, kind: str, call, module) -> bool:
     return kind == call.kind
 
 
+def fused_activation(layer) -> str | None:
+    """The activation a weighted Keras layer applies to its own output ('swish', ...), or None."""
+    fn = getattr(layer, "activation", None)
+    name = getattr(fn, "__name__", None)
+    return None if fn is None or name in (None, "linear") or \
+        type(layer).__name__ in ("ReLU", "Activation", "LeakyReLU", "ELU", "Softmax") else name
+
+
+def _compatible_activation(layer, module) -> bool:
+    a = {"swish": "silu"}.get(fused_activation(layer), fused_activation(layer))
+    b = torch_activation(module)
+    return b is None or a == b
+
+
 def _describe_call(call, module) -> str:
     return f"{call.label!r} ({type(module).__name__})"
 
@@ -77,8 +91,14 @@ def automatic(kgraph, calls, modules: dict, user: dict | None = None) -> list[tu
                     j += 2
                     break
             elif call is not None and _compatible(layer, kind, call, module):
-                pairs.append((layer.name, [call.label]))
+                labels = [call.label]
                 j += 1
+                nxt = free[j] if j < len(free) else None
+                if fused_activation(layer) and nxt is not None and nxt.kind == "activation" \
+                        and _compatible_activation(layer, modules.get(nxt.name)):
+                    labels.append(nxt.label)  # Keras applies it inside the layer
+                    j += 1
+                pairs.append((layer.name, labels))
                 break
             if kind not in WEIGHTED:
                 break  # computed without a module on the torch side: not compared

@@ -98,16 +98,17 @@ class TorchGraph:
     def module_named(self, name: str, dtype: str):
         return dict(self.copy_for(dtype).named_modules())[name]
 
-    def call_units(self, names: list[str], x: np.ndarray, dtype: str) -> np.ndarray:
-        """The named units applied in turn to ``x`` (a separable conv: two units)."""
+    def call_units(self, names: list[str], xs: list[np.ndarray], dtype: str) -> np.ndarray:
+        """The named units applied in turn to the inputs ``xs`` (a separable conv: two
+        units; a merge: several inputs)."""
         torch = self.torch
-        h = torch.from_numpy(np.ascontiguousarray(x)).to(getattr(torch, dtype))
+        hs = [torch.from_numpy(np.ascontiguousarray(x)).to(getattr(torch, dtype)) for x in xs]
         with torch.no_grad():
             for name in names:
                 m = self.module_named(name, dtype)
                 m.eval()
-                h = m(h)
-        return _np(h)
+                hs = [m(*hs)]
+        return _np(hs[0])
 
 
 def _np(t):

@@ -76,11 +76,25 @@ def render_html(report: dict) -> str:
     mechanisms = _mechanisms()
     divergences = [dict(d, entry=mechanisms.get(d["id"])) for d in report["divergences"]]
     statuses = sorted({k for s in report["summary"] for k in s["counts"]})
+    model = report.get("model")
     return env.get_template("report.html.j2").render(
-        report=report, run=report["run"], environment=report["environment"],
+        model=model, depth=_depth(model) if model else None, report=report, run=report["run"], environment=report["environment"],
         summary=report["summary"], statuses=statuses, strip=strip, scatters=scatters,
         listed=[_listed(c) for c in listed[:MAX_LISTED]], listed_total=len(listed),
         divergences=divergences, total=len(cases))
+
+
+def _depth(model: dict) -> str:
+    from parity.report.plots import depth_plot
+
+    rows = model["layers"]
+    names = [r["layer"] for r in rows]
+    first = model["verdict"].get("first_diverging")
+    series = [(f"{kind} {dt}", color, [r[kind].get(dt, {}).get("bound_ratio") for r in rows])
+              for kind, dt, color in (("isolated", "float32", "#1f77b4"),
+                                      ("propagated", "float32", "#ff7f0e"),
+                                      ("propagated", "float64", "#2ca02c"))]
+    return depth_plot(series, names, names.index(first) if first in names else None)
 
 
 def write_html(report: dict, path: str | Path) -> Path:

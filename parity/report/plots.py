@@ -75,3 +75,36 @@ def scatter(points: list[tuple[float, float, str]], xlabel: str, ylabel: str) ->
                f'transform="rotate(-90 12 {h / 2})" text-anchor="middle">{escape(ylabel)}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def depth_plot(series: list[tuple[str, str, list[float | None]]], names: list[str],
+               highlight: int | None = None) -> str:
+    """Bound ratio per layer (log10, 1e-6 .. 1e6) along the model's depth, one line per series
+    (label, colour, values); the ratio-1 line dashed; ``highlight``: a layer index marked."""
+    n = max(1, len(names))
+    w, h, left, top, bottom = _W, 260, 60, 10, 30
+    lo, hi = -6, 6
+    x = lambda i: left + (w - left - 20) * (i / max(1, n - 1))  # noqa: E731
+    y = lambda e: top + (h - top - bottom) * (hi - min(max(e, lo), hi)) / (hi - lo)  # noqa: E731
+    out = [f'<svg class="plot" role="img" aria-label="bound ratio by depth" width="{w}" '
+           f'height="{h}" viewBox="0 0 {w} {h}" xmlns="http://www.w3.org/2000/svg">']
+    for e in range(lo, hi + 1, 2):
+        style = 'stroke="#c00" stroke-dasharray="4 3"' if e == 0 else 'stroke="#ddd"'
+        out.append(f'<line x1="{left}" y1="{y(e):.1f}" x2="{w - 20}" y2="{y(e):.1f}" {style}/>'
+                   f'<text x="{left - 6}" y="{y(e) + 4:.1f}" font-size="10" '
+                   f'text-anchor="end">1e{e}</text>')
+    if highlight is not None:
+        out.append(f'<line x1="{x(highlight):.1f}" y1="{top}" x2="{x(highlight):.1f}" '
+                   f'y2="{h - bottom}" stroke="#d62728" stroke-width="2"/>'
+                   f'<text x="{x(highlight) + 4:.1f}" y="{top + 12}" font-size="11" '
+                   f'fill="#d62728">{escape(names[highlight])}</text>')
+    for k, (label, color, values) in enumerate(series):
+        pts = [(x(i), y(_log10(v) if v else lo)) for i, v in enumerate(values) if v is not None]
+        if pts:
+            out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="'
+                       + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + '"/>')
+        out.append(f'<text x="{left + 10 + 220 * k}" y="{h - 8}" font-size="11" '
+                   f'fill="{color}">{escape(label)}</text>')
+    out.append(f'<text x="{w - 20}" y="{h - 8}" font-size="10" text-anchor="end">layer '
+               f'(model order, {n})</text></svg>')
+    return "".join(out)

@@ -1,0 +1,114 @@
+"""``parity model``: a Keras model against a torch module, layer by layer.
+
+    parity model --zoo list                       the model pairs shipped with parity
+    parity model --zoo naive-twin                 compare one of them
+    parity model --keras model.keras --torch pkg.mod:build [--mapping map.json]
+
+``--torch`` names a callable returning the torch module (called with no arguments). Exit codes:
+0 every layer agrees, 1 a layer diverges, 2 bad input (unknown zoo name, unmappable model,
+unreadable file), 130 interrupted.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from parity.cli import EXIT_BAD_INPUT, EXIT_DIVERGENCE, EXIT_OK, BadInput
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--zoo", help="a shipped model pair (list: --zoo list)")
+    p.add_argument("--keras", help="a saved Keras model (.keras)")
+    p.add_argument("--torch", help="pkg.module:callable returning the torch module")
+    p.add_argument("--mapping", help="JSON file {keras_layer: torch_module or [modules]}")
+    p.add_argument("--no-carry", action="store_true",
+                   help="keep the torch module's own weights (checked against Keras's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="reports", help="report directory (default: reports)")
+
+
+def _models(args):
+    from parity.candidates import load
+
+    if not (args.keras and args.torch):
+        raise BadInput("parity model needs --zoo NAME, or --keras FILE and --torch pkg.mod:fn")
+    from parity.backends import tf as B
+
+    try:
+        keras_model = B.keras().models.load_model(args.keras)
+    except Exception as e:  # noqa: BLE001 - any unreadable model file
+        raise BadInput(f"cannot load Keras model {args.keras}: {type(e).__name__}: "
+                       f"{str(e).splitlines()[0][:200]}") from None
+    return keras_model, load(args.torch)()
+
+
+def cmd_model(args) -> int:
+    from parity.model import ModelError
+    from parity.model.zoo import ZOO, run
+
+    if args.zoo == "list":
+        for entry in ZOO.values():
+            print(f"{entry.name:<22}{entry.description}")
+        return EXIT_OK
+    mapping = None
+    if args.mapping:
+        try:
+            mapping = json.loads(open(args.mapping).read())
+        except (OSError, ValueError) as e:
+            raise BadInput(f"cannot read mapping {args.mapping}: {e}") from None
+    t0 = time.perf_counter()
+    try:
+        if args.zoo:
+            result = run(args.zoo, seed=args.seed, carry_weights=not args.no_carry)
+        else:
+            from parity.model import compare
+
+            keras_model, torch_module = _models(args)
+            result = compare(keras_model, torch_module, mapping=mapping, seed=args.seed,
+                             carry_weights=not args.no_carry)
+    except ModelError as e:
+        raise BadInput(str(e)) from None
+    path = _write(result, args, time.perf_counter() - t0)
+    _print(result, path)
+    return EXIT_OK if result["verdict"]["status"] == "pass" else EXIT_DIVERGENCE
+
+
+def _write(result: dict, args, seconds: float):
+    from parity import environment
+    from parity.report.build import build_report
+    from parity.report.io import validate, write_report, write_report_html
+
+    run = {"command": "model", "seed": args.seed, "duration_s": round(seconds, 3)}
+    report = build_report([], run=run, environment=environment.collect(environment.framework_threads()), complete=True)
+    report["model"] = result
+    validate(report)
+    name = f"model-{result.get('zoo', {}).get('name') or result['keras_model']}"
+    path = write_report(report, args.out, name)
+    write_report_html(report, path)
+    return path
+
+
+def _print(result: dict, path) -> None:
+    v = result["verdict"]
+    print(f"{'layer':<28}{'type':<22}{'isolated f32/f64':<22}{'propagated f32/f64':<22}verdict")
+    fmt = lambda m: "-" if not m else ("shape" if m["bound_ratio"] is None  # noqa: E731
+                                       else f"{m['bound_ratio']:.2g}")
+    for r in result["layers"]:
+        iso = f"{fmt(r['isolated'].get('float32'))} / {fmt(r['isolated'].get('float64'))}"
+        prop = f"{fmt(r['propagated'].get('float32'))} / {fmt(r['propagated'].get('float64'))}"
+        if r["verdict"] != "pass" or len(result["layers"]) <= 40:
+            print(f"{r['layer'][:27]:<28}{r['type'][:21]:<22}{iso:<22}{prop:<22}{r['verdict']}")
+    print(f"{result['layers_compared']} of {result['layers_total']} Keras layers compared "
+          f"(bound ratios; > 1 diverges); worst isolated "
+          f"{v['worst_isolated_ratio'] or 0:.3g}, propagated {v['worst_propagated_ratio'] or 0:.3g}")
+    out = result["output"]["float32"]["minimum_tolerance"]
+    print(f"model output, float32: minimum tolerance atol {out['atol']:.3g}, rtol {out['rtol']:.3g}")
+    if v["status"] == "pass":
+        print("verdict: pass (no layer diverges)")
+    else:
+        print(f"verdict: FAIL; first diverging layer: {v['first_diverging'] or v['first_propagated']}")
+        if v.get("cause"):
+            print(f"cause: {v['cause']['text']}")
+            if v["cause"].get("op_pair", {}).get("repro"):
+                print("repro:\n" + v["cause"]["op_pair"]["repro"])
+    print(f"report: {path}")

@@ -1,0 +1,128 @@
+"""Model pairs runnable as ``parity model --zoo NAME`` (no downloads: random weights carried
+across, see ``parity.model.weights``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    description: str
+    build: Callable[[], tuple]       # () -> (keras model, torch module or None for the twin)
+    batch: int = 2
+    needs: str | None = None         # a module that must be importable (an optional extra)
+
+
+def _applications(name: str):
+    def build():
+        from parity.backends import tf as B
+
+        return getattr(B.keras().applications, name)(weights=None, input_shape=(224, 224, 3)), \
+            None
+    return build
+
+
+def _twin(which: str):
+    def build():
+        from parity.model import zoo_twins
+
+        return zoo_twins.keras_cnn(), getattr(zoo_twins, f"{which}_twin")()
+    return build
+
+
+def _unet():
+    from parity.backends import tf as B
+
+    keras = B.keras()
+    L = keras.layers
+    inp = keras.Input((224, 224, 3))
+
+    def block(x, c, name):
+        x = L.Conv2D(c, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+        x = L.BatchNormalization(name=f"{name}_bn")(x)
+        return L.ReLU(name=f"{name}_relu")(x)
+    e1 = block(inp, 8, "enc1")
+    e2 = block(L.MaxPooling2D(2, padding="same", name="pool1")(e1), 16, "enc2")
+    b = block(L.MaxPooling2D(2, padding="same", name="pool2")(e2), 32, "bottom")
+    u2 = L.Conv2DTranspose(16, 3, strides=2, padding="same", output_padding=1, name="up2")(b)
+    d2 = block(L.Concatenate(name="cat2")([u2, e2]), 16, "dec2")
+    u1 = L.Conv2DTranspose(8, 3, strides=2, padding="same", output_padding=1, name="up1")(d2)
+    d1 = block(L.Concatenate(name="cat1")([u1, e1]), 8, "dec1")
+    out = L.Conv2D(2, 1, name="head")(d1)
+    return keras.Model(inp, out, name="unet"), None
+
+
+def _seed001():
+    from parity.model import zoo_seed001
+
+    return zoo_seed001.keras_model(), zoo_seed001.offered_torch_model()
+
+
+def _efficientnet_pytorch():
+    from parity.backends import tf as B
+
+    keras = B.keras()
+    model = keras.applications.EfficientNetB0(weights=None, input_shape=(224, 224, 3))
+    from efficientnet_pytorch import EfficientNet
+
+    from parity.model.twin import keras_preprocessing
+
+    torch_model = EfficientNet.from_name("efficientnet-b0")
+    # efficientnet-pytorch expects normalized input; Keras's model normalizes inside
+    return model, keras_preprocessing(model, torch_model)
+
+
+ZOO = {e.name: e for e in [
+    Entry("twin", "a small Keras CNN vs its torch twin written with parity.ports (agrees)",
+          _twin("ports"), batch=2),
+    Entry("naive-twin", "the same CNN vs a hand port: padding=k//2, BatchNorm2d defaults, "
+          "MaxPool2d(padding=1) (caught at bn1: torch-batchnorm-defaults-copied)",
+          _twin("naive"), batch=2),
+    Entry("seed001", "the seeds/001 Keras model vs the PyTorch code offered there", _seed001),
+    Entry("mobilenetv2", "keras.applications.MobileNetV2 (224x224) vs its parity.ports twin",
+          _applications("MobileNetV2")),
+    Entry("efficientnetb0", "keras.applications.EfficientNetB0 vs its parity.ports twin",
+          _applications("EfficientNetB0")),
+    Entry("resnet50", "keras.applications.ResNet50 vs its parity.ports twin",
+          _applications("ResNet50"), batch=1),
+    Entry("unet", "a small U-Net with Conv2DTranspose(output_padding=1) vs its parity.ports twin",
+          _unet),
+    Entry("efficientnet-pytorch", "keras.applications.EfficientNetB0 vs efficientnet-pytorch "
+          "0.7.1 EfficientNet.from_name('efficientnet-b0')", _efficientnet_pytorch,
+          needs="efficientnet_pytorch"),
+]}
+
+
+def run(name: str, seed: int = 0, **options) -> dict:
+    """Build the zoo entry ``name``, make its weights, compare; the report's ``model`` section."""
+    import importlib
+
+    import numpy as np
+
+    from parity.model import ModelError, compare
+    from parity.model.twin import torch_twin
+    from parity.model.weights import randomize
+
+    if name not in ZOO:
+        raise ModelError(f"unknown zoo model {name!r}; known: {', '.join(ZOO)}")
+    entry = ZOO[name]
+    if entry.needs:
+        try:
+            importlib.import_module(entry.needs)
+        except ImportError:
+            raise ModelError(f"zoo model {name!r} needs {entry.needs} (pip install "
+                             "'parity[models]')") from None
+    keras_model, torch_module = entry.build()
+    shape = tuple(keras_model.inputs[0].shape[1:])
+    x = np.random.default_rng(seed).uniform(-1, 1, (entry.batch, *shape)).astype(np.float32)
+    if name == "efficientnet-pytorch" or keras_model.name.startswith("efficientnet"):
+        x = (x + 1) * 127.5  # image values: the model rescales by 1/255 itself
+    described = randomize(keras_model, x, seed)
+    if torch_module is None:
+        torch_module = torch_twin(keras_model)
+    result = compare(keras_model, torch_module, inputs=x, seed=seed, weights=described,
+                     **options)
+    result["zoo"] = {"name": name, "description": entry.description}
+    return result
