@@ -38,11 +38,12 @@ test: $(STAMP) browser
 	PARITY_THREADS=1 HYPOTHESIS_PROFILE=ci $(PY) -m pytest -n $(WORKERS) -q
 
 ## make bench: harness/bare throughput ratio; scaling over workers and cost per op family;
-## false-alarm rate of the init comparisons
+## false-alarm rate of the init comparisons; one MobileNetV2 model comparison
 bench: $(STAMP)
 	PARITY_THREADS=1 $(PY) benchmarks/throughput.py --threads-scan
 	PARITY_THREADS=1 $(PY) benchmarks/scaling.py
 	PARITY_THREADS=1 $(PY) benchmarks/init_false_alarm.py
+	$(PY) benchmarks/model.py
 
 ## make docs: docs/divergences.md from the registry (a test fails when it is stale)
 docs: $(STAMP)

@@ -40,9 +40,6 @@ class KerasGraph:
             if kind == "model":
                 raise ModelError(f"Keras layer {layer.name!r} is a nested model; compare it "
                                  "on its own or flatten it into the outer model")
-            if len(getattr(layer, "_inbound_nodes", [])) > 1:
-                raise ModelError(f"Keras layer {layer.name!r} is used {len(layer._inbound_nodes)}"
-                                 " times (shared weights); not supported")
             self.layers.append(layer)
         self.by_name = {layer.name: layer for layer in self.layers}
         self.input_name = _history_name(model.inputs[0])

@@ -1,0 +1,14 @@
+"""Seconds for one whole-model comparison (isolated + propagated, float32 and float64):
+keras.applications.MobileNetV2 at 224x224, batch 2, against its parity.ports twin."""
+import time
+
+from parity.model.zoo import run
+
+t0 = time.perf_counter()
+result = run("mobilenetv2")
+total = time.perf_counter() - t0
+s = result["seconds"]
+print(f"mobilenetv2: {result['layers_compared']} layers compared, verdict "
+      f"{result['verdict']['status']}; {total:.1f} s in all (build, weights, compare: "
+      f"setup {s['setup']:.1f} s, model runs {s['runs']:.1f} s, per-layer checks "
+      f"{s['total'] - s['setup'] - s['runs']:.1f} s)")
