@@ -13,6 +13,9 @@ from parity.report.io import load_report
 
 @pytest.fixture(scope="module")
 def cnn():
+    from parity.backends import tf as B
+
+    B.keras().utils.set_random_seed(0)
     model = keras_cnn()
     x = np.random.default_rng(0).uniform(-1, 1, (2, *INPUT)).astype(np.float32)
     return model, x, randomize(model, x)

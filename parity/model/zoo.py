@@ -114,6 +114,9 @@ def run(name: str, seed: int = 0, **options) -> dict:
         except ImportError:
             raise ModelError(f"zoo model {name!r} needs {entry.needs} (pip install "
                              "'parity[models]')") from None
+    from parity.backends import tf as B
+
+    B.keras().utils.set_random_seed(seed)  # Keras's initializers and torch's, reproducibly
     keras_model, torch_module = entry.build()
     shape = tuple(keras_model.inputs[0].shape[1:])
     x = np.random.default_rng(seed).uniform(-1, 1, (entry.batch, *shape)).astype(np.float32)
