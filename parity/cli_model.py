@@ -101,8 +101,13 @@ def _print(result: dict, path) -> None:
     print(f"{result['layers_compared']} of {result['layers_total']} Keras layers compared "
           f"(bound ratios; > 1 diverges); worst isolated "
           f"{v['worst_isolated_ratio'] or 0:.3g}, propagated {v['worst_propagated_ratio'] or 0:.3g}")
-    out = result["output"]["float32"]["minimum_tolerance"]
-    print(f"model output, float32: minimum tolerance atol {out['atol']:.3g}, rtol {out['rtol']:.3g}")
+    out = result["output"]["float32"]
+    if out["shape_match"]:
+        tol = out["minimum_tolerance"]
+        print(f"model output, float32: minimum tolerance atol {tol['atol']:.3g}, "
+              f"rtol {tol['rtol']:.3g}")
+    else:
+        print("model output: the shapes differ")
     if v["status"] == "pass":
         print("verdict: pass (no layer diverges)")
     else:

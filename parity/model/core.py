@@ -155,7 +155,7 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
     verdict = _verdict(rows)
     if explain:
         for row in [r for r in rows if r["verdict"] == "diverges"][:MAX_EXPLAINED]:
-            row["cause"] = _cause(kg, tg, row, channels_first)
+            row["cause"] = _cause(kg, tg, row, channels_first, carried["problems"])
         if verdict["first_diverging"]:
             verdict["cause"] = next(r["cause"] for r in rows
                                     if r["layer"] == verdict["first_diverging"])
@@ -222,7 +222,7 @@ def _verdict(rows) -> dict:
             "worst_propagated_ratio": _worst(rows, "propagated")}
 
 
-def _cause(kg, tg, row, channels_first) -> dict:
+def _cause(kg, tg, row, channels_first, problems=()) -> dict:
     """The first diverging layer's cause: settings, weights, the op pair's mechanism."""
     name = row["layer"]
     parts, cause = [], {"layer": name}
@@ -230,6 +230,10 @@ def _cause(kg, tg, row, channels_first) -> dict:
         parts.append("settings: " + "; ".join(row["hyperparameters"]))
     if row["weights"]:
         parts.append("weights: " + "; ".join(row["weights"]))
+    m = row["isolated"].get("float64") or row["isolated"]["float32"]
+    if not m["shape_match"]:
+        parts.append(f"output shape {m['torch_shape']} in torch, {m['keras_shape']} in Keras")
+    parts += [p.split(": ", 1)[1] for p in problems if p.startswith(f"{name}: ")]
     dt = "float64"
     bound, x, t_iso = row["_bound"][dt]
     if x is not None and t_iso is not None and np.shape(t_iso) == np.shape(bound):

@@ -36,7 +36,10 @@ def randomize(keras_model, x: np.ndarray, seed: int = 0) -> str:
         ins = probe(tf.constant(x, dtype="float32"), training=True)
         for layer, inp in zip(bns, ins if isinstance(ins, (list, tuple)) else [ins]):
             a = np.asarray(inp, np.float64)
-            axes = tuple(range(a.ndim - 1))
-            layer.moving_mean.assign(a.mean(axis=axes).astype("float32"))
-            layer.moving_variance.assign(a.var(axis=axes).astype("float32"))
+            keep = [ax % a.ndim for ax in (layer.axis if isinstance(layer.axis, (list, tuple))
+                                           else [layer.axis])]
+            axes = tuple(d for d in range(a.ndim) if d not in keep)
+            dtype = layer.moving_mean.dtype
+            layer.moving_mean.assign(a.mean(axis=axes).astype(dtype))
+            layer.moving_variance.assign(a.var(axis=axes).astype(dtype))
     return DESCRIPTION.format(seed=seed)
