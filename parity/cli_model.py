@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 
-from parity.cli import EXIT_BAD_INPUT, EXIT_DIVERGENCE, EXIT_OK, BadInput
+from parity.cli import EXIT_DIVERGENCE, EXIT_OK, BadInput
 
 
 def add_arguments(p) -> None:

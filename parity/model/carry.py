@@ -17,6 +17,10 @@ import numpy as np
 from parity import layout
 
 
+_KERNEL = {"conv": layout.kernel_tf_to_torch, "depthwise": layout.depthwise_tf_to_torch,
+           "transpose": layout.transpose_kernel_tf_to_torch}
+
+
 def flatten_source_shape(kgraph, name: str) -> tuple | None:
     """The (h, w, ..., c) shape a Dense layer's Flatten input had, or None."""
     src = kgraph.inputs_of[name][0]
@@ -49,12 +53,8 @@ def expected(kgraph, name: str, modules: list, channels_first: bool = True) -> d
     layer, kind = kgraph.by_name[name], kgraph.kind(name)
     w = _named(layer)
     out = {}
-    if kind == "conv":
-        out[(0, "weight")] = layout.kernel_tf_to_torch(w["kernel"])
-        if "bias" in w:
-            out[(0, "bias")] = w["bias"]
-    elif kind == "depthwise":
-        out[(0, "weight")] = layout.depthwise_tf_to_torch(w["kernel"])
+    if kind in _KERNEL:
+        out[(0, "weight")] = _KERNEL[kind](w["kernel"])
         if "bias" in w:
             out[(0, "bias")] = w["bias"]
     elif kind == "separable":
@@ -62,10 +62,6 @@ def expected(kgraph, name: str, modules: list, channels_first: bool = True) -> d
         out[(1, "weight")] = layout.kernel_tf_to_torch(w["pointwise_kernel"])
         if "bias" in w:
             out[(1, "bias")] = w["bias"]
-    elif kind == "transpose":
-        out[(0, "weight")] = layout.transpose_kernel_tf_to_torch(w["kernel"])
-        if "bias" in w:
-            out[(0, "bias")] = w["bias"]
     elif kind == "dense":
         flat = flatten_source_shape(kgraph, name) if channels_first else None
         out[(0, "weight")] = dense_kernel_to_torch(w["kernel"], flat)
