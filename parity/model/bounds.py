@@ -45,6 +45,7 @@ import math
 import numpy as np
 
 from parity.compare import ROUNDING_C, rounding_bound
+from parity.model.keras_graph import weights_by_name
 from parity.model.mapping import fused_activation
 from parity.numerics import unit_roundoff
 
@@ -98,7 +99,7 @@ def magnitude(kgraph, name: str, kind: str, inputs: list[np.ndarray], y64: np.nd
         return mag if linear or fused_activation(kgraph.by_name[name]) is None \
             else mag + np.abs(y64)
     if kind in ("layernorm", "groupnorm"):
-        w = {v.path.split("/")[-1]: np.abs(v.numpy()).max() for v in kgraph.by_name[name].weights}
+        w = {k: np.abs(v.numpy()).max() for k, v in weights_by_name(kgraph.by_name[name]).items()}
         return np.abs(y64) + w.get("gamma", 1.0) + w.get("beta", 0.0)
     if kind == "activation" or (kind == "other" and len(inputs) == 1 and
                                 inputs[0].shape == y64.shape):

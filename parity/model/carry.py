@@ -15,6 +15,8 @@ import math
 import numpy as np
 
 from parity import layout
+from parity.model.keras_graph import weights_by_name
+from parity.model.torch_graph import module_name, modules_of
 
 
 _KERNEL = {"conv": layout.kernel_tf_to_torch, "depthwise": layout.depthwise_tf_to_torch,
@@ -45,7 +47,7 @@ def dense_kernel_to_torch(kernel: np.ndarray, flat_shape: tuple | None) -> np.nd
 
 
 def _named(layer) -> dict:
-    return {w.path.split("/")[-1]: np.asarray(w.numpy()) for w in layer.weights}
+    return {k: np.asarray(w.numpy()) for k, w in weights_by_name(layer).items()}
 
 
 def expected(kgraph, name: str, modules: list, channels_first: bool = True) -> dict:
@@ -115,13 +117,12 @@ def hyperparameters(kgraph, name: str, modules: list) -> list[str]:
 def load(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
     """Copy every mapped layer's weights; return the carry report."""
     torch = tgraph.torch
-    named = dict(tgraph.module.named_modules())
     assigned, layers, problems = set(), [], []
     for name, labels in pairs:
-        modules = [named[lbl.split("#")[0]] for lbl in labels]
+        modules = modules_of(tgraph.module, labels)
         want = expected(kgraph, name, modules, channels_first)
         for (i, pname), value in want.items():
-            mod_name = labels[i].split("#")[0]
+            mod_name = module_name(labels[i])
             target = getattr(modules[i], pname, None)
             if target is None:
                 problems.append(f"{name}: torch module {mod_name!r} has no {pname!r} for Keras's "
@@ -170,10 +171,9 @@ def check(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
     conversion, and if not which common mistake they equal (``diagnose.weight_mistake``)."""
     from parity.model.diagnose import weight_mistake
 
-    named = dict(tgraph.module.named_modules())
     out = {}
     for name, labels in pairs:
-        modules = [named[lbl.split("#")[0]] for lbl in labels]
+        modules = modules_of(tgraph.module, labels)
         for (i, pname), value in expected(kgraph, name, modules, channels_first).items():
             target = getattr(modules[i], pname, None)
             have = None if target is None else target.detach().cpu().numpy().astype(np.float64)

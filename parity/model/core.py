@@ -11,7 +11,7 @@ from parity.model import mapping as mapper
 from parity.model.diagnose import torch_layout
 from parity.model.mapping import fused_activation
 from parity.model.keras_graph import KerasGraph
-from parity.model.torch_graph import TorchGraph, units
+from parity.model.torch_graph import TorchGraph, module_name, modules_of, units
 
 MAX_EXPLAINED = 12
 """Diverging layers whose cause is looked for (the op pair runs once per layer)."""
@@ -66,8 +66,7 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
     else:
         carried = carry.account(kg, tg, pairs, set()) | {"problems": []}
         checked = carry.check(kg, tg, pairs, channels_first)
-    named = dict(torch_module.named_modules())
-    hyper = {name: carry.hyperparameters(kg, name, [named[lbl.split("#")[0]] for lbl in labels])
+    hyper = {name: carry.hyperparameters(kg, name, modules_of(torch_module, labels))
              for name, labels in pairs}
     tg.reset_copies()
     t_setup = time.perf_counter() - t0
@@ -97,6 +96,7 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
             row["compared"] = (f"before its {fused_activation(layer)} activation (the torch side "
                                "applies it without a module)")
         iso64_max = 0.0
+        mods = [module_name(lbl) for lbl in labels]
         for dt in sorted(dtypes, key=lambda d: d != "float64"):  # float64 first: its bound
             k_in = kg.layer_inputs(name, kouts[dt])
             ref = kg.call_layer(name, [a.astype(np.float64) for a in k_in], "float64",
@@ -104,7 +104,6 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
             bound = bounds.isolated(kg, name, k_in, ref, dt, linear)
             if dt == "float64":
                 iso64_max = float(np.max(bound, initial=0.0))
-            mods = [lbl.split("#")[0] for lbl in labels]
             try:
                 t_iso = _fit(tg.call_units(mods, [_torch_input(kg, name, a, channels_first)
                                                   for a in k_in], dt), keras_out[dt])
@@ -180,8 +179,7 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
                                else "each model's own weights (checked, not carried)"),
         "carry_weights": carry_weights, "channels_first": channels_first,
         "layers_total": len(kg.layers), "layers_compared": len(rows),
-        "not_compared": [layer.name for layer in kg.layers
-                         if layer.name not in {n for n, _ in pairs}],
+        "not_compared": [layer.name for layer in kg.layers if layer.name not in mapped],
         "carry": carried, "layers": rows, "verdict": verdict, "output": output,
         "seconds": {"setup": round(t_setup, 3), "runs": round(t_runs, 3),
                     "total": round(time.perf_counter() - t0, 3)}}
@@ -234,11 +232,10 @@ def _cause(kg, tg, row, channels_first, problems=()) -> dict:
     if not m["shape_match"]:
         parts.append(f"output shape {m['torch_shape']} in torch, {m['keras_shape']} in Keras")
     parts += [p.split(": ", 1)[1] for p in problems if p.startswith(f"{name}: ")]
-    dt = "float64"
+    dt = "float64" if "float64" in row["_bound"] else "float32"
     bound, x, t_iso = row["_bound"][dt]
     if x is not None and t_iso is not None and np.shape(t_iso) == np.shape(bound):
-        named = dict(tg.module.named_modules())
-        modules = [named[lbl.split("#")[0]] for lbl in row["torch"]]
+        modules = modules_of(tg.module, row["torch"])
         have = {}
         for (i, pname) in carry.expected(kg, name, modules, channels_first):
             p = getattr(modules[i], pname, None)

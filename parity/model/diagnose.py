@@ -95,10 +95,11 @@ def mechanism(kgraph, name: str, x: np.ndarray, torch_out: np.ndarray, bound: np
                           f"no torch side of {op_name} runs on this config")
         return result
     variant = result["behaves_like"]
-    record = run_case(op_name, variant, cfg_dict, seed=0, divergences=Registry.load())
+    registry = Registry.load()
+    record = run_case(op_name, variant, cfg_dict, seed=0, divergences=registry)
     result["status"] = record["status"]
     result["repro"] = repro_snippet(op_name, variant, cfg_dict, 0, None)
-    entry = Registry.load().get(record["divergence"]) if record["divergence"] else None
+    entry = registry.get(record["divergence"]) if record["divergence"] else None
     if entry is not None:
         result["divergence"] = {"id": entry.id, "mechanism": " ".join(entry.mechanism.split())}
         result["text"] = (f"computes like {op_name}'s {variant!r} side "

@@ -15,6 +15,11 @@ def _history_name(tensor) -> str:
     return tensor._keras_history.operation.name  # noqa: SLF001 - Keras's own graph record
 
 
+def weights_by_name(layer) -> dict:
+    """A Keras layer's weight variables by short name ('kernel', 'gamma', 'moving_mean', ...)."""
+    return {w.path.split("/")[-1]: w for w in layer.weights}
+
+
 def _as_list(t) -> list:
     return list(t) if isinstance(t, (list, tuple)) else [t]
 
@@ -123,8 +128,7 @@ class KerasGraph:
             shapes = [tuple(t.shape) for t in _as_list(src.input)]
             layer.build(shapes if len(shapes) > 1 else shapes[0])
             weights = [np.abs(w).astype(np.float64) for w in src.get_weights()]
-            names = [w.path.split("/")[-1] for w in src.weights]
-            for i, n in enumerate(names):
+            for i, n in enumerate(weights_by_name(src)):
                 if n in ("moving_mean", "mean"):
                     weights[i] = -weights[i]
             if weights:

@@ -24,6 +24,17 @@ class Call:
         return self.name if self.occurrence == 0 else f"{self.name}#{self.occurrence}"
 
 
+def module_name(label: str) -> str:
+    """The module a call label ('layer#1': its second call) belongs to."""
+    return label.split("#")[0]
+
+
+def modules_of(module, labels: list[str]) -> list:
+    """The modules of ``module`` that the call labels name, in order."""
+    named = dict(module.named_modules())
+    return [named[module_name(lbl)] for lbl in labels]
+
+
 def units(module) -> dict:
     """Qualified name -> module for every unit: a module of a known kind (not descended
     into), or a leaf module of no known kind."""

@@ -18,12 +18,13 @@ DESCRIPTION = ("Keras initializers for kernels; biases U(-0.1, 0.1); BatchNormal
 def randomize(keras_model, x: np.ndarray, seed: int = 0) -> str:
     """Set the weights as described in ``DESCRIPTION``; return that description."""
     from parity.backends import tf as B
+    from parity.model.keras_graph import weights_by_name
 
     keras, tf = B.keras(), B.tf()
     rng = np.random.default_rng(seed)
     bns = []
     for layer in keras_model.layers:
-        named = {w.path.split("/")[-1]: w for w in layer.weights}
+        named = weights_by_name(layer)
         if type(layer).__name__ == "BatchNormalization":
             bns.append(layer)
             for key, (lo, hi) in (("gamma", (0.5, 1.5)), ("beta", (-0.1, 0.1))):
