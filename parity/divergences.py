@@ -7,10 +7,14 @@ expected magnitude. A case whose raw status is explained becomes
 id; every entry also counts the cases that exercised its scope and those that
 reproduced it, so an entry whose scope ran but never reproduced is visible.
 
-Predicates are Python expressions over the config fields plus ``op`` and
-``variant``, with ``min``, ``max``, ``any``, ``all``, ``len``, ``sum``, ``zip``,
-``abs`` and ``range``, e.g.
-``"max(stride) > 1 and max(dilation) > 1"``.
+Predicates are expressions over the config fields (and the op's derived names) plus ``op``
+and ``variant``, in the small language of ``parity.predicate`` (comparisons, boolean and
+arithmetic operators, subscripts, generator expressions, and the helpers ``min``, ``max``,
+``any``, ``all``, ``len``, ``sum``, ``zip``, ``abs``, ``range``, ``startswith``,
+``endswith``), e.g. ``"max(stride) > 1 and max(dilation) > 1"``: a registry file is data,
+never code. ``Registry.load`` checks the whole file before any case runs: the ``divergence``
+array of tables, unique ids, known ops, variants and statuses, and predicates that parse and
+name only fields every op of the entry has.
 
 ``outputs`` names the outputs a divergence affects (empty: all): a ``fail`` is explained only
 when every output that failed is among them. ``judge = "reference"`` marks TensorFlow as the
@@ -26,11 +30,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from parity.predicate import Predicate, PredicateError
+
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "cases" / "divergences.toml"
 EXPLAINABLE = ("fail", "rejected_tf", "rejected_torch", "rejected_both")
 JUDGES = ("tf", "reference")
-_HELPERS = {"min": min, "max": max, "any": any, "all": all, "len": len, "sum": sum, "zip": zip,
-            "abs": abs, "range": range}
+ENVIRONMENT_NAMES = {"onednn", "cpu", "device"}   # ``parity.environment.facts()``
 
 
 class RegistryError(ValueError):
@@ -60,15 +65,11 @@ class Divergence:
 
     def __post_init__(self):
         try:
-            self._predicate = compile(self.when, f"<divergence {self.id}>", "eval")
-        except SyntaxError as e:
-            raise RegistryError(f"divergence {self.id}: bad predicate {self.when!r}: {e.msg}") \
-                from None
-        try:
-            self._env_predicate = compile(self.environment, f"<divergence {self.id} env>", "eval")
-        except SyntaxError as e:
-            raise RegistryError(f"divergence {self.id}: bad environment {self.environment!r}: "
-                                f"{e.msg}") from None
+            self._predicate = Predicate(self.when, label=f"divergence {self.id}: predicate")
+            self._env_predicate = Predicate(self.environment, ENVIRONMENT_NAMES,
+                                            label=f"divergence {self.id}: environment")
+        except PredicateError as e:
+            raise RegistryError(str(e)) from None
         if self.judge not in JUDGES:
             raise RegistryError(f"divergence {self.id}: judge must be one of {JUDGES}, "
                                 f"got {self.judge!r}")
@@ -82,7 +83,7 @@ class Divergence:
         from parity.environment import facts
 
         try:
-            return bool(eval(self._env_predicate, dict(facts(), __builtins__={})))  # noqa: S307
+            return self._env_predicate(facts())
         except Exception as e:
             raise RegistryError(f"divergence {self.id}: environment {self.environment!r} failed: "
                                 f"{type(e).__name__}: {e}") from None
@@ -94,10 +95,8 @@ class Divergence:
             return False
         if self.dtypes and config.get("dtype") not in self.dtypes:
             return False
-        # names as globals: generator expressions in a predicate see them too
-        env = dict(_HELPERS, op=op, variant=variant, **config, __builtins__={})
         try:
-            return bool(eval(self._predicate, env))  # noqa: S307 - repo-owned file
+            return self._predicate(dict(config, op=op, variant=variant))
         except Exception as e:
             raise RegistryError(f"divergence {self.id}: predicate {self.when!r} failed on "
                                 f"{op}: {type(e).__name__}: {e}") from None
@@ -120,21 +119,17 @@ class Registry:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Registry":
+        """The registry file, checked whole (one-line ``RegistryError`` on the first problem)."""
         path = Path(path or os.environ.get("PARITY_DIVERGENCES") or DEFAULT_PATH)
         if not path.exists():
             return cls([])
         try:
-            data = tomllib.loads(path.read_text())
-            entries = [Divergence(**{k: v for k, v in e.items()}) for e in data.get("divergence", [])]
-        except RegistryError:
-            raise
-        except (tomllib.TOMLDecodeError, TypeError) as e:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as e:
             raise RegistryError(f"bad divergence registry {path}: {e}") from None
-        for e in entries:
-            bad = set(e.statuses) - set(EXPLAINABLE)
-            if bad:
-                raise RegistryError(f"divergence {e.id}: unknown statuses {sorted(bad)}")
-        return cls(entries)
+        except OSError as e:
+            raise RegistryError(f"cannot read divergence registry {path}: {e.strerror}") from None
+        return cls([_entry(path, i, e) for i, e in enumerate(_tables(path, data))])
 
     def reference_judged(self, op: str, variant: str, config: dict) -> set[str]:
         """The outputs TF is known to get wrong in this scope: the reference judges them."""
@@ -180,3 +175,77 @@ class Registry:
 
     def get(self, divergence_id: str) -> Divergence | None:
         return next((e for e in self.entries if e.id == divergence_id), None)
+
+
+_FIELDS = {f: t for f, t in Divergence.__annotations__.items()
+           if f not in ("exercised", "reproduced")}
+
+
+def _tables(path: Path, data: dict) -> list[dict]:
+    entries = data.get("divergence", [])
+    unknown = sorted(set(data) - {"divergence"})
+    if unknown:
+        raise RegistryError(f"bad divergence registry {path}: unknown top-level key(s) "
+                            f"{', '.join(unknown)}; entries are [[divergence]] tables")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise RegistryError(f"bad divergence registry {path}: 'divergence' must be an array of "
+                            "tables ([[divergence]])")
+    ids = [e.get("id") for e in entries]
+    twice = sorted({i for i in ids if isinstance(i, str) and ids.count(i) > 1})
+    if twice:
+        raise RegistryError(f"bad divergence registry {path}: duplicate id(s) {', '.join(twice)}")
+    return entries
+
+
+def _entry(path: Path, index: int, table: dict) -> Divergence:
+    """One ``[[divergence]]`` table as a checked ``Divergence``."""
+    from parity import registry
+
+    label = f"divergence {table.get('id', f'#{index + 1}')!s}"
+    unknown = sorted(set(table) - set(_FIELDS))
+    missing = sorted({"id", "ops", "statuses", "mechanism", "magnitude"} - set(table))
+    if unknown or missing:
+        raise RegistryError(f"{label} in {path}: " + "; ".join(
+            filter(None, [unknown and f"unknown field(s) {', '.join(unknown)}",
+                          missing and f"missing field(s) {', '.join(missing)}"])))
+    for name, value in table.items():
+        want = _FIELDS[name]
+        ok = (all(isinstance(v, str) for v in value) if isinstance(value, list) else False) \
+            if want == "list[str]" else isinstance(value, {"str": str, "bool": bool}[want])
+        if not ok:
+            raise RegistryError(f"{label} in {path}: {name} must be {want}, got {value!r}")
+    entry = Divergence(**table)
+    bad = set(entry.statuses) - set(EXPLAINABLE)
+    if bad or not entry.statuses:
+        raise RegistryError(f"{label}: unknown statuses {sorted(bad)}; known: "
+                            f"{', '.join(EXPLAINABLE)}")
+    known = set(registry.names())
+    ops = [registry.get(o) for o in entry.ops if o in known]
+    if len(ops) != len(entry.ops) or not ops:
+        raise RegistryError(f"{label}: unknown op(s) "
+                            f"{', '.join(sorted(set(entry.ops) - known)) or '(none named)'}")
+    variants = {v for op in ops for v in op.variants} | {"audit"}
+    if set(entry.variants) - variants:
+        raise RegistryError(f"{label}: no op of it has variant(s) "
+                            f"{', '.join(sorted(set(entry.variants) - variants))}")
+    for op in ops:
+        fields = scope_names(op)
+        unknown = sorted(entry._predicate.names - fields)
+        if unknown:
+            raise RegistryError(f"{label}: predicate {entry.when!r} names {', '.join(unknown)}, "
+                                f"which {op.name} configs do not have; they have: "
+                                f"{', '.join(sorted(fields))}")
+    # "dx (dx_sum where ties)" names two outputs; an entry may name any output of its ops
+    outputs = {w for op in ops for o in op.outputs for w in o.replace("(", " ").split()}
+    if set(entry.outputs) - outputs:
+        raise RegistryError(f"{label}: its ops have no output(s) "
+                            f"{', '.join(sorted(set(entry.outputs) - outputs))}")
+    return entry
+
+
+def scope_names(op) -> set[str]:
+    """The names a predicate may use for ``op``: config fields, derived names, op, variant."""
+    import dataclasses
+
+    return ({f.name for f in dataclasses.fields(op.config_type)} |
+            set(getattr(op.derived, "fields", ())) | {"op", "variant"})

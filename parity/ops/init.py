@@ -198,6 +198,7 @@ def derived(mode: str | None, distribution: str):
         return {"mode": mode or getattr(c, "mode", None), "distribution": distribution or
                 getattr(c, "distribution", None), "depthwise": depthwise,
                 "multiplier": c.out_channels // c.in_channels if depthwise else None}
+    names.fields = ("mode", "distribution", "depthwise", "multiplier")
     return names
 
 

@@ -270,6 +270,10 @@ def derived(c: TransposeConfig) -> dict:
             "textbook_output_padding": list(tb_op)}
 
 
+derived.fields = ("out", "start", "eff", "textbook_start", "textbook_out",
+                  "textbook_output_padding")
+
+
 def _check(convention: str):
     def check(c: TransposeConfig) -> None:
         require(c.convention == convention, f"this op takes convention={convention!r} configs")
