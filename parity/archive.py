@@ -46,51 +46,190 @@ def _jsonable(value):
     return value
 
 
-def record(plan: list, path: str | Path, environment: dict, progress=None) -> Path:
-    """Run the TF side of every case of ``plan`` once; write the archive to ``path``."""
+def record(plan: list, path: str | Path, environment: dict, progress=None, stop=None) -> bool:
+    """Run the TF side of every case of ``plan`` once; write the archive to ``path`` atomically
+    (a temporary file renamed over it: a full disk leaves the old file, never a partial one).
+    Ctrl-C, or ``stop.requested`` at a case boundary, ends the loop and writes the cases
+    recorded so far with ``complete: false``. Returns whether the archive is complete."""
     from parity.runner import tf_result
 
-    path = Path(path)
     entries: dict[str, dict] = {}
     arrays: dict[str, np.ndarray] = {}
     cases = []
-    for i, (op, variant, config, seed) in enumerate(plan):
-        if progress:
-            progress(i, len(plan))
-        key = key_of(op, _tf_side_name(op, variant), config, seed)
-        cases.append([op, variant, config, seed, key])
-        if key in entries:
-            continue
-        out, err, warnings = tf_result(op, variant, config, seed)
-        entry = {"error": err, "warnings": warnings, "arrays": [], "extras": {}}
-        for name, value in (out or {}).items():
-            if isinstance(value, np.ndarray):
-                arrays[f"{key}/{name}"] = value
-                entry["arrays"].append(name)
-            else:
-                entry["extras"][name] = _jsonable(value)
-        entry["refused"] = out is None
-        entries[key] = entry
-    manifest = {"format": FORMAT, "environment": environment, "cases": cases, "entries": entries}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        np.savez_compressed(f, **{_MANIFEST: np.array(json.dumps(manifest))}, **arrays)
-    return path
+    complete = True
+    try:
+        for i, (op, variant, config, seed) in enumerate(plan):
+            if progress:
+                progress(i, len(plan))
+            if stop is not None and stop.requested:
+                raise KeyboardInterrupt
+            key = key_of(op, _tf_side_name(op, variant), config, seed)
+            if key not in entries:
+                out, err, warnings = tf_result(op, variant, config, seed)
+                entry = {"error": err, "warnings": warnings, "arrays": [], "extras": {}}
+                for name, value in (out or {}).items():
+                    if isinstance(value, np.ndarray):
+                        arrays[f"{key}/{name}"] = value
+                        entry["arrays"].append(name)
+                    else:
+                        entry["extras"][name] = _jsonable(value)
+                entry["refused"] = out is None
+                entries[key] = entry
+            cases.append([op, variant, config, seed, key])
+    except KeyboardInterrupt:
+        complete = False
+    manifest = {"format": FORMAT, "complete": complete, "environment": environment,
+                "cases": cases, "entries": entries}
+    write_atomic(Path(path), lambda f: np.savez_compressed(
+        f, **{_MANIFEST: np.array(json.dumps(manifest, allow_nan=False))}, **arrays))
+    return complete
+
+
+def write_atomic(path: Path, write) -> None:
+    """``write(binary file)`` into a temporary file beside ``path``, then rename it over
+    ``path``; on any failure the temporary file is removed and ``path`` is untouched."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+MAX_BYTES = 4 * 2**30
+"""The most an archive may decompress to (``PARITY_ARCHIVE_MAX_BYTES`` overrides): a crafted
+zip cannot fill the memory (each member is read only up to the size its header declares)."""
+
+_ENTRY = {"type": "object", "required": ["error", "warnings", "arrays", "extras", "refused"],
+          "additionalProperties": False,
+          "properties": {"error": {"type": ["string", "null"]},
+                         "warnings": {"type": "array", "items": {"type": "string"}},
+                         "arrays": {"type": "array", "items": {"type": "string"}},
+                         "extras": {"type": "object"}, "refused": {"type": "boolean"}}}
+MANIFEST_SCHEMA = {
+    "type": "object", "required": ["format", "environment", "cases", "entries"],
+    "properties": {
+        "format": {"type": "integer"}, "complete": {"type": "boolean"},
+        "environment": {"type": "object"},
+        "cases": {"type": "array", "items": {
+            "type": "array", "minItems": 5, "maxItems": 5,
+            "prefixItems": [{"type": "string"}, {"type": "string"}, {"type": "object"},
+                            {"type": "integer", "minimum": 0}, {"type": "string"}]}},
+        "entries": {"type": "object", "additionalProperties": _ENTRY}}}
+
+
+def _max_bytes() -> int:
+    import os
+
+    try:
+        return int(os.environ.get("PARITY_ARCHIVE_MAX_BYTES", MAX_BYTES))
+    except ValueError:
+        return MAX_BYTES
 
 
 class Archive:
-    """A loaded archive: its cases and, per case, the recorded TF result."""
+    """A loaded archive, checked whole before any case runs: a zip of ``.npy`` members within
+    ``MAX_BYTES``, every member's header agreeing with its size, a manifest of the current
+    format that matches ``MANIFEST_SCHEMA``, every case a known op/variant with a valid config
+    and the key of its TF side, every entry's arrays present. Any problem is a one-line
+    ``ArchiveError``."""
 
     def __init__(self, path: str | Path):
+        import zipfile
+
         self.path = Path(path)
+        what = f"reference archive {path}"
         try:
-            self._data = np.load(self.path, allow_pickle=False)
-            self.manifest = json.loads(str(self._data[_MANIFEST]))
-        except (OSError, ValueError, KeyError) as e:
-            raise ArchiveError(f"cannot read reference archive {path}: {e}") from None
-        if self.manifest.get("format") != FORMAT:
-            raise ArchiveError(f"{path}: archive format {self.manifest.get('format')!r}, "
-                               f"this parity reads {FORMAT}")
+            self._zip = zipfile.ZipFile(self.path)
+            infos = self._zip.infolist()
+        except OSError as e:
+            raise ArchiveError(f"cannot read {what}: {e.strerror or e}") from None
+        except (zipfile.BadZipFile, ValueError, EOFError) as e:
+            raise ArchiveError(f"cannot read {what}: not an archive written by parity record "
+                               f"({e})") from None
+        total = sum(i.file_size for i in infos)
+        if total > _max_bytes():
+            raise ArchiveError(f"{what} decompresses to {total / 2**30:.1f} GiB, more than the "
+                               f"{_max_bytes() / 2**30:.1f} GiB parity reads "
+                               "(PARITY_ARCHIVE_MAX_BYTES)")
+        self._members = {i.filename: i for i in infos}
+        if f"{_MANIFEST}.npy" not in self._members:
+            raise ArchiveError(f"cannot read {what}: no manifest (not written by parity record)")
+        from parity.report.io import ReportError, parse_json
+
+        try:
+            self.manifest = parse_json(str(self._array(_MANIFEST)).encode(), f"{what}'s manifest")
+        except ReportError as e:
+            raise ArchiveError(str(e)) from None
+        self._check()
+
+    def _array(self, name: str) -> np.ndarray:
+        """One member, after checking that its header's shape and dtype fit its size."""
+        import zipfile
+
+        info = self._members.get(f"{name}.npy")
+        if info is None:
+            raise ArchiveError(f"{self.path} has no array {name!r}")
+        fmt = np.lib.format
+        try:
+            with self._zip.open(info) as f:
+                version = fmt.read_magic(f)
+                shape, _, dtype = (fmt.read_array_header_1_0 if version == (1, 0)
+                                   else fmt.read_array_header_2_0)(f)
+                size = f.tell() + int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if dtype.hasobject or size != info.file_size:
+                raise ValueError(f"its header claims {size} bytes, it holds {info.file_size}")
+            with self._zip.open(info) as f:
+                return fmt.read_array(f, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+            raise ArchiveError(f"{self.path}: array {name!r} is corrupt: {e}") from None
+
+    def _check(self) -> None:
+        import jsonschema
+
+        from parity.config import ConfigError
+
+        m, what = self.manifest, f"reference archive {self.path}"
+        if not isinstance(m, dict):
+            raise ArchiveError(f"{what}: its manifest is not a JSON object")
+        if m.get("format") != FORMAT:
+            raise ArchiveError(f"{what}: archive format {m.get('format')!r}, this parity reads "
+                               f"{FORMAT}")
+        try:
+            jsonschema.validate(m, MANIFEST_SCHEMA)
+        except jsonschema.ValidationError as e:
+            where = "/".join(str(p) for p in e.absolute_path) or "(top)"
+            raise ArchiveError(f"{what}: manifest does not match its schema at {where}: "
+                               f"{e.message[:200]}") from None
+        for i, (op, variant, config, seed, key) in enumerate(m["cases"]):
+            try:
+                registry.get(op).parse_config(config)
+                expected = key_of(op, _tf_side_name(op, variant), config, seed)
+            except (registry.UnknownOp, ConfigError) as e:
+                raise ArchiveError(f"{what}: case {i + 1}: {e}") from None
+            entry = m["entries"].get(key)
+            if key != expected or entry is None:
+                raise ArchiveError(f"{what}: case {i + 1} ({op}/{variant}) has no recorded TF "
+                                   "result under its key")
+            missing = [a for a in entry["arrays"] if f"{key}/{a}.npy" not in self._members]
+            if missing:
+                raise ArchiveError(f"{what}: case {i + 1} ({op}/{variant}) lacks array(s) "
+                                   f"{', '.join(missing)}")
+
+    @property
+    def complete(self) -> bool:
+        return self.manifest.get("complete", True)
 
     @property
     def plan(self) -> list:
@@ -108,6 +247,6 @@ class Archive:
             raise ArchiveError(f"{self.path} holds no TF result for {op}/{variant} seed {seed}")
         if entry["refused"]:
             return None, entry["error"], entry["warnings"]
-        out = {name: np.array(self._data[f"{key}/{name}"]) for name in entry["arrays"]}
+        out = {name: self._array(f"{key}/{name}") for name in entry["arrays"]}
         out.update(entry["extras"])
         return out, entry["error"], entry["warnings"]

@@ -140,8 +140,11 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
                         minimal = _shrink(op_name, c["signature"], case, examples, seed,
                                           dtypes, exclude)
                         if minimal is not None:
-                            minimal["minimal"] = True
-                            records.append(minimal)
+                            # a case already surveyed (or shrunk to by another class) is
+                            # referred to, not stored twice: ids are unique in a report
+                            if all(r["id"] != minimal["id"] for r in records):
+                                minimal["minimal"] = True
+                                records.append(minimal)
                             c["minimal_case"] = minimal["id"]
             except KeyboardInterrupt:
                 run["interrupted"] = True

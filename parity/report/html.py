@@ -98,6 +98,7 @@ def _depth(model: dict) -> str:
 
 
 def write_html(report: dict, path: str | Path) -> Path:
-    path = Path(path)
-    path.write_text(render_html(report))
-    return path
+    """The page of ``report`` written atomically to ``path`` (``WriteFailed`` if it cannot be)."""
+    from parity.report.io import write_page
+
+    return write_page(render_html(report), path)

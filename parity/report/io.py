@@ -56,24 +56,77 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def write_report(report: dict, out_dir: str | Path, name: str) -> Path:
-    """Write ``out_dir/name.json`` and ``out_dir/latest.json`` atomically; return the first."""
+    """Write ``out_dir/name.json`` and ``out_dir/latest.json`` atomically; return the first.
+
+    ``latest.*`` never describes another run than the newest one that could be written: when
+    a write fails (``WriteFailed``, one line), the ``latest`` files it would have replaced are
+    removed rather than left behind."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=1, sort_keys=False, allow_nan=False)
     path = out / f"{name}.json"
-    _atomic_write(path, text)
-    _atomic_write(out / "latest.json", text)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, text)
+        _atomic_write(out / "latest.json", text)
+    except OSError as e:
+        _forget(out / "latest.json", out / "latest.html")
+        written = f"; wrote {path}" if path.exists() else "; no report written"
+        raise WriteFailed(f"cannot write the report in {out}: {e.strerror or e}{written}") \
+            from None
     return path
+
+
+class WriteFailed(Exception):
+    """Results that could not be written (a full disk, a directory gone read-only); one line
+    saying what was kept. Exit 3."""
+
+
+def _forget(*paths: Path) -> None:
+    for p in paths:
+        try:
+            p.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _no_constant(name: str):
+    raise ValueError(f"non-standard JSON literal {name}")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:20]} overflows a float")
+    return value
+
+
+def parse_json(data: bytes, what: str) -> object:
+    """Strict JSON from bytes: UTF-8 only, no NaN/Infinity literals or numbers that overflow
+    (a report stores non-finite values as strings), no integers of more than 4,300 digits,
+    nesting within Python's recursion limit; else a one-line ``ReportError``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ReportError(f"{what} is not UTF-8 text (byte {data[e.start]:#04x} at offset "
+                          f"{e.start})") from None
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except json.JSONDecodeError as e:
+        raise ReportError(f"{what} is not JSON: {e.msg} at line {e.lineno}") from None
+    except RecursionError:
+        raise ReportError(f"{what} is nested too deeply to be a report") from None
+    except ValueError as e:  # a NaN literal, an overflowing float, a 5,000-digit integer
+        reason = "an integer of more than 4,300 digits" if "digits" in str(e) else str(e)
+        raise ReportError(f"{what} is not a report: {reason}") from None
 
 
 def load_report(path: str | Path) -> dict:
     """Read and validate a report; any problem is a one-line ``ReportError``."""
     try:
-        data = json.loads(Path(path).read_text())
+        raw = Path(path).read_bytes()
     except OSError as e:
         raise ReportError(f"cannot read report {path}: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise ReportError(f"report {path} is not JSON: {e.msg} at line {e.lineno}") from None
+    data = parse_json(raw, f"report {path}")
     if not isinstance(data, dict):
         raise ReportError(f"report {path} is not a JSON object")
     from parity.report.upgrade import IncompatibleReport, upgrade
@@ -82,8 +135,37 @@ def load_report(path: str | Path) -> dict:
         data = upgrade(data)
     except IncompatibleReport as e:
         raise ReportError(f"report {path}: {e}") from None
-    validate(data)
+    try:
+        validate(data)
+    except RecursionError:
+        raise ReportError(f"report {path} is nested too deeply to be a report") from None
+    check_cases(data, path)
     return data
+
+
+def check_cases(report: dict, path) -> None:
+    """Each case names a known op and variant, holds a config that op accepts, and has the
+    id of its (op, variant, config, seed): a hand-edited or crafted case is refused here, not
+    met later as a traceback (or silently as a duplicate)."""
+    from parity import registry
+    from parity.config import ConfigError
+    from parity.runner import case_id
+
+    seen = set()
+    for i, case in enumerate(report["cases"]):
+        where = f"report {path}: case {i + 1} ({case['id']})"
+        try:
+            op = registry.get(case["op"])
+            if case["variant"] != "audit":
+                op.variant(case["variant"])
+            op.parse_config(case["config"])
+        except (registry.UnknownOp, ConfigError) as e:
+            raise ReportError(f"{where}: {e}") from None
+        if case_id(case["op"], case["variant"], case["config"], case["seed"]) != case["id"]:
+            raise ReportError(f"{where}: the id is not that of its op, variant, config and seed")
+        if case["id"] in seen:
+            raise ReportError(f"{where}: the id appears twice")
+        seen.add(case["id"])
 
 
 def write_report_html(report: dict, json_path: str | Path) -> Path:
@@ -93,6 +175,21 @@ def write_report_html(report: dict, json_path: str | Path) -> Path:
     json_path = Path(json_path)
     page = render_html(report)
     html_path = json_path.with_suffix(".html")
-    _atomic_write(html_path, page)
-    _atomic_write(json_path.parent / "latest.html", page)
+    try:
+        _atomic_write(html_path, page)
+        _atomic_write(json_path.parent / "latest.html", page)
+    except OSError as e:
+        _forget(json_path.parent / "latest.html")
+        raise WriteFailed(f"wrote {json_path}, but not its HTML page: {e.strerror or e}") \
+            from None
     return html_path
+
+
+def write_page(page: str, path: str | Path) -> Path:
+    """An HTML page written atomically (``parity html``)."""
+    path = Path(path)
+    try:
+        _atomic_write(path, page)
+    except OSError as e:
+        raise WriteFailed(f"cannot write {path}: {e.strerror or e}") from None
+    return path

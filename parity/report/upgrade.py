@@ -35,6 +35,8 @@ def upgrade(report: dict) -> dict:
     if version > SCHEMA_VERSION:
         raise IncompatibleReport(f"schema_version {version} is newer than this parity reads "
                                  f"({SCHEMA_VERSION}); upgrade parity")
+    if version < SCHEMA_VERSION and isinstance(report.get("run"), dict):
+        report["run"]["upgraded_from"] = version  # merge refuses to mix versions
     while version < SCHEMA_VERSION:
         report = STEPS[version](report)
         version += 1
