@@ -1,9 +1,13 @@
-"""``python -m parity`` / ``parity``: list | run | audit | replay | compare | html.
+"""``python -m parity`` / ``parity``: list | run | audit | replay | compare | html | merge |
+record | model.
 
 Exit codes: 0 every case as expected; 1 an unexpected divergence (a ``fail``,
 an ``error``, or a rejection no registry entry explains) or a failing audit;
-2 bad input (unknown op or variant, bad flag, unimportable candidate, bad
-registry); 130 interrupted (the partial report is still written).
+2 bad input (unknown op or variant, a plan with no cases, bad flag, unimportable
+candidate, bad registry, report or archive, an output that cannot be written),
+checked before any case runs; 3 results that could not be written after all
+(a full disk: what was kept is said); 130 interrupted (the partial report is
+still written). Every error is one line on stderr.
 """
 from __future__ import annotations
 
@@ -17,9 +21,12 @@ from parity.config import ConfigError
 from parity.divergences import RegistryError
 from parity.numerics import DTYPES
 from parity.profiles import EXAMPLES
-from parity.report import ReportError
+from parity.report import ReportError, WriteFailed
+from parity.text import printable
 
-EXIT_OK, EXIT_DIVERGENCE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_DIVERGENCE, EXIT_BAD_INPUT, EXIT_NOT_WRITTEN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+MAX_EXAMPLES = 100_000
+"""The most configs ``--examples`` may ask per op (``explore`` draws 5,000)."""
 
 
 class BadInput(Exception):
@@ -35,13 +42,36 @@ def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def _ops(text: str | None) -> list[str]:
-    names = registry.names()
-    if not text:
-        return names
+def _names(text: str, flag: str) -> list[str]:
+    """A comma list that names something, each once."""
     chosen = _csv(text)
+    if not chosen:
+        raise BadInput(f"{flag} {text!r} names nothing; leave {flag} out for all")
+    twice = sorted({n for n in chosen if chosen.count(n) > 1})
+    if twice:
+        raise BadInput(f"{flag} names {', '.join(twice)} more than once")
+    return chosen
+
+
+def _ops(text: str | None) -> list[str]:
+    if text is None:
+        return registry.names()
+    chosen = _names(text, "--ops")
     for name in chosen:
         registry.get(name)  # raises UnknownOp listing the known ops
+    return chosen
+
+
+def _variants(text: str | None, ops: list[str]) -> list[str]:
+    """The ``--variants`` asked; each must be a variant of at least one of ``ops``."""
+    if text is None:
+        return []
+    chosen = _names(text, "--variants")
+    known = {v for op in ops for v in registry.get(op).variants}
+    unknown = [v for v in chosen if v not in known]
+    if unknown:
+        raise BadInput(f"unknown variant(s) {', '.join(unknown)} for {', '.join(ops) if len(ops) < 4 else 'these ops'}; "
+                       f"known: {', '.join(sorted(known))}")
     return chosen
 
 
@@ -50,15 +80,67 @@ def _dtypes(values: list[str] | None) -> list[str]:
     bad = [d for d in chosen if d not in DTYPES]
     if bad:
         raise BadInput(f"unknown dtype(s) {', '.join(bad)}; known: {', '.join(DTYPES)}")
+    twice = sorted({d for d in chosen if chosen.count(d) > 1})
+    if twice:
+        raise BadInput(f"--dtypes names {', '.join(twice)} more than once")
     return chosen
 
 
 def _examples(args) -> int:
     if args.examples is not None:
-        if args.examples < 1:
-            raise BadInput("--examples must be at least 1")
+        if not 1 <= args.examples <= MAX_EXAMPLES:
+            raise BadInput(f"--examples must be between 1 and {MAX_EXAMPLES:,}, got "
+                           f"{args.examples:,}")
         return args.examples
-    return EXAMPLES[args.profile]
+    return EXAMPLES[args.profile or "default"]
+
+
+def _cores() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _workers(requested: int | None, cases: int) -> int:
+    """``--workers``: at least 1, at most this machine's cores and one per case (each worker
+    imports both frameworks first: more of them only wait)."""
+    n = 1 if requested is None else requested
+    if n < 1:
+        raise BadInput("--workers must be at least 1")
+    if n > 1 and n > _cores():
+        raise BadInput(f"--workers {n} is more than this machine's {_cores()} cores")
+    if n > 1 and n > cases:
+        raise BadInput(f"--workers {n} for {cases} cases: at most one worker per case")
+    return n
+
+
+def _seed(args) -> int:
+    return 0 if args.seed is None else args.seed
+
+
+def _out_dir(args):
+    from parity.outputs import OutputError, check_dir
+
+    try:
+        return check_dir(args.out)
+    except OutputError as e:
+        raise BadInput(str(e)) from None
+
+
+def _registry_checked() -> None:
+    """The divergence registry, loaded and checked whole before any case runs."""
+    from parity.divergences import Registry
+
+    Registry.load()
+
+
+def _plan_or_refuse(cases: list, what: str) -> list:
+    if not cases:
+        raise BadInput(f"the plan has no cases ({what})")
+    return cases
 
 
 def load_candidate(spec: str):
@@ -94,10 +176,12 @@ def _print_summary(report: dict) -> None:
         if s["farther_from_reference"]:
             counts += " (farther from float64: " + ", ".join(
                 f"{k} {v}" for k, v in s["farther_from_reference"].items()) + ")"
-        print(f"{s['op']:<24}{s['variant']:<{width}}{s['cases']:>6}  {diff:>10}  {ratio:>11}  {counts}")
+        print(printable(f"{s['op']:<24}{s['variant']:<{width}}{s['cases']:>6}  {diff:>10}  "
+                        f"{ratio:>11}  {counts}"))
     for d in report["divergences"]:
         if d["not_reproduced"]:
-            print(f"divergence {d['id']}: scope exercised {d['exercised']}x, never reproduced")
+            print(printable(f"divergence {d['id']}: scope exercised {d['exercised']}x, "
+                            "never reproduced"))
 
 
 def _describe(record: dict) -> list[str]:
@@ -106,7 +190,7 @@ def _describe(record: dict) -> list[str]:
         lines.append(f"  {record['error']}")
     lines += [f"  {describe_failure(record['op'], record['id'], n, m)}"
               for n, m in record["outputs"].items() if output_failed(m)]
-    return lines
+    return [printable(line) for line in lines]  # a report's text, never a terminal's commands
 
 
 _SHOWN: dict = {}
@@ -157,68 +241,130 @@ def _device_flags(parser) -> None:
 
 def cmd_record(args) -> int:
     from parity import archive, environment
+    from parity.outputs import OutputError, check_file
+    from parity.session import _Sigterm
     from parity.sweep import plan_cases
 
+    try:
+        out = check_file(args.out, "--out", create_parent=True)
+    except OutputError as e:
+        raise BadInput(str(e)) from None
+    ops = _ops(args.ops)
+    variants = _variants(args.variants, ops)
     _choose_device(args)
     _require_frameworks()
-    plan = plan_cases(_ops(args.ops), _csv(args.variants or ""), _examples(args), args.seed,
-                      _dtypes(args.dtypes), per_op_share=args.examples is None)
+    plan = _plan_or_refuse(plan_cases(ops, variants, _examples(args), _seed(args),
+                                      _dtypes(args.dtypes), per_op_share=args.examples is None),
+                           "no op has the variants asked")
+    out.parent.mkdir(parents=True, exist_ok=True)
     env = environment.collect()
-    path = archive.record(plan, args.out, env, progress=_progress)
-    print(f"recorded the TF side of {len(plan)} cases: {path}")
+    with _Sigterm() as stop:
+        try:
+            complete = archive.record(plan, out, env, progress=_progress, stop=stop)
+        except OSError as e:
+            from parity.report import WriteFailed
+            raise WriteFailed(f"cannot write archive {out}: {e.strerror or e}; "
+                              "an earlier file there is untouched") from None
+    if not complete:
+        print(f"interrupted: {out} holds the cases recorded so far (complete: false)")
+        return EXIT_INTERRUPTED
+    print(f"recorded the TF side of {len(plan)} cases: {out}")
     return EXIT_OK
 
 
 def cmd_run(args) -> int:
-    from parity.session import run_sweep
+    from parity.session import run_sweep, sweep_plan
 
+    _out_dir(args)
     _choose_device(args)
     if args.reference:
         return _run_reference(args)
+    ops = _ops(args.ops)
+    variants = _variants(args.variants, ops)
+    dtypes, shard = _dtypes(args.dtypes), _shard(args.shard)
+    _registry_checked()
     _require_frameworks()
-    if args.workers < 1:
-        raise BadInput("--workers must be at least 1")
-    report, path = run_sweep(_ops(args.ops), examples=_examples(args), seed=args.seed,
-                             dtypes=_dtypes(args.dtypes), variants=_csv(args.variants or ""),
-                             out_dir=args.out, progress=_progress,
-                             per_op_share=args.examples is None, workers=args.workers,
-                             shard=_shard(args.shard))
+    if args.workers is not None:
+        _workers(args.workers, MAX_EXAMPLES)  # the cores cap, before planning
+    examples, seed = _examples(args), _seed(args)
+    planned = sweep_plan(ops, variants, examples, seed, dtypes, args.examples is None, shard)
+    _plan_or_refuse(planned[0], f"shard {args.shard} of this plan is empty" if shard else
+                    "no op has the variants asked")
+    workers = _workers(args.workers, len(planned[0]))
+    report, path = run_sweep(ops, examples=examples, seed=seed, dtypes=dtypes,
+                             variants=variants, out_dir=args.out, progress=_progress,
+                             per_op_share=args.examples is None, workers=workers,
+                             shard=shard, planned=planned)
     for op, n in report["run"].get("configs", {}).items():
-        asked = _examples(args) if args.examples else registry.get(op).examples(_examples(args))
+        asked = examples if args.examples else registry.get(op).examples(examples)
         if n < asked:
             print(f"{op}: {n} configs of {asked} asked (Hypothesis drew {asked - n} duplicate(s), "
                   "dropped)")
     return _conclude(report, path)
 
 
-def _conclude(report: dict, path) -> int:
-    """Print the summary and the first unexpected cases; the exit code of a run or replay."""
+def _conclude(report: dict, path, incomplete: str = "the archive's record was interrupted") -> int:
+    """Print the summary and the first unexpected cases; the exit code of a run, replay or
+    merge (1 for a report that is incomplete without an interruption, saying why)."""
     from parity.report.build import unexpected
 
     _print_summary(report)
     bad = [r for r in report["cases"] if unexpected(r)]
     for r in bad[:10]:
         print("\n".join(_describe(r)))
-    print(f"{len(report['cases'])} cases, {len(bad)} unexpected; report: {path}")
+    print(printable(f"{len(report['cases'])} cases, {len(bad)} unexpected; report: {path}"))
     if report["run"]["interrupted"]:
         print("interrupted: the report holds the cases finished so far (complete: false)")
         return EXIT_INTERRUPTED
+    if not report["complete"]:
+        print(f"incomplete: {incomplete}")
+        return EXIT_DIVERGENCE
     return EXIT_DIVERGENCE if bad else EXIT_OK
 
 
 def _run_reference(args) -> int:
+    """``run --reference``: the archive fixes the plan; ``--ops``, ``--variants``, ``--dtypes``
+    and ``--shard`` select from it, each of them must select something; the flags that make a
+    plan (``--seed``, ``--examples``, ``--profile``) and ``--workers`` are refused."""
     from parity.archive import Archive, ArchiveError
     from parity.backends import missing
-    from parity.session import run_reference
+    from parity.session import reference_plan, run_reference
 
+    given = [f for f, v in (("--seed", args.seed), ("--examples", args.examples),
+                            ("--profile", args.profile), ("--workers", args.workers))
+             if v is not None]
+    if given:
+        raise BadInput(f"{', '.join(given)} cannot be used with --reference: the archive fixes "
+                       "the cases (select with --ops, --variants, --dtypes, --shard)")
     if missing(("torch",)):
         raise BadInput("cannot run cases: torch is not importable")
     try:
         ref = Archive(args.reference)
     except ArchiveError as e:
         raise BadInput(str(e)) from None
-    report, path = run_reference(ref, ops=_csv(args.ops or ""), out_dir=args.out,
-                                 progress=_progress)
+    held = ref.plan
+    ops = _names(args.ops, "--ops") if args.ops is not None else None
+    variants = _names(args.variants, "--variants") if args.variants is not None else None
+    dtypes = _dtypes(args.dtypes) if args.dtypes else None
+    for flag, asked, index in (("--ops", ops, 0), ("--variants", variants, 1)):
+        have = {c[index] for c in held}
+        lacking = [a for a in asked or [] if a not in have]
+        if lacking:
+            raise BadInput(f"{args.reference} holds no cases of {flag[2:]} {', '.join(lacking)}; "
+                           f"it holds: {', '.join(sorted(have))}")
+    have = {c[2].get("dtype") for c in held}
+    if dtypes and not set(dtypes) & have:
+        raise BadInput(f"{args.reference} holds no cases of dtype(s) {', '.join(dtypes)}; "
+                       f"it holds: {', '.join(sorted(map(str, have)))}")
+    shard = _shard(args.shard)
+    _plan_or_refuse(reference_plan(ref, ops, variants, dtypes, shard),
+                    f"none of {args.reference}'s {len(held)} cases is selected")
+    _registry_checked()
+    if not ref.complete:
+        print(f"note: {args.reference} is incomplete (its record was interrupted)",
+              file=sys.stderr)
+    report, path = run_reference(ref, ops=ops, variants=variants, dtypes=dtypes, shard=shard,
+                                 out_dir=args.out, progress=_progress)
     return _conclude(report, path)
 
 
@@ -233,22 +379,28 @@ def _shard(text: str | None) -> tuple[int, int] | None:
 
 def cmd_merge(args) -> int:
     from parity.report import load_report
-    from parity.session import merge_reports
+    from parity.session import MergeRefused, check_mergeable, merge_reports
 
-    report, path = merge_reports([(p, load_report(p)) for p in args.reports], out_dir=args.out)
-    code = _conclude(report, path)
-    if not report["complete"] and code == EXIT_OK:
-        print("incomplete: a source was interrupted or a shard is missing")
-        return EXIT_DIVERGENCE
-    return code
+    _out_dir(args)
+    reports = [(p, load_report(p)) for p in args.reports]
+    try:
+        check_mergeable(reports)
+    except MergeRefused as e:
+        raise BadInput(str(e)) from None
+    _registry_checked()
+    report, path = merge_reports(reports, out_dir=args.out)
+    return _conclude(report, path, "a source was interrupted or a shard is missing")
 
 
 def cmd_replay(args) -> int:
     from parity.report import load_report
     from parity.session import run_replay
 
+    _out_dir(args)
     baseline = load_report(args.baseline)
+    _plan_or_refuse(baseline["cases"], f"{args.baseline} holds none")
     _choose_device(args)
+    _registry_checked()
     _require_frameworks()
     report, path = run_replay(baseline, args.baseline, out_dir=args.out, progress=_progress)
     return _conclude(report, path)
@@ -269,10 +421,15 @@ def cmd_compare(args) -> int:
 
 
 def cmd_html(args) -> int:
+    from parity.outputs import OutputError, check_file
     from parity.report import load_report
     from parity.report.html import write_html
 
     out = args.output or str(Path(args.report).with_suffix(".html"))
+    try:
+        check_file(out, "-o", inputs=[args.report])
+    except OutputError as e:
+        raise BadInput(str(e)) from None
     print(f"wrote {write_html(load_report(args.report), out)}")
     return EXIT_OK
 
@@ -280,15 +437,20 @@ def cmd_html(args) -> int:
 def cmd_audit(args) -> int:
     from parity.cli_audit import audit
 
+    _out_dir(args)
     registry.get(args.op)
+    args.seed = _seed(args)
+    examples, dtypes = _examples(args), _dtypes(args.dtypes)
     _choose_device(args)
+    _registry_checked()
     _require_frameworks()
-    return audit(args, _examples(args), _dtypes(args.dtypes), _progress)
+    return audit(args, examples, dtypes, _progress)
 
 
 def _cmd_model(args) -> int:
     from parity.cli_model import cmd_model
 
+    _out_dir(args)
     _require_frameworks()
     return cmd_model(args)
 
@@ -306,15 +468,17 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             s.add_argument("--ops", help="comma-separated op names (default: all)")
             s.add_argument("--variants", help="comma-separated variants (default: all)")
-            s.add_argument("--workers", type=int, default=1,
-                           help="pytest-xdist worker processes (default 1: in this process)")
+            s.add_argument("--workers", type=int,
+                           help="pytest-xdist worker processes, at most one per core and per "
+                                "case (default 1: in this process)")
             s.add_argument("--shard", help="i/n: run only shard i of n (split by case id)")
             s.add_argument("--reference", help="a record archive: judge torch against its TF "
                            "results, TensorFlow never imported")
-        s.add_argument("--examples", type=int, help="configs drawn per op, every op alike "
-                       "(overrides --profile, whose counts slow ops scale down)")
-        s.add_argument("--profile", choices=sorted(EXAMPLES), default="default")
-        s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--examples", type=int, help="configs drawn per op, every op alike, "
+                       f"at most {MAX_EXAMPLES:,} (overrides --profile, whose counts slow ops "
+                       "scale down)")
+        s.add_argument("--profile", choices=sorted(EXAMPLES), help="default: default")
+        s.add_argument("--seed", type=int, help="default 0")
         s.add_argument("--dtypes", action="append", help=f"comma-separated, from {', '.join(DTYPES)}")
         s.add_argument("--out", default="reports", help="report directory (default: reports)")
         _device_flags(s)
@@ -326,9 +490,10 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--out", required=True, help="archive file to write (.npz)")
     rc.add_argument("--ops", help="comma-separated op names (default: all)")
     rc.add_argument("--variants", help="comma-separated variants (default: all)")
-    rc.add_argument("--examples", type=int, help="configs drawn per op, every op alike")
-    rc.add_argument("--profile", choices=sorted(EXAMPLES), default="default")
-    rc.add_argument("--seed", type=int, default=0)
+    rc.add_argument("--examples", type=int, help="configs drawn per op, every op alike, "
+                    f"at most {MAX_EXAMPLES:,}")
+    rc.add_argument("--profile", choices=sorted(EXAMPLES), help="default: default")
+    rc.add_argument("--seed", type=int, help="default 0")
     rc.add_argument("--dtypes", action="append", help=f"comma-separated, from {', '.join(DTYPES)}")
     _device_flags(rc)
     mp = sub.add_parser("merge", help="one report from shard or machine reports")
@@ -357,8 +522,11 @@ def main(argv=None) -> int:
                 "replay": cmd_replay, "compare": cmd_compare, "html": cmd_html,
                 "merge": cmd_merge, "record": cmd_record, "model": _cmd_model}[args.command](args)
     except (BadInput, registry.UnknownOp, ConfigError, RegistryError, ReportError) as e:
-        print(f"parity: error: {e}", file=sys.stderr)
+        print(f"parity: error: {printable(str(e))}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except WriteFailed as e:
+        print(f"parity: error: {printable(str(e))}", file=sys.stderr)
+        return EXIT_NOT_WRITTEN
     except KeyboardInterrupt:
         print("parity: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -83,6 +83,7 @@ def _judged_line(a: dict, run: dict) -> str:
 
 def _print_classes(report: dict, head: str) -> None:
     from parity.cli import _describe
+    from parity.text import printable
 
     by_id = {c["id"]: c for c in report["cases"]}
     classes = report["audit"]["classes"]
@@ -93,7 +94,8 @@ def _print_classes(report: dict, head: str) -> None:
         rec = by_id[shown]
         how = "minimal config (shrunk by Hypothesis)" if c["minimal_case"] else \
             "smallest failing config surveyed (not shrunk)"
-        print(f"[{i}] {c['signature']}: {c['count']} case(s); {how}:")
-        print(f"  {rec['config']}  seed={rec['seed']}")
+        print(printable(f"[{i}] {c['signature']}: {c['count']} case(s); {how}:"))
+        print(printable(f"  {rec['config']}  seed={rec['seed']}"))
         print("\n".join(f"  {line}" for line in _describe(rec)))
-        print("  repro:\n" + "\n".join(f"    {line}" for line in rec["repro"].splitlines()))
+        print("  repro:\n" + "\n".join(printable(f"    {line}")
+                                        for line in rec["repro"].splitlines()))

@@ -89,6 +89,8 @@ def _write(result: dict, args, seconds: float):
 
 
 def _print(result: dict, path) -> None:
+    from parity.text import printable  # layer names come from the user's model files
+
     v = result["verdict"]
     print(f"{'layer':<28}{'type':<22}{'isolated f32/f64':<22}{'propagated f32/f64':<22}verdict")
     fmt = lambda m: "-" if not m else ("shape" if m["bound_ratio"] is None  # noqa: E731
@@ -97,7 +99,8 @@ def _print(result: dict, path) -> None:
         iso = f"{fmt(r['isolated'].get('float32'))} / {fmt(r['isolated'].get('float64'))}"
         prop = f"{fmt(r['propagated'].get('float32'))} / {fmt(r['propagated'].get('float64'))}"
         if r["verdict"] != "pass" or len(result["layers"]) <= 40:
-            print(f"{r['layer'][:27]:<28}{r['type'][:21]:<22}{iso:<22}{prop:<22}{r['verdict']}")
+            print(printable(f"{r['layer'][:27]:<28}{r['type'][:21]:<22}{iso:<22}{prop:<22}"
+                            f"{r['verdict']}"))
     print(f"{result['layers_compared']} of {result['layers_total']} Keras layers compared "
           f"(bound ratios; > 1 diverges); worst isolated "
           f"{v['worst_isolated_ratio'] or 0:.3g}, propagated {v['worst_propagated_ratio'] or 0:.3g}")
@@ -111,9 +114,10 @@ def _print(result: dict, path) -> None:
     if v["status"] == "pass":
         print("verdict: pass (no layer diverges)")
     else:
-        print(f"verdict: FAIL; first diverging layer: {v['first_diverging'] or v['first_propagated']}")
+        print(printable(f"verdict: FAIL; first diverging layer: "
+                        f"{v['first_diverging'] or v['first_propagated']}"))
         if v.get("cause"):
-            print(f"cause: {v['cause']['text']}")
+            print(printable(f"cause: {v['cause']['text']}"))
             if v["cause"].get("op_pair", {}).get("repro"):
                 print("repro:\n" + v["cause"]["op_pair"]["repro"])
     print(f"report: {path}")

@@ -9,6 +9,8 @@ finished so far are written with ``complete: false``.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -61,7 +63,10 @@ def run_plan_in_workers(plan: list, workers: int, progress=None, stop=None) -> t
                "no:cacheprovider", "-c", str(tmp_path / "pytest.ini"), "--rootdir", tmp,
                "-n", str(workers), "--parity-records", str(records_path), str(plan_path)]
         log = open(tmp_path / "pytest.log", "w")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+        # its own process group: stopping this run ends the pytest controller and every
+        # worker it started, even one stuck in a kernel that never returns
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
+                                start_new_session=True)
         interrupted = False
         counter = _LineCounter(records_path)
         try:
@@ -73,9 +78,8 @@ def run_plan_in_workers(plan: list, workers: int, progress=None, stop=None) -> t
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
             interrupted = True
-            proc.terminate()
-            proc.wait(timeout=60)
         finally:
+            end_group(proc)
             log.close()
         found = _read(records_path)
     records = []
@@ -91,6 +95,32 @@ def run_plan_in_workers(plan: list, workers: int, progress=None, stop=None) -> t
             rec["error"] = f"harness: {item['crashed']}"
             records.append(rec)
     return records, interrupted
+
+
+def end_group(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """End ``proc``'s process group: SIGTERM, then SIGKILL whatever is left after
+    ``grace_s`` (a worker busy in a kernel does not answer SIGTERM)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+            os.killpg(proc.pid, signal.SIGCONT)  # a stopped worker gets its SIGTERM now
+        except (ProcessLookupError, PermissionError):
+            break
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and _group_alive(proc.pid):
+            proc.poll()
+            time.sleep(0.05)
+        if not _group_alive(proc.pid):
+            break
+    proc.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def execute_in_workers(make_plan, run: dict, out_dir, progress, workers: int):

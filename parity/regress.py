@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from parity.report.build import unexpected
+from parity.text import printable
 
 DEFAULT_FAIL_ON = "max_abs_diff:10x,bound_ratio:2x"
 METRICS = ("max_abs_diff", "bound_ratio")
@@ -46,8 +47,8 @@ def parse_fail_on(spec: str) -> dict:
             value = float(factor[:-1])
         except ValueError:
             raise BadThreshold(f"bad --fail-on factor {factor!r} in {item!r}") from None
-        if value <= 1:
-            raise BadThreshold(f"--fail-on factor must be > 1, got {item!r}")
+        if not value > 1 or value == float("inf"):  # nan compares false both ways
+            raise BadThreshold(f"--fail-on factor must be a finite number > 1, got {item!r}")
         out[name] = value
     return out
 
@@ -72,15 +73,23 @@ def _packages(env: dict) -> dict:
 
 
 def _environment(before: dict, after: dict, cmp: Comparison) -> None:
+    for line in environment_differences(before, after):
+        name = line.split(" ", 1)[0]
+        (cmp.upgrade if name in FRAMEWORKS else cmp.environment).append(line)
+
+
+def environment_differences(before: dict, after: dict) -> list[str]:
+    """Every difference between two report environments, a line each (packages first)."""
+    lines = []
     pa, pb = _packages(before), _packages(after)
     for name in sorted(set(pa) | set(pb)):
         if pa.get(name) != pb.get(name):
-            line = f"{name} {pa.get(name)} -> {pb.get(name)}"
-            (cmp.upgrade if name in FRAMEWORKS else cmp.environment).append(line)
+            lines.append(f"{name} {pa.get(name)} -> {pb.get(name)}")
     for key in ("device", "numerics", "threads", "env", "python", "platform", "machine",
                 "cpu_count"):
         if before.get(key) != after.get(key):
-            cmp.environment.append(f"{key}: {before.get(key)!r} -> {after.get(key)!r}")
+            lines.append(f"{key}: {before.get(key)!r} -> {after.get(key)!r}")
+    return lines
 
 
 def _grew(name: str, output: str, b: dict, c: dict, factor: float) -> str | None:
@@ -150,4 +159,4 @@ def render(cmp: Comparison, baseline_path, current_path) -> str:
             width = max(len(k) for k, _, _ in rows)
             lines += [f"  {k:<{width}}  {i}  {d}" for k, i, d in rows]
     lines.append(f"{len(cmp.regressions)} regression(s)")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)  # a report's text is data, escaped

@@ -57,25 +57,34 @@ def finish(records, run: dict, registry: Registry, out_dir, name, complete, audi
     return report, path
 
 
+def sweep_plan(ops, variants, examples: int, seed: int, dtypes, per_op_share: bool = True,
+               shard: tuple[int, int] | None = None) -> tuple[list, dict]:
+    """(cases of the plan, distinct configs drawn per op): what ``run_sweep`` runs."""
+    cases = plan_cases(ops, variants, examples, seed, dtypes, per_op_share)
+    configs = {op: len({(json.dumps(c, sort_keys=True), sd) for o, _, c, sd in cases if o == op})
+               for op in ops}
+    return ([c for c in cases if in_shard(c, shard)] if shard else cases), configs
+
+
 def run_sweep(ops, *, examples: int, seed: int, dtypes, variants=None, out_dir="reports",
               progress=None, per_op_share: bool = True, workers: int = 1,
-              shard: tuple[int, int] | None = None):
+              shard: tuple[int, int] | None = None, planned: tuple[list, dict] | None = None):
     """Run every planned case; return (report, path). ``progress(done, total)`` as cases finish.
 
     ``per_op_share``: scale ``examples`` by each op's ``examples_share`` (profiles do; an
     explicit ``--examples`` does not). ``workers > 1`` runs the cases in pytest-xdist workers
     (same ids, metrics and order as one process). ``shard=(i, n)`` keeps the cases whose id
-    falls in shard ``i`` of ``n`` (1-based), a deterministic split for several machines."""
+    falls in shard ``i`` of ``n`` (1-based), a deterministic split for several machines.
+    ``planned``: ``sweep_plan``'s result for these arguments, when the caller already has it."""
     run = {"command": "run", "seed": seed, "examples": examples, "ops": list(ops),
            "dtypes": list(dtypes), "variants": list(variants or []), "workers": workers}
     if shard:
         run["shard"] = f"{shard[0]}/{shard[1]}"
 
     def plan():
-        cases = plan_cases(ops, variants, examples, seed, dtypes, per_op_share)
-        run["configs"] = {op: len({(json.dumps(c, sort_keys=True), sd) for o, _, c, sd in cases
-                                   if o == op}) for op in ops}
-        return [c for c in cases if in_shard(c, shard)] if shard else cases
+        cases, run["configs"] = planned or sweep_plan(ops, variants, examples, seed, dtypes,
+                                                      per_op_share, shard)
+        return cases
     if workers > 1:
         from parity.parallel import execute_in_workers
         return execute_in_workers(plan, run, out_dir, progress, workers)
@@ -104,18 +113,34 @@ def run_replay(baseline: dict, baseline_path: str, *, out_dir="reports", progres
     return _execute(lambda: plan, run, out_dir, progress)
 
 
-def run_reference(archive, *, ops=None, out_dir="reports", progress=None):
-    """The archive's cases with the torch sides only, judged against its recorded TF results
-    (TensorFlow is never imported); return (report, path)."""
-    plan = [c for c in archive.plan if not ops or c[0] in ops]
+def run_reference(archive, *, ops=None, variants=None, dtypes=None, shard=None,
+                  out_dir="reports", progress=None):
+    """The archive's cases (those of ``ops``, ``variants``, ``dtypes`` and ``shard`` where
+    given) with the torch sides only, judged against its recorded TF results (TensorFlow is
+    never imported); return (report, path). The report is complete only if the archive is."""
+    plan = reference_plan(archive, ops, variants, dtypes, shard)
     run = {"command": "run", "reference": str(archive.path),
            "reference_packages": archive.environment.get("packages", {}),
-           "seed": 0, "ops": sorted({c[0] for c in plan}), "dtypes": []}
-    return _execute(lambda: plan, run, out_dir, progress, tf_recorded=archive.tf_result)
+           "seed": 0, "ops": sorted({c[0] for c in plan}),
+           "dtypes": sorted({c[2].get("dtype") for c in plan if c[2].get("dtype")}),
+           "variants": list(variants or [])}
+    if shard:
+        run["shard"] = f"{shard[0]}/{shard[1]}"
+    return _execute(lambda: plan, run, out_dir, progress, source_complete=archive.complete,
+                    tf_recorded=archive.tf_result)
 
 
-def _execute(make_plan, run: dict, out_dir, progress, **case_options):
-    """Run a plan of (op, variant, config, seed); always write a report (partial if stopped)."""
+def reference_plan(archive, ops=None, variants=None, dtypes=None, shard=None) -> list:
+    """The archive's cases kept by the filters (each empty or None: no filter)."""
+    return [c for c in archive.plan if (not ops or c[0] in ops) and
+            (not variants or c[1] in variants) and (not dtypes or c[2].get("dtype") in dtypes)
+            and (not shard or in_shard(c, shard))]
+
+
+def _execute(make_plan, run: dict, out_dir, progress, source_complete: bool = True,
+             **case_options):
+    """Run a plan of (op, variant, config, seed); always write a report (partial if stopped,
+    or if the cases' source, e.g. an interrupted record archive, is)."""
     registry = Registry.load()
     run.update(interrupted=False, _start=time.perf_counter())
     records: list[dict] = []
@@ -132,15 +157,59 @@ def _execute(make_plan, run: dict, out_dir, progress, **case_options):
         except KeyboardInterrupt:
             run["interrupted"] = True
     return finish(records, run, registry, out_dir, _run_name(run["command"]),
-                   complete=not run["interrupted"])
+                  complete=not run["interrupted"] and source_complete)
+
+
+MERGE_KINDS = {"run": "run", "merge": "run", "replay": "replay"}
+PLAN_KEYS = ("seed", "examples", "ops", "variants", "dtypes", "reference", "baseline",
+             "schema_version")
+
+
+class MergeRefused(ValueError):
+    """Reports that are not parts of one plan; one line."""
+
+
+def _plan_of(report: dict) -> dict:
+    run = report["run"]
+    plan = {k: sorted(v) if isinstance(v, list) else v for k, v in run.items()
+            if k in PLAN_KEYS}
+    plan["schema_version"] = run.get("upgraded_from", report["schema_version"])
+    return plan
+
+
+def check_mergeable(reports: list[tuple[str, dict]]) -> None:
+    """``MergeRefused`` unless every report is a run (or replay, or merge) of the same plan:
+    the same kind, seed, examples, ops, variants, dtypes, reference archive or replayed
+    baseline, and schema version. They may differ in shard and in environment (recorded per
+    source)."""
+    for path, r in reports:
+        command = r["run"]["command"]
+        if command not in MERGE_KINDS:
+            raise MergeRefused(f"{path} is {'an' if command[0] in 'aeiou' else 'a'} {command} "
+                               "report: merge joins run and replay reports only")
+    first_path, first = reports[0]
+    kind, plan = MERGE_KINDS[first["run"]["command"]], _plan_of(first)
+    for path, r in reports[1:]:
+        if MERGE_KINDS[r["run"]["command"]] != kind:
+            raise MergeRefused(f"{path} is a {r['run']['command']} report, {first_path} a "
+                               f"{first['run']['command']} report: not parts of one plan")
+        other = _plan_of(r)
+        for key in PLAN_KEYS:
+            if key in plan and key in other and plan[key] != other[key]:
+                raise MergeRefused(f"{path} and {first_path} differ in {key} ({other[key]!r} vs "
+                                   f"{plan[key]!r}): merge joins shards or machines of one plan")
 
 
 def merge_reports(reports: list[tuple[str, dict]], *, out_dir="reports"):
-    """One report from several (shards, or runs on several machines): cases by id (the first
-    copy of a duplicated id is kept), divergence counts recounted, complete only when every
-    source is and, for shards, every shard of ``n`` is present. Returns (report, path)."""
+    """One report from several (shards, or runs on several machines) of one plan (see
+    ``check_mergeable``): cases by id (the first copy of a duplicated id is kept), divergence
+    counts recounted, complete only when every source is and, for shards, every shard of
+    ``n`` is present. Each source's shard, completeness and environment differences from the
+    first are recorded in ``run.source_details``. Returns (report, path)."""
+    from parity.regress import environment_differences
     from parity.runner import recount
 
+    check_mergeable(reports)
     records, seen = [], set()
     for _, report in reports:
         for case in report["cases"]:
@@ -154,10 +223,18 @@ def merge_reports(reports: list[tuple[str, dict]], *, out_dir="reports"):
         complete = complete and len(counts) == 1 and \
             {int(s.split("/")[0]) for s in shards} == set(range(1, int(counts.pop()) + 1))
     first = reports[0][1]
-    run = {"command": "merge", "sources": [str(p) for p, _ in reports],
-           "seed": first["run"].get("seed", 0), "ops": sorted({c["op"] for c in records}),
-           "dtypes": first["run"].get("dtypes", []), "interrupted": False,
-           "_start": time.perf_counter()}
+    run = {k: v for k, v in first["run"].items() if k in PLAN_KEYS and k != "schema_version"}
+    run.update(command="merge", sources=[str(p) for p, _ in reports],
+               source_details=[{"path": str(p), "command": r["run"]["command"],
+                                "shard": r["run"].get("shard"), "complete": r["complete"],
+                                "cases": len(r["cases"]),
+                                "environment_differences": environment_differences(
+                                    first["environment"], r["environment"])}
+                               for p, r in reports],
+               ops=sorted({c["op"] for c in records}), interrupted=False,
+               _start=time.perf_counter())
+    run.setdefault("seed", 0)
+    run.setdefault("dtypes", [])
     registry = Registry.load()
     recount(registry, records)
     return finish(records, run, registry, out_dir, _run_name("merge"), complete,

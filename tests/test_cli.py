@@ -21,7 +21,7 @@ def test_list_needs_no_framework(capsys):
 @pytest.mark.parametrize("argv, message", [
     (("run", "--ops", "conv9d"), "unknown op 'conv9d'; known ops: avg_pool1d_same, "),
     (("run", "--dtypes", "int8"), "unknown dtype"),
-    (("run", "--examples", "0"), "--examples must be at least 1"),
+    (("run", "--examples", "0"), "--examples must be between 1 and 100,000"),
     (("run", "--bogus"), "unrecognized arguments"),
     (("audit", "conv2d_same", "no_such_module_xyz:fn"), "cannot import candidate module"),
     (("audit", "conv2d_same", "parity.recipes"), "must look like package.module:function"),
