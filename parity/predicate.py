@@ -41,12 +41,6 @@ def _number(*values):
             raise TypeError(f"arithmetic on {type(v).__name__} {v!r}: numbers only")
 
 
-def _bounded(value):
-    if isinstance(value, int) and abs(value) > MAX_INT:
-        raise OverflowError("integer beyond 2**256")
-    return value
-
-
 def _range(*args):
     _number(*args)
     r = range(*args)
@@ -75,16 +69,23 @@ _ARITH = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
 _OPS = {cls: f"_p_{cls.__name__.lower()}" for cls in _ARITH}
 
 
+_PLAIN = (int, float, bool)  # the fast path; other numbers.Real (NumPy scalars) are checked
+
+
 def _arith(fn):
     def checked(a, b):
-        _number(a, b)
-        return _bounded(fn(a, b))
+        if type(a) not in _PLAIN or type(b) not in _PLAIN:
+            _number(a, b)
+        result = fn(a, b)
+        if type(result) is int and not -MAX_INT <= result <= MAX_INT:
+            raise OverflowError("integer beyond 2**256")
+        return result
     return checked
 
 
 _RUNTIME = {name: _arith(_ARITH[cls]) for cls, name in _OPS.items()}
-_RUNTIME["_p_neg"] = lambda a: (_number(a), _bounded(-a))[1]
-_RUNTIME["_p_pos"] = lambda a: (_number(a), a)[1]
+_RUNTIME["_p_neg"] = lambda a: _RUNTIME["_p_sub"](0, a)
+_RUNTIME["_p_pos"] = lambda a: _RUNTIME["_p_add"](0, a)
 _ALLOWED = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub,
             ast.UAdd, ast.BinOp, ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt,
             ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot, ast.IfExp, ast.Name, ast.Load,
