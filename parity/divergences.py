@@ -120,9 +120,12 @@ class Registry:
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Registry":
         """The registry file, checked whole (one-line ``RegistryError`` on the first problem)."""
-        path = Path(path or os.environ.get("PARITY_DIVERGENCES") or DEFAULT_PATH)
+        named = path or os.environ.get("PARITY_DIVERGENCES")
+        path = Path(named or DEFAULT_PATH)
         if not path.exists():
-            return cls([])
+            if named:  # a registry asked for by name must be there
+                raise RegistryError(f"no divergence registry at {path}")
+            return cls([])  # an installed parity without the project's cases/
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as e:
@@ -210,8 +213,10 @@ def _entry(path: Path, index: int, table: dict) -> Divergence:
                           missing and f"missing field(s) {', '.join(missing)}"])))
     for name, value in table.items():
         want = _FIELDS[name]
-        ok = (all(isinstance(v, str) for v in value) if isinstance(value, list) else False) \
-            if want == "list[str]" else isinstance(value, {"str": str, "bool": bool}[want])
+        if want == "list[str]":
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        else:
+            ok = isinstance(value, bool if want == "bool" else str)
         if not ok:
             raise RegistryError(f"{label} in {path}: {name} must be {want}, got {value!r}")
     entry = Divergence(**table)
@@ -235,8 +240,9 @@ def _entry(path: Path, index: int, table: dict) -> Divergence:
             raise RegistryError(f"{label}: predicate {entry.when!r} names {', '.join(unknown)}, "
                                 f"which {op.name} configs do not have; they have: "
                                 f"{', '.join(sorted(fields))}")
-    # "dx (dx_sum where ties)" names two outputs; an entry may name any output of its ops
-    outputs = {w for op in ops for o in op.outputs for w in o.replace("(", " ").split()}
+    # an entry may name any output of its ops; "dx (dx_sum where ties)" names two
+    outputs = {name for op in ops for o in op.outputs
+               for name in (o.split()[0], *o.partition("(")[2].split()[:1])}
     if set(entry.outputs) - outputs:
         raise RegistryError(f"{label}: its ops have no output(s) "
                             f"{', '.join(sorted(set(entry.outputs) - outputs))}")

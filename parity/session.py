@@ -231,8 +231,8 @@ def merge_reports(reports: list[tuple[str, dict]], *, out_dir="reports"):
                                 "environment_differences": environment_differences(
                                     first["environment"], r["environment"])}
                                for p, r in reports],
-               ops=sorted({c["op"] for c in records}), interrupted=False,
-               _start=time.perf_counter())
+               interrupted=False, _start=time.perf_counter())
+    run.setdefault("ops", sorted({c["op"] for c in records}))  # the plan's, where it is known
     run.setdefault("seed", 0)
     run.setdefault("dtypes", [])
     registry = Registry.load()

@@ -106,6 +106,11 @@ def test_a_broken_registry_is_one_line_at_load(tmp_path, text, message):
     assert message in str(e.value) and "\n" not in str(e.value)
 
 
+def test_a_registry_named_but_missing_is_an_error(tmp_path):
+    with pytest.raises(RegistryError, match="no divergence registry at"):
+        Registry.load(tmp_path / "nope.toml")
+
+
 def test_a_broken_registry_is_exit_2_before_any_case_runs(tmp_path, monkeypatch, capsys):
     from parity.cli import main
 
@@ -117,3 +122,15 @@ def test_a_broken_registry_is_exit_2_before_any_case_runs(tmp_path, monkeypatch,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "names strides" in err
     assert not out.exists()
+
+
+def test_every_op_declares_the_names_its_derived_function_gives():
+    """Predicates are checked against ``derived.fields`` at load: they must be the keys."""
+    from parity import registry
+    from parity.sweep import draw_configs
+
+    for name in registry.names():
+        op = registry.get(name)
+        if op.derived is not None:
+            config, _ = draw_configs(name, 1, 0, ("float32",))[0]
+            assert set(op.derived(config)) == set(op.derived.fields), name
