@@ -12,6 +12,8 @@ still written). Every error is one line on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 from pathlib import Path
 
@@ -516,20 +518,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    with _sigterm_interrupts():
+        try:
+            args = build_parser().parse_args(argv)
+            return {"list": cmd_list, "run": cmd_run, "audit": cmd_audit,
+                    "replay": cmd_replay, "compare": cmd_compare, "html": cmd_html,
+                    "merge": cmd_merge, "record": cmd_record,
+                    "model": _cmd_model}[args.command](args)
+        except (BadInput, registry.UnknownOp, ConfigError, RegistryError, ReportError) as e:
+            print(f"parity: error: {printable(str(e))}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except WriteFailed as e:
+            print(f"parity: error: {printable(str(e))}", file=sys.stderr)
+            return EXIT_NOT_WRITTEN
+        except KeyboardInterrupt:
+            print("parity: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM is Ctrl-C for the whole command (exit 130, one line), not a silent death
+    (143); while cases run, the session defers it to the next case boundary instead."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
     try:
-        args = build_parser().parse_args(argv)
-        return {"list": cmd_list, "run": cmd_run, "audit": cmd_audit,
-                "replay": cmd_replay, "compare": cmd_compare, "html": cmd_html,
-                "merge": cmd_merge, "record": cmd_record, "model": _cmd_model}[args.command](args)
-    except (BadInput, registry.UnknownOp, ConfigError, RegistryError, ReportError) as e:
-        print(f"parity: error: {printable(str(e))}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except WriteFailed as e:
-        print(f"parity: error: {printable(str(e))}", file=sys.stderr)
-        return EXIT_NOT_WRITTEN
-    except KeyboardInterrupt:
-        print("parity: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -538,3 +538,16 @@ def test_sigterm_during_record_exits_130_and_keeps_the_cases_recorded(tmp_path):
     assert "interrupted" in out and "complete: false" in out
     partial = Archive(target)
     assert partial.complete is False and 0 < len(partial.plan) < 600
+
+
+def test_sigterm_outside_the_case_loop_is_an_interruption_not_a_silent_death():
+    """Before any case runs (imports, planning), SIGTERM is exit 130 with one line; the
+    handler is the command's only while it lasts."""
+    import parity.cli
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        with parity.cli._sigterm_interrupts():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+    assert signal.getsignal(signal.SIGTERM) == before
