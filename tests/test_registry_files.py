@@ -7,6 +7,7 @@ import pytest
 
 from parity.divergences import Registry, RegistryError
 from parity.predicate import Predicate, PredicateError
+from test_divergences import ENTRY  # one valid entry, shared
 
 ESCAPES = [
     "().__class__.__base__.__subclasses__()",
@@ -67,17 +68,6 @@ def test_the_language_covers_every_shipped_predicate_and_means_what_python_means
                      names={"stride", "dtype"})({"stride": [1, 2], "dtype": "float16"}) is True
     # a config key that is not a name of the predicate is never seen, whatever it is called
     assert Predicate("dtype == 'x'", names={"dtype"})({"dtype": "x", "__builtins__": 1}) is True
-
-
-ENTRY = """[[divergence]]
-id = "x"
-ops = ["conv2d_same"]
-variants = ["native"]
-statuses = ["rejected_torch"]
-when = "max(stride) > 1"
-mechanism = "m"
-magnitude = "all"
-"""
 
 
 @pytest.mark.parametrize("text, message", [
