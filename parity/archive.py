@@ -21,6 +21,7 @@ import numpy as np
 
 from parity import registry
 from parity.numerics import stable_hash
+from parity.outputs import write_atomic
 
 FORMAT = 1
 _MANIFEST = "__manifest__"
@@ -83,28 +84,6 @@ def record(plan: list, path: str | Path, environment: dict, progress=None, stop=
     write_atomic(Path(path), lambda f: np.savez_compressed(
         f, **{_MANIFEST: np.array(json.dumps(manifest, allow_nan=False))}, **arrays))
     return complete
-
-
-def write_atomic(path: Path, write) -> None:
-    """``write(binary file)`` into a temporary file beside ``path``, then rename it over
-    ``path``; on any failure the temporary file is removed and ``path`` is untouched."""
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 MAX_BYTES = 4 * 2**30

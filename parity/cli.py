@@ -49,6 +49,10 @@ def _names(text: str, flag: str) -> list[str]:
     chosen = _csv(text)
     if not chosen:
         raise BadInput(f"{flag} {text!r} names nothing; leave {flag} out for all")
+    return _once(chosen, flag)
+
+
+def _once(chosen: list[str], flag: str) -> list[str]:
     twice = sorted({n for n in chosen if chosen.count(n) > 1})
     if twice:
         raise BadInput(f"{flag} names {', '.join(twice)} more than once")
@@ -72,7 +76,8 @@ def _variants(text: str | None, ops: list[str]) -> list[str]:
     known = {v for op in ops for v in registry.get(op).variants}
     unknown = [v for v in chosen if v not in known]
     if unknown:
-        raise BadInput(f"unknown variant(s) {', '.join(unknown)} for {', '.join(ops) if len(ops) < 4 else 'these ops'}; "
+        which = ", ".join(ops) if len(ops) < 4 else "these ops"
+        raise BadInput(f"unknown variant(s) {', '.join(unknown)} for {which}; "
                        f"known: {', '.join(sorted(known))}")
     return chosen
 
@@ -82,10 +87,7 @@ def _dtypes(values: list[str] | None) -> list[str]:
     bad = [d for d in chosen if d not in DTYPES]
     if bad:
         raise BadInput(f"unknown dtype(s) {', '.join(bad)}; known: {', '.join(DTYPES)}")
-    twice = sorted({d for d in chosen if chosen.count(d) > 1})
-    if twice:
-        raise BadInput(f"--dtypes names {', '.join(twice)} more than once")
-    return chosen
+    return _once(chosen, "--dtypes")
 
 
 def _examples(args) -> int:

@@ -75,3 +75,22 @@ def check_file(path, flag: str, inputs=(), create_parent: bool = False) -> Path:
         raise OutputError(f"{flag} {path}: no directory {parent}")
     _probe(_existing_ancestor(parent, flag, path), flag, path)
     return p
+
+
+def write_atomic(path: Path, write) -> None:
+    """``write(binary file)`` into a temporary file beside ``path``, then rename it over
+    ``path``; on any failure the temporary file is removed and ``path`` is untouched."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
