@@ -73,10 +73,49 @@ def _fields_and_hints(cls) -> tuple[dict, dict]:
     return {f.name: f for f in dataclasses.fields(cls)}, typing.get_type_hints(cls)
 
 
+@dataclasses.dataclass(frozen=True)
+class ChannelsInput(Config):
+    """Fields shared by configs of a channels-first input ``(batch, channels, *spatial)``
+    (pooling, batch and group normalization); subclasses add theirs after these."""
+    rank: int
+    batch: int
+    channels: int
+    spatial: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvGeometry(Config):
+    """Fields shared by convolution configs (plain and transposed): input ``(batch,
+    in_channels, *spatial)``, ``out_channels``, and per spatial dimension kernel, stride and
+    dilation."""
+    rank: int
+    batch: int
+    in_channels: int
+    out_channels: int
+    spatial: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+
+
 def require(condition: bool, message: str) -> None:
     """Raise ``ConfigError(message)`` unless ``condition``."""
     if not condition:
         raise ConfigError(message)
+
+
+def require_geometry(config, tuples: tuple[str, ...] = (), counts: tuple[str, ...] = ()) -> None:
+    """The checks every spatial config shares: ``rank`` is 1, 2 or 3, each field named in
+    ``tuples`` holds ``rank`` values >= 1, each named in ``counts`` is >= 1, and ``dtype`` is
+    known."""
+    require(config.rank in (1, 2, 3), f"rank must be 1, 2 or 3, got {config.rank}")
+    for name in tuples:
+        v = getattr(config, name)
+        require(len(v) == config.rank, f"{name} needs {config.rank} values, got {list(v)}")
+        require(all(i >= 1 for i in v), f"{name} values must be >= 1, got {list(v)}")
+    for name in counts:
+        require(getattr(config, name) >= 1, f"{name} must be >= 1, got {getattr(config, name)}")
+    require_dtype(config.dtype)
 
 
 def require_dtype(dtype: str) -> None:

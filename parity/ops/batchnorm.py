@@ -23,18 +23,14 @@ from hypothesis import strategies as st
 
 from parity import layout
 from parity.compare import rounding_bound
-from parity.config import Config, require, require_dtype
+from parity.config import ChannelsInput, require, require_geometry
 from parity.numerics import DTYPES, case_rng, draw, round_to
 from parity.registry import OpPair, Variant, register
 from parity.strategies import ordered_dtypes
 
 
 @dataclass(frozen=True)
-class BNConfig(Config):
-    rank: int
-    batch: int
-    channels: int
-    spatial: tuple[int, ...]
+class BNConfig(ChannelsInput):
     keras_axis: int = -1
     mode: str = "train"
     steps: int = 2
@@ -44,15 +40,12 @@ class BNConfig(Config):
     dtype: str = "float32"
 
     def validate(self) -> None:
-        require(self.rank in (1, 2, 3) and len(self.spatial) == self.rank and
-                all(n >= 1 for n in self.spatial), f"spatial needs {self.rank} sizes >= 1")
-        require(self.batch >= 1 and self.channels >= 1, "batch and channels must be >= 1")
+        require_geometry(self, ("spatial",), ("batch", "channels"))
         require(self.keras_axis == -1 or 1 <= self.keras_axis <= self.rank,
                 f"keras_axis must be -1 or a spatial axis 1..{self.rank}")
         require(self.mode in ("train", "eval"), "mode must be train or eval")
         require(1 <= self.steps <= 5, "steps must be 1 to 5")
         require(0 <= self.momentum <= 1 and self.epsilon > 0, "momentum in [0, 1], epsilon > 0")
-        require_dtype(self.dtype)
 
     @property
     def dim(self) -> int:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from parity import layout, reference
 from parity.compare import rounding_bound
-from parity.config import Config, require, require_dtype
+from parity.config import ConvGeometry, require, require_geometry
 from parity.numerics import DTYPES, case_rng, draw
 from parity.padding import same_paddings
 from parity.ops.sides import GRADIENT_OF, tf_outputs, torch_run
@@ -31,31 +31,17 @@ MAX_OUT = {1: 12, 2: 6, 3: 3}
 
 
 @dataclass(frozen=True)
-class ConvConfig(Config):
-    rank: int
-    batch: int
-    in_channels: int
-    out_channels: int
-    spatial: tuple[int, ...]
-    kernel: tuple[int, ...]
-    stride: tuple[int, ...]
-    dilation: tuple[int, ...]
+class ConvConfig(ConvGeometry):
     groups: int = 1
     bias: bool = True
     dtype: str = "float32"
 
     def validate(self) -> None:
-        require(self.rank in (1, 2, 3), f"rank must be 1, 2 or 3, got {self.rank}")
-        for name in ("spatial", "kernel", "stride", "dilation"):
-            v = getattr(self, name)
-            require(len(v) == self.rank, f"{name} needs {self.rank} values, got {list(v)}")
-            require(all(i >= 1 for i in v), f"{name} values must be >= 1, got {list(v)}")
-        for name in ("batch", "in_channels", "out_channels", "groups"):
-            require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        require_geometry(self, ("spatial", "kernel", "stride", "dilation"),
+                         ("batch", "in_channels", "out_channels", "groups"))
         require(self.in_channels % self.groups == 0 and self.out_channels % self.groups == 0,
                 f"groups={self.groups} must divide in_channels={self.in_channels} and "
                 f"out_channels={self.out_channels}")
-        require_dtype(self.dtype)
 
     @property
     def pads(self) -> list[tuple[int, int]]:

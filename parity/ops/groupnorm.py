@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from parity import layout
 from parity.compare import rounding_bound
-from parity.config import Config, require, require_dtype
+from parity.config import ChannelsInput, require, require_geometry
 from parity.numerics import DTYPES, case_rng, draw, round_to
 from parity.ops.sides import GRADIENT_OF, tf_outputs, torch_run
 from parity.registry import OpPair, Variant, register
@@ -29,23 +29,16 @@ from parity.strategies import ordered_dtypes
 
 
 @dataclass(frozen=True)
-class GNConfig(Config):
-    rank: int
-    batch: int
-    channels: int
-    spatial: tuple[int, ...]
+class GNConfig(ChannelsInput):
     groups: int = 1
     epsilon: float = 1e-3
     offset: float = 0.0
     dtype: str = "float32"
 
     def validate(self) -> None:
-        require(self.rank in (1, 2, 3) and len(self.spatial) == self.rank and
-                all(n >= 1 for n in self.spatial), f"spatial needs {self.rank} sizes >= 1")
-        require(self.batch >= 1 and self.channels >= 1 and self.groups >= 1 and
-                self.channels % self.groups == 0, "groups must divide channels")
+        require_geometry(self, ("spatial",), ("batch", "channels", "groups"))
+        require(self.channels % self.groups == 0, "groups must divide channels")
         require(self.epsilon > 0, "epsilon must be > 0")
-        require_dtype(self.dtype)
 
 
 @st.composite

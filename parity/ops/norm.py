@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from parity import layout
 from parity.compare import rounding_bound
-from parity.config import Config, require, require_dtype
+from parity.config import Config, require, require_dtype, require_geometry
 from parity.numerics import DTYPES, case_rng, draw, round_to
 from parity.ops.sides import LAYOUT_FREE, tf_outputs, torch_run
 from parity.registry import OpPair, Variant, register
@@ -154,11 +154,8 @@ class WSConfig(Config):
     dtype: str = "float32"
 
     def validate(self) -> None:
-        require(self.rank in (1, 2, 3) and len(self.kernel) == self.rank and
-                all(k >= 1 for k in self.kernel), f"kernel needs {self.rank} sizes >= 1")
-        require(self.out_channels >= 1 and self.in_channels >= 1, "channels must be >= 1")
+        require_geometry(self, ("kernel",), ("out_channels", "in_channels"))
         require(self.epsilon >= 0, "epsilon must be >= 0")
-        require_dtype(self.dtype)
 
     @property
     def shape(self) -> tuple[int, ...]:

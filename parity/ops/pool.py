@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from parity import layout, reference_pool
 from parity.compare import rounding_bound
-from parity.config import Config, require, require_dtype
+from parity.config import ChannelsInput, require, require_geometry
 from parity.numerics import DTYPES, case_rng, draw, round_to
 from parity.padding import same_paddings
 from parity.ops.sides import tf_outputs, torch_run
@@ -36,25 +36,15 @@ FILLS = ("uniform", "ties", "specials")
 
 
 @dataclass(frozen=True)
-class PoolConfig(Config):
-    rank: int
-    batch: int
-    channels: int
-    spatial: tuple[int, ...]
+class PoolConfig(ChannelsInput):
     window: tuple[int, ...]
     stride: tuple[int, ...]
     fill: str = "uniform"
     dtype: str = "float32"
 
     def validate(self) -> None:
-        require(self.rank in (1, 2, 3), f"rank must be 1, 2 or 3, got {self.rank}")
-        for name in ("spatial", "window", "stride"):
-            v = getattr(self, name)
-            require(len(v) == self.rank, f"{name} needs {self.rank} values, got {list(v)}")
-            require(all(i >= 1 for i in v), f"{name} values must be >= 1, got {list(v)}")
-        require(self.batch >= 1 and self.channels >= 1, "batch and channels must be >= 1")
+        require_geometry(self, ("spatial", "window", "stride"), ("batch", "channels"))
         require(self.fill in FILLS, f"fill must be one of {', '.join(FILLS)}, got {self.fill!r}")
-        require_dtype(self.dtype)
 
     @property
     def pads(self) -> list[tuple[int, int]]:

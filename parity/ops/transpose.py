@@ -27,7 +27,7 @@ from hypothesis import assume, strategies as st
 
 from parity import layout, reference
 from parity.compare import rounding_bound
-from parity.config import Config, require, require_dtype
+from parity.config import ConvGeometry, require, require_geometry
 from parity.numerics import DTYPES, case_rng, draw
 from parity.padding import keras_output_length, tf_window_start
 from parity.ops.sides import GRADIENT_OF, tf_outputs, torch_run
@@ -38,17 +38,9 @@ MAX_IN = {1: 8, 2: 5, 3: 3}
 
 
 @dataclass(frozen=True)
-class TransposeConfig(Config):
+class TransposeConfig(ConvGeometry):
     """``convention`` "tf": ``padding`` is "same"/"valid" and ``output_padding`` () means None.
     ``convention`` "torch": ``torch_padding`` and ``output_padding`` are torch's."""
-    rank: int
-    batch: int
-    in_channels: int
-    out_channels: int
-    spatial: tuple[int, ...]
-    kernel: tuple[int, ...]
-    stride: tuple[int, ...]
-    dilation: tuple[int, ...]
     convention: str = "tf"
     padding: str = "same"
     torch_padding: tuple[int, ...] = ()
@@ -57,11 +49,8 @@ class TransposeConfig(Config):
     dtype: str = "float32"
 
     def validate(self) -> None:
-        require(self.rank in (1, 2, 3), f"rank must be 1, 2 or 3, got {self.rank}")
-        for name in ("spatial", "kernel", "stride", "dilation"):
-            v = getattr(self, name)
-            require(len(v) == self.rank and all(i >= 1 for i in v),
-                    f"{name} needs {self.rank} values >= 1, got {list(v)}")
+        require_geometry(self, ("spatial", "kernel", "stride", "dilation"),
+                         ("batch", "in_channels", "out_channels"))
         require(self.convention in ("tf", "torch"), "convention must be tf or torch")
         require(self.padding in ("same", "valid"), "padding must be same or valid")
         for name in ("torch_padding", "output_padding"):
@@ -70,9 +59,6 @@ class TransposeConfig(Config):
                     f"{name} needs 0 or {self.rank} values >= 0, got {list(v)}")
         require(self.convention == "tf" or len(self.torch_padding) == self.rank,
                 "the torch convention needs torch_padding")
-        require(self.batch >= 1 and self.in_channels >= 1 and self.out_channels >= 1,
-                "batch and channels must be >= 1")
-        require_dtype(self.dtype)
 
     @property
     def full(self) -> tuple[int, ...]:
