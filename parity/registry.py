@@ -95,9 +95,48 @@ class OpPair:
 _OPS: dict[str, OpPair] = {}
 
 
+class RegistrationError(ValueError):
+    """An op pair whose declaration does not hold together (a programming error)."""
+
+
+def _check_variant(op: "OpPair", key: str, v: Variant, torch_sides: dict | None = None) -> None:
+    torch_sides = op.torch_sides if torch_sides is None else torch_sides
+    if key != v.name:
+        raise RegistrationError(f"{op.name}: variant key {key!r} names a Variant {v.name!r}")
+    if v.tf not in op.tf_sides:
+        raise RegistrationError(f"{op.name}/{v.name}: no TF side {v.tf!r} (has: "
+                                f"{', '.join(op.tf_sides)})")
+    if v.torch not in torch_sides:
+        raise RegistrationError(f"{op.name}/{v.name}: no torch side {v.torch!r} (has: "
+                                f"{', '.join(torch_sides)})")
+
+
 def register(op: OpPair) -> OpPair:
+    """Add ``op``, checked: a new name, a ``port`` variant (the audit's TF side is its), and
+    every variant keyed by its own name with sides that exist."""
+    if op.name in _OPS:
+        raise RegistrationError(f"op {op.name!r} is registered twice")
+    if "port" not in op.variants:
+        raise RegistrationError(f"{op.name}: no 'port' variant (audits use its TF side)")
+    for key, v in op.variants.items():
+        _check_variant(op, key, v)
     _OPS[op.name] = op
     return op
+
+
+def add_variant(op_name: str, variant: Variant, torch_side: SideFn) -> Variant:
+    """A variant added to a registered op by another module (Keras-on-torch, third-party
+    libraries): its torch side under the variant's name, checked like ``register``'s."""
+    op = get(op_name)
+    if variant.name in op.variants or variant.name in op.torch_sides:
+        raise RegistrationError(f"{op_name}: variant {variant.name!r} is added twice")
+    if variant.torch != variant.name:
+        raise RegistrationError(f"{op_name}/{variant.name}: an added variant's torch side is "
+                                f"its own ({variant.name!r}), not {variant.torch!r}")
+    _check_variant(op, variant.name, variant, {**op.torch_sides, variant.name: torch_side})
+    op.torch_sides[variant.name] = torch_side
+    op.variants[variant.name] = variant
+    return variant
 
 
 def names() -> list[str]:

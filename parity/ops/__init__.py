@@ -1,6 +1,8 @@
-"""Op families. Importing this package registers every op pair."""
-from parity.ops import (batchnorm, conv, decay, groupnorm, init_default, init_keras,
-                        norm, pool,  # noqa: F401
-                        transpose, ws_conv)
-from parity.ops import keras_torch  # noqa: F401,E402  (adds variants to the ops above)
-from parity.ops import thirdparty  # noqa: F401,E402
+"""Op families. Importing this package registers every op pair: each module of the package
+is imported (discovered, not listed); a module that extends other modules' ops (adds variants)
+imports them first."""
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -10,7 +10,10 @@ the call as Keras's layers do.
 from __future__ import annotations
 
 from parity.ops.sides import torch_run
-from parity.registry import Variant, get
+import parity.ops.conv  # noqa: F401  (the ops it extends register first)
+import parity.ops.pool  # noqa: F401  (the ops it extends register first)
+import parity.ops.transpose  # noqa: F401  (the ops it extends register first)
+from parity.registry import Variant, add_variant, get
 
 ENV = {"KERAS_BACKEND": "torch"}
 
@@ -73,11 +76,9 @@ def conv_transpose(c, inp: dict) -> dict:
 
 
 def _add(op_name: str, side, what: str) -> None:
-    op = get(op_name)
-    tf = op.variants["port"].tf
-    op.torch_sides["keras_torch"] = side
-    op.variants["keras_torch"] = Variant("keras_torch", tf, "keras_torch",
-                                         f"{tf} vs {what} (Keras 3 on torch, in a worker)", ENV)
+    tf = get(op_name).variants["port"].tf
+    add_variant(op_name, Variant("keras_torch", tf, "keras_torch",
+                                 f"{tf} vs {what} (Keras 3 on torch, in a worker)", ENV), side)
 
 
 for _r in (1, 2, 3):

@@ -7,7 +7,9 @@ extra (pinned in ``requirements.lock``).
 from __future__ import annotations
 
 from parity.backends import BackendUnavailable
-from parity.registry import Variant, get
+import parity.ops.conv  # noqa: F401  (the ops it extends register first)
+import parity.ops.pool  # noqa: F401  (the ops it extends register first)
+from parity.registry import Variant, add_variant, get
 
 
 def _utils():
@@ -36,8 +38,6 @@ def _max_pool(c, inp):
 for _op, _side, _what in (("conv2d_same", _conv, "Conv2dDynamicSamePadding"),
                           ("depthwise_conv2d_same", _conv, "Conv2dDynamicSamePadding(groups=C)"),
                           ("max_pool2d_same", _max_pool, "MaxPool2dDynamicSamePadding")):
-    _pair = get(_op)
-    _pair.torch_sides["efficientnet_pytorch"] = _side
-    _pair.variants["efficientnet_pytorch"] = Variant(
-        "efficientnet_pytorch", _pair.variants["port"].tf, "efficientnet_pytorch",
-        f"{_pair.variants['port'].tf} vs efficientnet_pytorch.utils.{_what}")
+    _tf = get(_op).variants["port"].tf
+    add_variant(_op, Variant("efficientnet_pytorch", _tf, "efficientnet_pytorch",
+                             f"{_tf} vs efficientnet_pytorch.utils.{_what}"), _side)
