@@ -28,7 +28,7 @@ from parity.divergences import Registry
 from parity.isolation import DEFAULT_MEMORY_GIB, DEFAULT_TIMEOUT_S, IsolatedSide
 from parity.profiles import hypothesis_settings
 from parity.runner import NONFINITE, run_case
-from parity.session import _Sigterm, _run_name, finish
+from parity.session import StopAtCaseBoundary, finish, run_name
 from parity.sweep import _without_local_constants, case_strategy, draw_configs
 
 MAX_CLASSES = 5
@@ -94,8 +94,9 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
     op, divergences = registry.get(op_name), Registry.load()
+    started = time.perf_counter()
     run = {"command": "audit", "seed": seed, "examples": examples, "ops": [op_name],
-           "dtypes": list(dtypes), "interrupted": False, "_start": time.perf_counter(),
+           "dtypes": list(dtypes), "interrupted": False,
            "nonfinite": nonfinite, "forward_only": forward_only,
            "isolated": isinstance(candidate, str)}
     if isinstance(candidate, str):
@@ -122,7 +123,7 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
 
     records, classes = [], []
     try:
-        with _Sigterm() as stop:
+        with StopAtCaseBoundary() as stop:
             try:
                 plan = draw_configs(op_name, examples, seed, dtypes, exclude=exclude)
                 run["configs"] = len(plan)
@@ -153,7 +154,7 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
             run["worker_restarts"] = side.restarts
             side.close()
     audit = _verdict(op_name, candidate_name, records, classes)
-    report, path = finish(records, run, divergences, out_dir, _run_name("audit"),
+    report, path = finish(records, run, divergences, out_dir, run_name("audit"), started=started,
                           complete=not run["interrupted"], audit=audit)
     return report, path
 

@@ -246,7 +246,7 @@ def _device_flags(parser) -> None:
 def cmd_record(args) -> int:
     from parity import archive, environment
     from parity.outputs import OutputError, check_file
-    from parity.session import _Sigterm
+    from parity.session import StopAtCaseBoundary
     from parity.sweep import plan_cases
 
     try:
@@ -262,7 +262,7 @@ def cmd_record(args) -> int:
                            "no op has the variants asked")
     out.parent.mkdir(parents=True, exist_ok=True)
     env = environment.collect()
-    with _Sigterm() as stop:
+    with StopAtCaseBoundary() as stop:
         try:
             complete = archive.record(plan, out, env, progress=_progress, stop=stop)
         except OSError as e:

@@ -17,9 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from parity.divergences import Registry
 from parity.plugin import PLAN_SUFFIX
-from parity.runner import base_record, recount
+from parity.runner import base_record
 
 
 def _read(path: Path) -> dict[int, dict]:
@@ -121,16 +120,3 @@ def _group_alive(pgid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
-
-
-def execute_in_workers(make_plan, run: dict, out_dir, progress, workers: int):
-    from parity.session import _Sigterm, _run_name, finish
-
-    run.update(interrupted=False, _start=time.perf_counter())
-    with _Sigterm() as stop:
-        records, interrupted = run_plan_in_workers(make_plan(), workers, progress, stop)
-    run["interrupted"] = interrupted
-    registry = Registry.load()
-    recount(registry, records)
-    return finish(records, run, registry, out_dir, _run_name(run["command"]),
-                  complete=not interrupted)

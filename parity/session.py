@@ -14,15 +14,16 @@ from datetime import datetime, timezone
 from parity import environment
 from parity.divergences import Registry
 from parity.report import build_report, write_report, write_report_html
-from parity.runner import run_case
+from parity.runner import recount, run_case
 from parity.sweep import plan_cases
 
 
-def _run_name(command: str) -> str:
+def run_name(command: str) -> str:
+    """The report's file name: the command and the UTC time to the microsecond."""
     return f"{command}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}"
 
 
-class _Sigterm:
+class StopAtCaseBoundary:
     """While a run lasts, SIGTERM asks it to stop at the next case boundary.
 
     (Ctrl-C still raises KeyboardInterrupt at once; both end in a partial report.)
@@ -44,11 +45,11 @@ class _Sigterm:
             signal.signal(signal.SIGTERM, self.old)
 
 
-def finish(records, run: dict, registry: Registry, out_dir, name, complete, audit=None,
-           env: dict | None = None):
-    """Build, write (JSON, then HTML) and return (report, path); ``env`` defaults to this
-    process's environment."""
-    run["duration_s"] = round(time.perf_counter() - run.pop("_start"), 3)
+def finish(records, run: dict, registry: Registry, out_dir, name, complete, started: float,
+           audit=None, env: dict | None = None):
+    """Build, write (JSON, then HTML) and return (report, path); ``started`` is the
+    ``time.perf_counter()`` the work began at; ``env`` defaults to this process's environment."""
+    run["duration_s"] = round(time.perf_counter() - started, 3)
     report = build_report(records, run=run, complete=complete,
                           environment=env or environment.collect(environment.framework_threads()),
                           divergences=[e.summary() for e in registry.entries], audit=audit)
@@ -85,10 +86,7 @@ def run_sweep(ops, *, examples: int, seed: int, dtypes, variants=None, out_dir="
         cases, run["configs"] = planned or sweep_plan(ops, variants, examples, seed, dtypes,
                                                       per_op_share, shard)
         return cases
-    if workers > 1:
-        from parity.parallel import execute_in_workers
-        return execute_in_workers(plan, run, out_dir, progress, workers)
-    return _execute(plan, run, out_dir, progress)
+    return _execute(plan, run, out_dir, progress, workers=workers)
 
 
 def in_shard(case: tuple, shard: tuple[int, int]) -> bool:
@@ -138,26 +136,34 @@ def reference_plan(archive, ops=None, variants=None, dtypes=None, shard=None) ->
 
 
 def _execute(make_plan, run: dict, out_dir, progress, source_complete: bool = True,
-             **case_options):
-    """Run a plan of (op, variant, config, seed); always write a report (partial if stopped,
-    or if the cases' source, e.g. an interrupted record archive, is)."""
+             workers: int = 1, **case_options):
+    """Run a plan of (op, variant, config, seed), in this process or in ``workers``
+    pytest-xdist workers; always write a report (partial if stopped, or if the cases' source,
+    e.g. an interrupted record archive, is)."""
     registry = Registry.load()
-    run.update(interrupted=False, _start=time.perf_counter())
+    started = time.perf_counter()
+    run["interrupted"] = False
     records: list[dict] = []
-    with _Sigterm() as stop:
+    with StopAtCaseBoundary() as stop:
         try:
             plan = make_plan()
-            for i, (op, variant, config, s) in enumerate(plan):
-                if progress:
-                    progress(i, len(plan))
-                if stop.requested:
-                    raise KeyboardInterrupt
-                records.append(run_case(op, variant, config, s, divergences=registry,
-                                        **case_options))
+            if workers > 1:
+                from parity.parallel import run_plan_in_workers
+
+                records, run["interrupted"] = run_plan_in_workers(plan, workers, progress, stop)
+                recount(registry, records)  # the workers counted on their own registries
+            else:
+                for i, (op, variant, config, s) in enumerate(plan):
+                    if progress:
+                        progress(i, len(plan))
+                    if stop.requested:
+                        raise KeyboardInterrupt
+                    records.append(run_case(op, variant, config, s, divergences=registry,
+                                            **case_options))
         except KeyboardInterrupt:
             run["interrupted"] = True
-    return finish(records, run, registry, out_dir, _run_name(run["command"]),
-                  complete=not run["interrupted"] and source_complete)
+    return finish(records, run, registry, out_dir, run_name(run["command"]),
+                  complete=not run["interrupted"] and source_complete, started=started)
 
 
 MERGE_KINDS = {"run": "run", "merge": "run", "replay": "replay"}
@@ -207,7 +213,6 @@ def merge_reports(reports: list[tuple[str, dict]], *, out_dir="reports"):
     ``n`` is present. Each source's shard, completeness and environment differences from the
     first are recorded in ``run.source_details``. Returns (report, path)."""
     from parity.regress import environment_differences
-    from parity.runner import recount
 
     check_mergeable(reports)
     records, seen = [], set()
@@ -231,11 +236,11 @@ def merge_reports(reports: list[tuple[str, dict]], *, out_dir="reports"):
                                 "environment_differences": environment_differences(
                                     first["environment"], r["environment"])}
                                for p, r in reports],
-               interrupted=False, _start=time.perf_counter())
+               interrupted=False)
     run.setdefault("ops", sorted({c["op"] for c in records}))  # the plan's, where it is known
     run.setdefault("seed", 0)
     run.setdefault("dtypes", [])
     registry = Registry.load()
     recount(registry, records)
-    return finish(records, run, registry, out_dir, _run_name("merge"), complete,
-                  env=first["environment"])
+    return finish(records, run, registry, out_dir, run_name("merge"), complete,
+                  started=time.perf_counter(), env=first["environment"])
