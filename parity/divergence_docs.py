@@ -25,7 +25,8 @@ def _flat(text: str) -> str:
 
 
 def _entry(e: Divergence) -> list[str]:
-    scope = [f"ops {', '.join(f'`{o}`' for o in e.ops)}",
+    tags = f"tags {', '.join(f'`{t}`' for t in e.tags)}: " if e.tags else ""
+    scope = [f"{tags}ops {', '.join(f'`{o}`' for o in e.ops)}",
              f"variants {', '.join(e.variants) if e.variants else 'all'}",
              f"dtypes {', '.join(e.dtypes) if e.dtypes else 'all'}"]
     if e.when != "True":

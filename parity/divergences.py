@@ -13,8 +13,12 @@ arithmetic operators, subscripts, generator expressions, and the helpers ``min``
 ``any``, ``all``, ``len``, ``sum``, ``zip``, ``abs``, ``range``, ``startswith``,
 ``endswith``), e.g. ``"max(stride) > 1 and max(dilation) > 1"``: a registry file is data,
 never code. ``Registry.load`` checks the whole file before any case runs: the ``divergence``
-array of tables, unique ids, known ops, variants and statuses, and predicates that parse and
-name only fields every op of the entry has.
+array of tables, unique ids, known ops, tags, variants and statuses, and predicates that parse
+and name only fields every op of the entry has.
+
+An entry names its ops, or tags (``tags = ["same-conv"]``): every op that carries one of the
+tags (``OpPair.tags``: what it is built from, e.g. TF's SAME convolution) is in scope, so a new
+op inherits the entries that apply to what it uses without editing them.
 
 ``outputs`` names the outputs a divergence affects (empty: all): a ``fail`` is explained only
 when every output that failed is among them. ``judge = "reference"`` marks TensorFlow as the
@@ -45,10 +49,11 @@ class RegistryError(ValueError):
 @dataclass
 class Divergence:
     id: str
-    ops: list[str]
     statuses: list[str]
     mechanism: str
     magnitude: str
+    ops: list[str] = field(default_factory=list)        # by name; with ``tags``, at load, every
+    tags: list[str] = field(default_factory=list)       # op that carries one of the tags too
     variants: list[str] = field(default_factory=list)   # empty: every variant
     dtypes: list[str] = field(default_factory=list)     # empty: every dtype
     when: str = "True"
@@ -206,7 +211,8 @@ def _entry(path: Path, index: int, table: dict) -> Divergence:
 
     label = f"divergence {table.get('id', f'#{index + 1}')!s}"
     unknown = sorted(set(table) - set(_FIELDS))
-    missing = sorted({"id", "ops", "statuses", "mechanism", "magnitude"} - set(table))
+    missing = sorted({"id", "statuses", "mechanism", "magnitude"} - set(table)) + \
+        ([] if {"ops", "tags"} & set(table) else ["ops (or tags)"])
     if unknown or missing:
         raise RegistryError(f"{label} in {path}: " + "; ".join(
             filter(None, [unknown and f"unknown field(s) {', '.join(unknown)}",
@@ -225,10 +231,17 @@ def _entry(path: Path, index: int, table: dict) -> Divergence:
         raise RegistryError(f"{label}: unknown statuses {sorted(bad)}; known: "
                             f"{', '.join(EXPLAINABLE)}")
     known = set(registry.names())
-    ops = [registry.get(o) for o in entry.ops if o in known]
-    if len(ops) != len(entry.ops) or not ops:
+    carried = {t for name in known for t in registry.get(name).tags}
+    if set(entry.tags) - carried:
+        raise RegistryError(f"{label}: no op carries tag(s) "
+                            f"{', '.join(sorted(set(entry.tags) - carried))}; tags: "
+                            f"{', '.join(sorted(carried))}")
+    if set(entry.ops) - known or not (entry.ops or entry.tags):
         raise RegistryError(f"{label}: unknown op(s) "
                             f"{', '.join(sorted(set(entry.ops) - known)) or '(none named)'}")
+    entry.ops = list(entry.ops) + [name for name in sorted(known) if name not in entry.ops
+                                   and set(registry.get(name).tags) & set(entry.tags)]
+    ops = [registry.get(o) for o in entry.ops]
     variants = {v for op in ops for v in op.variants} | {"audit"}
     if set(entry.variants) - variants:
         raise RegistryError(f"{label}: no op of it has variant(s) "

@@ -73,6 +73,8 @@ class OpPair:
     reference_ieee: Callable[[object, dict], tuple[Outputs, Outputs]] | None = None
     # config field and values that put NaN/inf in the inputs (``audit --nonfinite skip``)
     nonfinite_fills: tuple[str, tuple[str, ...]] | None = None
+    # what the op is built from, for registry entries scoped by tags (``same-conv``, ...)
+    tags: tuple[str, ...] = ()
 
     def examples(self, profile_examples: int) -> int:
         """Configs to draw for a profile's example count (at least one)."""

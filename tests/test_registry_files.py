@@ -124,3 +124,22 @@ def test_every_op_declares_the_names_its_derived_function_gives():
         if op.derived is not None:
             config, _ = draw_configs(name, 1, 0, ("float32",))[0]
             assert set(op.derived(config)) == set(op.derived.fields), name
+
+
+def test_an_entry_scoped_by_a_tag_covers_exactly_the_ops_that_carry_it(tmp_path):
+    from parity import registry
+
+    path = tmp_path / "d.toml"
+    path.write_text(ENTRY.replace('ops = ["conv2d_same"]', 'tags = ["same-conv"]'))
+    (entry,) = Registry.load(path).entries
+    carriers = sorted(n for n in registry.names() if "same-conv" in registry.get(n).tags)
+    assert sorted(entry.ops) == carriers == ["conv1d_same", "conv2d_same", "conv3d_same",
+                                             "depthwise_conv2d_same"]
+    assert entry.in_scope("conv3d_same", "native", {"stride": [2, 1, 1]})
+    assert not entry.in_scope("conv_transpose2d", "native", {"stride": [2, 1]})
+    for text, message in ((ENTRY.replace('ops = ["conv2d_same"]', 'tags = ["sme-conv"]'),
+                           "no op carries tag(s) sme-conv"),
+                          (ENTRY.replace('ops = ["conv2d_same"]\n', ""), "missing field(s) ops")):
+        path.write_text(text)
+        with pytest.raises(RegistryError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            Registry.load(path)

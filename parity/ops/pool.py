@@ -221,7 +221,7 @@ for _kind in ("max", "avg"):
             config_type=PoolConfig, strategy=strategy_for(_rank), make_inputs=make_inputs,
             reference=reference_and_bounds(_kind),
             reference_ieee=reference_and_bounds(_kind, "ieee") if _kind == "max" else None,
-            nonfinite_fills=("fill", ("specials",)),
+            nonfinite_fills=("fill", ("specials",)), tags=("same-pool", f"{_kind}-pool"),
             tf_sides={"tf.nn": tf_nn(_kind), "keras": tf_keras(_kind)},
             torch_sides={"port": torch_port(_kind), "native": torch_module(_kind, False),
                          "ceil": torch_module(_kind, True), "symmetric": torch_symmetric(_kind)},

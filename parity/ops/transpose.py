@@ -285,7 +285,7 @@ for _rank in (1, 2, 3):
         candidate_doc="fn(input, weight, bias, stride=, padding='same'|'valid', "
                       "output_padding=None|tuple, dilation=) -> output; NC[D][H]W input, "
                       "(in, out, *k) weight; Keras meaning of padding/output_padding",
-        check=_check("tf"), derived=derived))
+        check=_check("tf"), derived=derived, tags=("conv-transpose",)))
     register(OpPair(
         name=f"conv_transpose{_rank}d_torch", family="transpose",
         description=f"{_rank}-D transposed convolution with torch arguments "
