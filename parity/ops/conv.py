@@ -208,8 +208,7 @@ def torch_port(c: ConvConfig, inp: dict) -> dict:
     """parity.ports.conv{r}d_same: TF SAME for every stride and dilation."""
     from parity.ports import conv as P
 
-    fn = getattr(P, f"conv{c.rank}d_same")
-    return _torch_run(c, inp, lambda x, w, b: fn(x, w, b, c.stride, c.dilation, c.groups))
+    return candidate_side(getattr(P, f"conv{c.rank}d_same"))(c, inp)
 
 
 def torch_native(c: ConvConfig, inp: dict) -> dict:
