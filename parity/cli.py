@@ -23,6 +23,7 @@ from parity.config import ConfigError
 from parity.divergences import RegistryError
 from parity.numerics import DTYPES
 from parity.profiles import EXAMPLES
+from parity.outputs import OutputError, check_dir, check_file
 from parity.report import ReportError, WriteFailed
 from parity.text import printable
 
@@ -126,12 +127,7 @@ def _seed(args) -> int:
 
 
 def _out_dir(args):
-    from parity.outputs import OutputError, check_dir
-
-    try:
-        return check_dir(args.out)
-    except OutputError as e:
-        raise BadInput(str(e)) from None
+    return check_dir(args.out)
 
 
 def _registry_checked() -> None:
@@ -245,14 +241,10 @@ def _device_flags(parser) -> None:
 
 def cmd_record(args) -> int:
     from parity import archive, environment
-    from parity.outputs import OutputError, check_file
     from parity.session import StopAtCaseBoundary
     from parity.sweep import plan_cases
 
-    try:
-        out = check_file(args.out, "--out", create_parent=True)
-    except OutputError as e:
-        raise BadInput(str(e)) from None
+    out = check_file(args.out, "--out", create_parent=True)
     ops = _ops(args.ops)
     variants = _variants(args.variants, ops)
     _choose_device(args)
@@ -361,14 +353,14 @@ def _run_reference(args) -> int:
         raise BadInput(f"{args.reference} holds no cases of dtype(s) {', '.join(dtypes)}; "
                        f"it holds: {', '.join(sorted(map(str, have)))}")
     shard = _shard(args.shard)
-    _plan_or_refuse(reference_plan(ref, ops, variants, dtypes, shard),
-                    f"none of {args.reference}'s {len(held)} cases is selected")
+    plan = _plan_or_refuse(reference_plan(ref, ops, variants, dtypes, shard),
+                           f"none of {args.reference}'s {len(held)} cases is selected")
     _registry_checked()
     if not ref.complete:
         print(f"note: {args.reference} is incomplete (its record was interrupted)",
               file=sys.stderr)
-    report, path = run_reference(ref, ops=ops, variants=variants, dtypes=dtypes, shard=shard,
-                                 out_dir=args.out, progress=_progress)
+    report, path = run_reference(ref, plan, variants=variants, shard=shard, out_dir=args.out,
+                                 progress=_progress)
     return _conclude(report, path)
 
 
@@ -383,16 +375,12 @@ def _shard(text: str | None) -> tuple[int, int] | None:
 
 def cmd_merge(args) -> int:
     from parity.report import load_report
-    from parity.session import MergeRefused, check_mergeable, merge_reports
+    from parity.session import merge_reports
 
     _out_dir(args)
     reports = [(p, load_report(p)) for p in args.reports]
-    try:
-        check_mergeable(reports)
-    except MergeRefused as e:
-        raise BadInput(str(e)) from None
     _registry_checked()
-    report, path = merge_reports(reports, out_dir=args.out)
+    report, path = merge_reports(reports, out_dir=args.out)  # MergeRefused before it writes
     return _conclude(report, path, "a source was interrupted or a shard is missing")
 
 
@@ -425,15 +413,11 @@ def cmd_compare(args) -> int:
 
 
 def cmd_html(args) -> int:
-    from parity.outputs import OutputError, check_file
     from parity.report import load_report
     from parity.report.html import write_html
 
     out = args.output or str(Path(args.report).with_suffix(".html"))
-    try:
-        check_file(out, "-o", inputs=[args.report])
-    except OutputError as e:
-        raise BadInput(str(e)) from None
+    check_file(out, "-o", inputs=[args.report])
     print(f"wrote {write_html(load_report(args.report), out)}")
     return EXIT_OK
 
@@ -527,7 +511,8 @@ def main(argv=None) -> int:
                     "replay": cmd_replay, "compare": cmd_compare, "html": cmd_html,
                     "merge": cmd_merge, "record": cmd_record,
                     "model": _cmd_model}[args.command](args)
-        except (BadInput, registry.UnknownOp, ConfigError, RegistryError, ReportError) as e:
+        except (BadInput, registry.UnknownOp, ConfigError, RegistryError, ReportError,
+                OutputError) as e:
             print(f"parity: error: {printable(str(e))}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except WriteFailed as e:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from parity import environment
 from parity.divergences import Registry
-from parity.report import build_report, write_report, write_report_html
+from parity.report import ReportError, build_report, write_report, write_report_html
 from parity.runner import recount, run_case
 from parity.sweep import plan_cases
 
@@ -111,12 +111,13 @@ def run_replay(baseline: dict, baseline_path: str, *, out_dir="reports", progres
     return _execute(lambda: plan, run, out_dir, progress)
 
 
-def run_reference(archive, *, ops=None, variants=None, dtypes=None, shard=None,
-                  out_dir="reports", progress=None):
-    """The archive's cases (those of ``ops``, ``variants``, ``dtypes`` and ``shard`` where
-    given) with the torch sides only, judged against its recorded TF results (TensorFlow is
-    never imported); return (report, path). The report is complete only if the archive is."""
-    plan = reference_plan(archive, ops, variants, dtypes, shard)
+def run_reference(archive, plan=None, *, variants=None, shard=None, out_dir="reports",
+                  progress=None):
+    """The archive's cases (``plan``: those ``reference_plan`` selected, default all) with the
+    torch sides only, judged against its recorded TF results (TensorFlow is never imported);
+    ``variants`` and ``shard`` are recorded as the selection. Returns (report, path); the
+    report is complete only if the archive is."""
+    plan = archive.plan if plan is None else plan
     run = {"command": "run", "reference": str(archive.path),
            "reference_packages": archive.environment.get("packages", {}),
            "seed": 0, "ops": sorted({c[0] for c in plan}),
@@ -171,8 +172,8 @@ PLAN_KEYS = ("seed", "examples", "ops", "variants", "dtypes", "reference", "base
              "schema_version")
 
 
-class MergeRefused(ValueError):
-    """Reports that are not parts of one plan; one line."""
+class MergeRefused(ReportError):
+    """Reports that are not parts of one plan; one line (exit 2, like any unusable report)."""
 
 
 def _plan_of(report: dict) -> dict:
