@@ -45,9 +45,11 @@ bench: $(STAMP)
 	PARITY_THREADS=1 $(PY) benchmarks/init_false_alarm.py
 	$(PY) benchmarks/model.py
 
-## make docs: docs/divergences.md from the registry (a test fails when it is stale)
+## make docs: docs/divergences.md from the registry, docs/ops.md from the op declarations
+## (a test fails when either is stale)
 docs: $(STAMP)
 	$(PY) -m parity.divergence_docs
+	$(PY) -m parity.op_docs
 
 ## chromium (Debian) for the HTML report's browser test; without apt-get that test is skipped
 browser:

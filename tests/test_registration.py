@@ -66,3 +66,9 @@ def test_ports_all_lists_exactly_what_the_package_exports():
               and not inspect.ismodule(v)}
     assert set(ports.__all__) == public
     assert all(callable(getattr(ports, n)) for n in ports.__all__)
+
+
+def test_generated_op_doc_is_current():
+    from parity.op_docs import DOC_PATH, render
+
+    assert DOC_PATH.read_text() == render(), "docs/ops.md is stale: run make docs"

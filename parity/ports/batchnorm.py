@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+__all__ = ["KerasBatchNorm"]
+
 
 class KerasBatchNorm(torch.nn.Module):
     """``keras.layers.BatchNormalization(axis, momentum, epsilon)`` on a torch tensor.

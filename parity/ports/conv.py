@@ -18,6 +18,9 @@ import torch.nn.functional as F
 
 from parity.padding import as_tuple, same_paddings
 
+__all__ = ["conv1d_same", "conv2d_same", "conv3d_same", "depthwise_conv2d_same", "pad_same",
+           "Conv1dSame", "Conv2dSame", "Conv3dSame", "DepthwiseConv2dSame"]
+
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 

@@ -28,6 +28,10 @@ import math
 
 import torch
 
+__all__ = ["he_normal_", "he_uniform_", "glorot_normal_", "glorot_uniform_", "lecun_normal_",
+           "lecun_uniform_", "variance_scaling_", "truncated_normal_", "keras_default_init_",
+           "keras_fans"]
+
 LAYERS = ("dense", "conv", "conv_transpose", "depthwise")
 TRUNCATED_STD = 0.87962566103423978
 """Std of a standard normal truncated at +-2 (Keras's constant; scipy gives the same digits)."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+__all__ = ["l2_normalize", "weight_standardize", "group_norm", "layer_norm_channels"]
+
 
 def l2_normalize(x, dim=-1, eps: float = 1e-12):
     """``tf.math.l2_normalize`` for torch tensors (``dim`` an int or a tuple of ints).

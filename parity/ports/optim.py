@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+__all__ = ["KerasSGD", "KerasAdam", "keras_float"]
+
 
 def keras_float(value):
     """What a Keras optimizer makes of a Python-float hyperparameter: a float32 rounding.

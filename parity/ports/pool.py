@@ -19,6 +19,9 @@ import torch.nn.functional as F
 from parity.padding import as_tuple
 from parity.ports.conv import pad_same
 
+__all__ = ["max_pool1d_same", "max_pool2d_same", "max_pool3d_same", "avg_pool1d_same",
+           "avg_pool2d_same", "avg_pool3d_same", "MaxPool2dSame", "AvgPool2dSame"]
+
 _MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 _AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 

@@ -17,6 +17,9 @@ import torch.nn.functional as F
 
 from parity.padding import as_tuple, keras_output_length, tf_window_start
 
+__all__ = ["conv_transpose1d_tf", "conv_transpose2d_tf", "conv_transpose3d_tf",
+           "ConvTranspose2dSame", "torch_args", "TorchArgs"]
+
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
