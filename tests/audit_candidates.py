@@ -124,3 +124,18 @@ def correct_if_no_core_files(x, w, b, stride, dilation, groups):
     if resource.getrlimit(resource.RLIMIT_CORE)[0] != 0:
         raise RuntimeError("the worker may write core files")
     return conv2d_same(x, w, b, stride, dilation, groups)
+
+
+def causal_padded_at_the_end(x, w, b, stride, dilation, groups):
+    """Causal padding on the wrong side: ``d*(k-1)`` zeros after the sequence."""
+    import torch.nn.functional as F
+
+    pad = (w.shape[-1] - 1) * dilation[0]
+    return F.conv1d(F.pad(x, (0, pad)), w, b, stride, 0, dilation, groups)
+
+
+def causal_same_padding(x, w, b, stride, dilation, groups):
+    """SAME instead of causal padding (right length, windows centred)."""
+    from parity.ports import conv1d_same
+
+    return conv1d_same(x, w, b, stride=stride, dilation=dilation, groups=groups)

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from parity.padding import as_tuple, same_paddings
 
 __all__ = ["conv1d_same", "conv2d_same", "conv3d_same", "depthwise_conv2d_same", "pad_same",
-           "Conv1dSame", "Conv2dSame", "Conv3dSame", "DepthwiseConv2dSame"]
+           "conv1d_causal", "Conv1dSame", "Conv2dSame", "Conv3dSame", "DepthwiseConv2dSame",
+           "Conv1dCausal"]
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -78,6 +79,20 @@ def depthwise_conv2d_same(x, weight, bias=None, stride=1, dilation=1):
     return _conv_same(2, x, weight, bias, stride, dilation, x.shape[1])
 
 
+def conv1d_causal(x, weight, bias=None, stride=1, dilation=1, groups=1):
+    """Keras ``Conv1D(padding="causal")`` on NCW / OIW tensors: ``d*(k-1)`` zeros before the
+    sequence, none after; output length ``ceil(n/s)`` for every stride.
+
+    >>> y = conv1d_causal(torch.arange(4.0).reshape(1, 1, 4), torch.ones(1, 1, 2))
+    >>> y[0, 0].tolist()            # y[t] = x[t-1] + x[t]
+    [0.0, 1.0, 3.0, 5.0]
+    """
+    stride = as_tuple(stride, 1, "stride")
+    dilation = as_tuple(dilation, 1, "dilation")
+    pad = (weight.shape[-1] - 1) * dilation[0]
+    return F.conv1d(F.pad(x, (pad, 0)) if pad else x, weight, bias, stride, 0, dilation, groups)
+
+
 class _SameMixin:
     _rank = 2
 
@@ -89,6 +104,13 @@ class _SameMixin:
 class Conv1dSame(_SameMixin, torch.nn.Conv1d):
     """``torch.nn.Conv1d`` with Keras ``Conv1D(padding="same")`` semantics (no ``padding``)."""
     _rank = 1
+
+
+class Conv1dCausal(torch.nn.Conv1d):
+    """``torch.nn.Conv1d`` with Keras ``Conv1D(padding="causal")`` semantics (no ``padding``)."""
+
+    def forward(self, x):  # noqa: D401 - torch signature
+        return conv1d_causal(x, self.weight, self.bias, self.stride, self.dilation, self.groups)
 
 
 class Conv2dSame(_SameMixin, torch.nn.Conv2d):
