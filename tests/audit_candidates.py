@@ -139,3 +139,21 @@ def causal_same_padding(x, w, b, stride, dilation, groups):
     from parity.ports import conv1d_same
 
     return conv1d_same(x, w, b, stride=stride, dilation=dilation, groups=groups)
+
+
+def separable_multiplier_major(x, wd, wp, b, stride, dilation):
+    """A TF ``(kh, kw, C, M)`` depthwise filter flattened multiplier-major (``m*C + c``) where
+    torch's grouped conv wants channel-major (``c*M + m``)."""
+    from parity.ports import separable_conv2d_same
+
+    c = x.shape[1]
+    m = wd.shape[0] // c
+    wd = wd.reshape(c, m, *wd.shape[1:]).transpose(0, 1).reshape(wd.shape)
+    return separable_conv2d_same(x, wd, wp, b, stride=stride, dilation=dilation)
+
+
+def separable_symmetric_padding(x, wd, wp, b, stride, dilation):
+    """The two-layer recipe with ``padding=d*(k-1)//2`` on both sides."""
+    from parity.ops.separable import symmetric
+
+    return symmetric(x, wd, wp, b, stride, dilation)

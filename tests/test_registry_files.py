@@ -133,8 +133,8 @@ def test_an_entry_scoped_by_a_tag_covers_exactly_the_ops_that_carry_it(tmp_path)
     path.write_text(ENTRY.replace('ops = ["conv2d_same"]', 'tags = ["same-conv"]'))
     (entry,) = Registry.load(path).entries
     carriers = sorted(n for n in registry.names() if "same-conv" in registry.get(n).tags)
-    assert sorted(entry.ops) == carriers == ["conv1d_same", "conv2d_same", "conv3d_same",
-                                             "depthwise_conv2d_same"]
+    assert sorted(entry.ops) == carriers
+    assert {"conv1d_same", "conv2d_same", "conv3d_same", "depthwise_conv2d_same"} <= set(carriers)
     assert entry.in_scope("conv3d_same", "native", {"stride": [2, 1, 1]})
     assert not entry.in_scope("conv_transpose2d", "native", {"stride": [2, 1]})
     for text, message in ((ENTRY.replace('ops = ["conv2d_same"]', 'tags = ["sme-conv"]'),

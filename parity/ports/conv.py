@@ -20,7 +20,7 @@ from parity.padding import as_tuple, same_paddings
 
 __all__ = ["conv1d_same", "conv2d_same", "conv3d_same", "depthwise_conv2d_same", "pad_same",
            "conv1d_causal", "Conv1dSame", "Conv2dSame", "Conv3dSame", "DepthwiseConv2dSame",
-           "Conv1dCausal"]
+           "Conv1dCausal", "separable_conv2d_same", "SeparableConv2dSame"]
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -93,6 +93,23 @@ def conv1d_causal(x, weight, bias=None, stride=1, dilation=1, groups=1):
     return F.conv1d(F.pad(x, (pad, 0)) if pad else x, weight, bias, stride, 0, dilation, groups)
 
 
+def separable_conv2d_same(x, depthwise_weight, pointwise_weight, bias=None, stride=1,
+                          dilation=1):
+    """``tf.nn.separable_conv2d(..., padding="SAME")`` (Keras ``SeparableConv2D``) on NCHW input:
+    the SAME depthwise convolution ``groups=C`` then a 1x1 convolution, then the bias.
+
+    ``depthwise_weight`` is ``(C*M, 1, kh, kw)`` (convert TF's ``(kh, kw, C, M)`` with
+    ``parity.layout.depthwise_tf_to_torch``), ``pointwise_weight`` ``(out, C*M, 1, 1)``.
+
+    >>> x = torch.ones(1, 2, 5, 5)
+    >>> y = separable_conv2d_same(x, torch.ones(2, 1, 2, 2), torch.ones(3, 2, 1, 1), stride=2)
+    >>> tuple(y.shape), y[0, 0, -1].tolist()     # TF pads the odd row/column at the end
+    ((1, 3, 3, 3), [4.0, 4.0, 2.0])
+    """
+    h = _conv_same(2, x, depthwise_weight, None, stride, dilation, x.shape[1])
+    return F.conv2d(h, pointwise_weight, bias)
+
+
 class _SameMixin:
     _rank = 2
 
@@ -111,6 +128,21 @@ class Conv1dCausal(torch.nn.Conv1d):
 
     def forward(self, x):  # noqa: D401 - torch signature
         return conv1d_causal(x, self.weight, self.bias, self.stride, self.dilation, self.groups)
+
+
+class SeparableConv2dSame(torch.nn.Module):
+    """Keras ``SeparableConv2D(padding="same")``: ``depthwise`` (no bias) then ``pointwise``."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, dilation=1,
+                 depth_multiplier: int = 1, bias: bool = True):
+        super().__init__()
+        self.depthwise = DepthwiseConv2dSame(in_channels, kernel_size, depth_multiplier,
+                                             stride=stride, dilation=dilation, bias=False)
+        self.pointwise = torch.nn.Conv2d(in_channels * depth_multiplier, out_channels, 1,
+                                         bias=bias)
+
+    def forward(self, x):  # noqa: D401 - torch signature
+        return self.pointwise(self.depthwise(x))
 
 
 class Conv2dSame(_SameMixin, torch.nn.Conv2d):

@@ -1,0 +1,38 @@
+"""separable_conv2d_same: the port passes an audit, wrong ports are caught, and the op inherits
+the SAME-conv entries through its tag."""
+import pytest
+
+from parity import cli, registry
+from parity.divergences import Registry
+
+
+def test_auditing_the_port_passes(capsys, tmp_path):
+    code = cli.main(["audit", "separable_conv2d_same", "parity.ports:separable_conv2d_same",
+                     "--examples", "12", "--dtypes", "float32,float64", "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("candidate", ["audit_candidates:separable_multiplier_major",
+                                       "audit_candidates:separable_symmetric_padding"])
+def test_a_wrong_separable_port_is_caught(capsys, tmp_path, candidate):
+    code = cli.main(["audit", "separable_conv2d_same", candidate, "--examples", "25",
+                     "--dtypes", "float64", "--out", str(tmp_path)])
+    assert code == 1, capsys.readouterr().out
+
+
+def test_the_same_conv_tag_brings_the_padding_entries():
+    assert "same-conv" in registry.get("separable_conv2d_same").tags
+    inherited = {e.id for e in Registry.load().entries if "separable_conv2d_same" in e.ops}
+    assert {"torch-same-padding-refuses-stride", "torch-symmetric-padding-k-over-2"} <= inherited
+
+
+def test_module_matches_the_function():
+    import torch
+
+    from parity.ports import SeparableConv2dSame, separable_conv2d_same
+
+    m = SeparableConv2dSame(2, 3, (3, 2), stride=2, depth_multiplier=2).double()
+    x = torch.randn(1, 2, 7, 6, dtype=torch.float64)
+    want = separable_conv2d_same(x, m.depthwise.weight, m.pointwise.weight, m.pointwise.bias,
+                                 stride=2)
+    assert m(x).shape == (1, 3, 4, 3) and torch.equal(m(x), want)
