@@ -107,17 +107,20 @@ def _port(x, w, b, stride, dilation, groups):
 
 register(OpPair(
     name="conv1d_causal", family="conv",
-    description="causal 1-D convolution (Keras Conv1D padding=\"causal\"), stride, dilation, groups",
+    description='causal 1-D convolution (Keras Conv1D padding="causal"), stride, dilation, '
+                "groups",
     config_type=CausalConfig, strategy=strategy, make_inputs=conv.make_inputs,
     reference=conv.reference_and_bounds,
     tf_sides={"keras": tf_keras, "pad_valid": tf_pad_valid},
     torch_sides={"port": conv.candidate_side(_port), "recipe": conv.candidate_side(crop_recipe)},
     variants={
-        "port": Variant("port", "keras", "port", "Keras Conv1D causal vs parity.ports.conv1d_causal"),
+        "port": Variant("port", "keras", "port",
+                        "Keras Conv1D causal vs parity.ports.conv1d_causal"),
         "pad_valid": Variant("pad_valid", "pad_valid", "port",
                              "tf.pad at the start + keras.ops.conv VALID vs parity.ports"),
         "recipe": Variant("recipe", "keras", "recipe",
-                          "Keras Conv1D causal vs torch Conv1d(padding=d*(k-1)) cropped at the end"),
+                          "Keras Conv1D causal vs torch Conv1d(padding=d*(k-1)) cropped at the "
+                          "end"),
     },
     candidate_side=conv.candidate_side,
     candidate_doc=conv.CANDIDATE_DOC.replace("{r}", "1").replace(
