@@ -81,6 +81,10 @@ def tf_outputs(dtype: str, inp: dict, tape, y, sources: dict, to_canonical: dict
         grads = tape.gradient(y, list(sources.values()), output_gradients=B.constant(dy, dtype))
     except Exception as e:  # forward computed, gradient kernel refused: keep the forward
         return gradient_refused(out, e)
+    missing = [name for name, g in zip(sources, grads) if g is None]
+    if missing:  # TF found no path to differentiate (e.g. an op it treats as constant)
+        return gradient_refused(out, LookupError(
+            f"TF returned no gradient (None) for {', '.join(missing)}"))
     for name, g in zip(sources, grads):
         out[f"d{name}"] = to_canonical.get(name, _same)(B.to_numpy(g))
     return out
