@@ -157,3 +157,22 @@ def separable_symmetric_padding(x, wd, wp, b, stride, dilation):
     from parity.ops.separable import symmetric
 
     return symmetric(x, wd, wp, b, stride, dilation)
+
+
+def resize_torch_native(x, size, method, antialias):
+    """torch interpolate as is: legacy nearest, a = -0.75 bicubic, adaptive-pool area."""
+    import torch.nn.functional as F
+
+    mode = {"bilinear": "bilinear", "nearest": "nearest", "bicubic": "bicubic", "area": "area"}
+    linear = method in ("bilinear", "bicubic")
+    return F.interpolate(x, size=size, mode=mode[method], antialias=antialias,
+                         align_corners=False if linear else None)
+
+
+def resize_align_corners(x, size, method, antialias):
+    """The "match TensorFlow" habit: align_corners=True (TF 1's grid) where torch accepts it."""
+    import torch.nn.functional as F
+
+    linear = method in ("bilinear", "bicubic")
+    return F.interpolate(x, size=size, mode=method if linear else "nearest-exact",
+                         antialias=antialias, align_corners=True if linear else None)
