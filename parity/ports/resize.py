@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["resize2d", "resize_weights", "RESIZE_METHODS"]
+__all__ = ["resize2d", "resize_weights"]
 
 RESIZE_METHODS = ("bilinear", "nearest", "bicubic", "area")
 _TABLE = 1024
