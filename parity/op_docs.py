@@ -41,7 +41,8 @@ def render() -> str:
                 "| variant | compares | TF side |", "|---|---|---|"]
         out += [f"| `{v.name}` | {_cell(v.description)} | {_first_line(op.tf_sides[v.tf])} |"
                 for v in op.variants.values()]
-        out += ["", f"Audit candidates: {_cell(op.candidate_doc)}."]
+        out += ["", f"Audit candidates: {_cell(op.candidate_doc)}. Audits are judged against "
+                f"the TF side `{op.audit_tf}`: {_first_line(op.tf_sides[op.audit_tf])}"]
     return "\n".join(out) + "\n"
 
 

@@ -75,6 +75,8 @@ class OpPair:
     nonfinite_fills: tuple[str, tuple[str, ...]] | None = None
     # what the op is built from, for registry entries scoped by tags (``same-conv``, ...)
     tags: tuple[str, ...] = ()
+    # the TF side an audited candidate is judged against (every op names it)
+    audit_tf: str = ""
 
     def examples(self, profile_examples: int) -> int:
         """Configs to draw for a profile's example count (at least one)."""
@@ -114,12 +116,17 @@ def _check_variant(op: "OpPair", key: str, v: Variant, torch_sides: dict | None 
 
 
 def register(op: OpPair) -> OpPair:
-    """Add ``op``, checked: a new name, a ``port`` variant (the audit's TF side is its), and
-    every variant keyed by its own name with sides that exist."""
+    """Add ``op``, checked: a new name, a ``port`` variant (every op verifies its port), the TF
+    side that judges audits (``audit_tf``), and every variant keyed by its own name with sides
+    that exist."""
     if op.name in _OPS:
         raise RegistrationError(f"op {op.name!r} is registered twice")
     if "port" not in op.variants:
-        raise RegistrationError(f"{op.name}: no 'port' variant (audits use its TF side)")
+        raise RegistrationError(f"{op.name}: no 'port' variant (every op verifies its port)")
+    if op.audit_tf not in op.tf_sides:
+        raise RegistrationError(f"{op.name}: audit_tf {op.audit_tf!r} is not a TF side (has: "
+                                f"{', '.join(op.tf_sides)}); name the side audits are judged "
+                                f"against")
     for key, v in op.variants.items():
         _check_variant(op, key, v)
     _OPS[op.name] = op

@@ -144,7 +144,7 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
         cfg = op.parse_config(config)
         audit = candidate is not None or variant == "audit"
         if audit:
-            tf_side = op.tf_sides[op.variant("port").tf]
+            tf_side = op.tf_sides[op.audit_tf]
             if not torch_side:
                 from parity.candidates import in_process_side
                 torch_side = in_process_side(op, candidate)

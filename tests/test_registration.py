@@ -24,6 +24,8 @@ def _copy(op_name: str, **changes):
      "no torch side 'prot'"),
     ({"name": "x4", "variants": {"port": Variant("native", "tf.nn", "port", "")}},
      "variant key 'port' names a Variant 'native'"),
+    ({"name": "x5", "audit_tf": "tf_nn"}, "audit_tf 'tf_nn' is not a TF side"),
+    ({"name": "x6", "audit_tf": ""}, "audit_tf '' is not a TF side"),
 ])
 def test_register_refuses_a_declaration_that_does_not_hold_together(changes, message):
     with pytest.raises(RegistrationError, match=message):

@@ -239,6 +239,7 @@ def torch_defaults(c: BNConfig, inp: dict) -> dict:
 
 
 register(OpPair(
+    audit_tf="keras",
     name="batch_norm", family="norm",
     description="Keras BatchNormalization vs torch, eval and training steps (outputs, gradients, "
                 "moving statistics); Keras axis other than the channels too",

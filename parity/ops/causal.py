@@ -106,6 +106,7 @@ def _port(x, w, b, stride, dilation, groups):
 
 
 register(OpPair(
+    audit_tf="keras",
     name="conv1d_causal", family="conv",
     description='causal 1-D convolution (Keras Conv1D padding="causal"), stride, dilation, '
                 "groups",

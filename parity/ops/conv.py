@@ -291,6 +291,7 @@ def _register(name: str, rank: int, description: str, depthwise: bool = False) -
         variants["seed"] = _SEED
     keras_side = (lambda c, inp: tf_keras(c, inp, depthwise=True)) if depthwise else tf_keras
     return register(OpPair(
+        audit_tf="tf.nn",
         name=name, family="conv", description=description, config_type=ConvConfig,
         strategy=strategy_for(rank, depthwise), make_inputs=make_inputs,
         reference=reference_and_bounds,

@@ -196,6 +196,7 @@ def reference_and_bounds(c: DecayConfig, inp: dict) -> tuple[dict, dict]:
 
 
 register(OpPair(
+    audit_tf="keras",
     name="weight_decay", family="decay",
     description="weights after 1-3 Keras SGD/Adam(W) steps with L2 in the loss (Keras L2, slim "
                 "l2_loss) or decoupled weight_decay, vs torch optimizers",

@@ -153,6 +153,7 @@ def _candidate(kind: str):
 
 for _kind in ("group", "layer"):
     register(OpPair(
+        audit_tf="keras",
         name=f"{_kind}_norm", family="norm",
         description=f"Keras {'GroupNormalization' if _kind == 'group' else 'LayerNormalization'}"
                     " vs torch, channels last vs NC...",

@@ -118,6 +118,7 @@ def _candidate(fn):
 
 def _register(name: str, layers: tuple[str, ...], keras: str, torch_: str) -> None:
     register(OpPair(
+        audit_tf="keras",
         name=name, family="init",
         description=f"default kernel and bias init of Keras {keras} vs torch {torch_}",
         config_type=InitConfig,

@@ -99,6 +99,7 @@ def _register(name: str, description: str, config_type, strategy, keras_initiali
     ``fn(weight, generator=, **params(c))``; ``fans``: whose fans the native and port sides
     report (see ``torch_draws``)."""
     register(OpPair(
+        audit_tf="keras",
         name=name, family="init", description=description, config_type=config_type,
         strategy=strategy, make_inputs=make_inputs, reference=None,
         tf_sides={"keras": lambda c, inp: keras_draws(

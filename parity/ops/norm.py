@@ -128,6 +128,7 @@ def _candidate_l2(fn):
 
 
 register(OpPair(
+    audit_tf="tf",
     name="l2_normalize", family="norm",
     description="tf.math.l2_normalize vs torch (epsilon bounds the squared norm in TF, the norm "
                 "in torch)",
@@ -232,6 +233,7 @@ def ws_reference(c: WSConfig, inp: dict) -> tuple[dict, dict]:
 
 
 register(OpPair(
+    audit_tf="seed",
     name="weight_standardization", family="norm",
     description="conv kernel standardized per output channel: seeds/002's Keras and PyTorch "
                 "snippets, and parity.ports.weight_standardize",

@@ -215,6 +215,7 @@ def reference_and_bounds(kind: str, semantics: str = "tf"):
 for _kind in ("max", "avg"):
     for _rank in (1, 2, 3):
         register(OpPair(
+            audit_tf="tf.nn",
             name=f"{_kind}_pool{_rank}d_same", family="pool",
             description=f"SAME {'max' if _kind == 'max' else 'average'} pooling, {_rank}-D; "
                         "padded cells never count",

@@ -197,6 +197,7 @@ def reference_and_bounds(c: ResizeConfig, inp: dict) -> tuple[dict, dict]:
 
 
 register(OpPair(
+    audit_tf="tf.image",
     name="resize2d", family="resize",
     description="2-D resizing: tf.image.resize (bilinear, nearest, bicubic, area; antialias) "
                 "and Keras UpSampling2D vs torch interpolate, up and down, any factor",

@@ -201,6 +201,7 @@ def reference_and_bounds(c: SeparableConfig, inp: dict) -> tuple[dict, dict]:
 
 
 register(OpPair(
+    audit_tf="tf.nn",
     name="separable_conv2d_same", family="conv",
     description="SAME separable 2-D convolution (depthwise with a channel multiplier, then "
                 "pointwise), stride, dilation",

@@ -269,6 +269,7 @@ def _check(convention: str):
 
 for _rank in (1, 2, 3):
     register(OpPair(
+        audit_tf="tf.nn",
         name=f"conv_transpose{_rank}d", family="transpose",
         description=f"{_rank}-D transposed convolution with Keras/TF arguments "
                     "(padding same/valid, output_padding)",
@@ -287,6 +288,7 @@ for _rank in (1, 2, 3):
                       "(in, out, *k) weight; Keras meaning of padding/output_padding",
         check=_check("tf"), derived=derived, tags=("conv-transpose",)))
     register(OpPair(
+        audit_tf="port",
         name=f"conv_transpose{_rank}d_torch", family="transpose",
         description=f"{_rank}-D transposed convolution with torch arguments "
                     "(padding, output_padding): TF implementation of torch semantics",

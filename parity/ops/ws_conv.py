@@ -84,6 +84,7 @@ def reference_and_bounds(c: WSConvConfig, inp: dict) -> tuple[dict, dict]:
 
 
 register(OpPair(
+    audit_tf="tf",
     name="ws_conv2d_same", family="norm",
     description="weight standardization then SAME conv2d, end to end (gradients to the raw kernel)",
     config_type=WSConvConfig, strategy=strategy, make_inputs=conv.make_inputs,
