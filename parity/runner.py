@@ -81,10 +81,13 @@ def base_record(op_name: str, variant: str, config: dict, seed: int,
             "repro": repro_snippet(op_name, variant, config, seed, candidate_name, options)}
 
 
-def divergence_scope(op_name: str, config: dict) -> dict:
-    """The names a registry predicate sees for this case: config fields and derived ones."""
+def divergence_scope(op_name: str, config: dict, parsed=None) -> dict:
+    """The names a registry predicate sees for this case: config fields and derived ones
+    (``parsed``: the config already parsed, so it is not parsed again)."""
     op = registry.get(op_name)
-    return dict(config, **(op.derived(op.parse_config(config)) if op.derived else {}))
+    if not op.derived:
+        return dict(config)
+    return dict(config, **op.derived(op.parse_config(config) if parsed is None else parsed))
 
 
 def recount(divergences: Registry, records: list[dict]) -> None:
@@ -155,7 +158,7 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
                 from parity.isolation import shared_side
                 torch_side = shared_side(op_name, v.torch, v.env)
         inputs = op.make_inputs(cfg, seed)
-        scope = divergence_scope(op_name, config) if divergences is not None else None
+        scope = divergence_scope(op_name, config, cfg) if divergences is not None else None
         by_reference = (divergences.reference_judged(op_name, variant, scope)
                         if scope is not None else set())
         ieee = nonfinite == "ieee" and _nonfinite_input(inputs)
