@@ -97,6 +97,11 @@ class ConvGeometry(Config):
     stride: tuple[int, ...]
     dilation: tuple[int, ...]
 
+    def require_geometry(self, *counts: str) -> None:
+        """``require_geometry`` of these fields, and of the subclass's ``counts`` (>= 1)."""
+        require_geometry(self, ("spatial", "kernel", "stride", "dilation"),
+                         ("batch", "in_channels", "out_channels", *counts))
+
 
 def require(condition: bool, message: str) -> None:
     """Raise ``ConfigError(message)`` unless ``condition``."""

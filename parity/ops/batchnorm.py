@@ -239,12 +239,12 @@ def torch_defaults(c: BNConfig, inp: dict) -> dict:
 
 
 register(OpPair(
-    audit_tf="keras",
     name="batch_norm", family="norm",
     description="Keras BatchNormalization vs torch, eval and training steps (outputs, gradients, "
                 "moving statistics); Keras axis other than the channels too",
     config_type=BNConfig, strategy=lambda dtypes=DTYPES: _bn_configs(tuple(dtypes)),
     make_inputs=make_inputs, reference=reference_and_bounds, tf_sides={"keras": tf_keras},
+    audit_tf="keras",
     torch_sides={"port": torch_port, "native": torch_native, "defaults": torch_defaults},
     variants={"port": Variant("port", "keras", "port", "Keras BatchNormalization vs "
                               "parity.ports.KerasBatchNorm"),

@@ -106,13 +106,12 @@ def _port(x, w, b, stride, dilation, groups):
 
 
 register(OpPair(
-    audit_tf="keras",
     name="conv1d_causal", family="conv",
     description='causal 1-D convolution (Keras Conv1D padding="causal"), stride, dilation, '
                 "groups",
     config_type=CausalConfig, strategy=strategy, make_inputs=conv.make_inputs,
     reference=conv.reference_and_bounds,
-    tf_sides={"keras": tf_keras, "pad_valid": tf_pad_valid},
+    tf_sides={"keras": tf_keras, "pad_valid": tf_pad_valid}, audit_tf="keras",
     torch_sides={"port": conv.candidate_side(_port), "recipe": conv.candidate_side(crop_recipe)},
     variants={
         "port": Variant("port", "keras", "port",

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 
 from parity import layout, reference
 from parity.compare import rounding_bound
-from parity.config import ConvGeometry, require, require_geometry
+from parity.config import ConvGeometry, require
 from parity.numerics import DTYPES, case_rng, draw
 from parity.padding import same_paddings
-from parity.ops.sides import GRADIENT_OF, tf_outputs, torch_run
+from parity.ops.sides import GRADIENT_OF, tf_conv_run, tf_outputs, torch_run
 from parity.registry import OpPair, Variant, register
 from parity.strategies import ordered_dtypes, strides_and_sizes
 
@@ -37,8 +37,7 @@ class ConvConfig(ConvGeometry):
     dtype: str = "float32"
 
     def validate(self) -> None:
-        require_geometry(self, ("spatial", "kernel", "stride", "dilation"),
-                         ("batch", "in_channels", "out_channels", "groups"))
+        self.require_geometry("groups")
         require(self.in_channels % self.groups == 0 and self.out_channels % self.groups == 0,
                 f"groups={self.groups} must divide in_channels={self.in_channels} and "
                 f"out_channels={self.out_channels}")
@@ -142,19 +141,8 @@ def _tf_outputs(c: ConvConfig, inp: dict, tape, y, sources: list, depthwise: boo
 
 
 def _tf_run(c: ConvConfig, inp: dict, depthwise: bool, conv) -> dict:
-    from parity.backends import tf as B
-
-    tf = B.tf()
-    x = B.constant(layout.channels_first_to_last(inp["x"]), c.dtype)
-    w = B.constant(_kernel_to_tf(c, inp["w"], depthwise), c.dtype)
-    b = B.constant(inp["b"], c.dtype) if c.bias else None
-    watched = [x, w] + ([b] if c.bias else [])
-    with tf.GradientTape() as tape:
-        tape.watch(watched)
-        y = conv(tf, x, w)
-        if c.bias:
-            y = tf.nn.bias_add(y, b)
-    return _tf_outputs(c, inp, tape, y, watched, depthwise)
+    return tf_conv_run(c.dtype, inp, conv, lambda w: _kernel_to_tf(c, w, depthwise),
+                       layout.depthwise_tf_to_torch if depthwise else layout.kernel_tf_to_torch)
 
 
 def tf_nn(c: ConvConfig, inp: dict) -> dict:
@@ -291,11 +279,11 @@ def _register(name: str, rank: int, description: str, depthwise: bool = False) -
         variants["seed"] = _SEED
     keras_side = (lambda c, inp: tf_keras(c, inp, depthwise=True)) if depthwise else tf_keras
     return register(OpPair(
-        audit_tf="tf.nn",
         name=name, family="conv", description=description, config_type=ConvConfig,
         strategy=strategy_for(rank, depthwise), make_inputs=make_inputs,
         reference=reference_and_bounds,
         tf_sides={"tf.nn": tf_nn_depthwise if depthwise else tf_nn, "keras": keras_side},
+        audit_tf="tf.nn",
         torch_sides={"port": torch_port, "native": torch_native, "seed": torch_seed_recipe,
                      "symmetric": torch_symmetric},
         variants=variants, candidate_side=candidate_side,

@@ -196,12 +196,12 @@ def reference_and_bounds(c: DecayConfig, inp: dict) -> tuple[dict, dict]:
 
 
 register(OpPair(
-    audit_tf="keras",
     name="weight_decay", family="decay",
     description="weights after 1-3 Keras SGD/Adam(W) steps with L2 in the loss (Keras L2, slim "
                 "l2_loss) or decoupled weight_decay, vs torch optimizers",
     config_type=DecayConfig, strategy=lambda dtypes=("float32", "float64"): _configs(tuple(dtypes)),
     make_inputs=make_inputs, reference=reference_and_bounds, tf_sides={"keras": tf_keras},
+    audit_tf="keras",
     torch_sides={"port": torch_port, "native": torch_native},
     variants={"port": Variant("port", "keras", "port", "Keras optimizer vs the exact torch "
                               "translation (SGD(weight_decay=2l) for L2(l), KerasSGD/KerasAdam)"),

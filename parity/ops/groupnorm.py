@@ -153,13 +153,13 @@ def _candidate(kind: str):
 
 for _kind in ("group", "layer"):
     register(OpPair(
-        audit_tf="keras",
         name=f"{_kind}_norm", family="norm",
         description=f"Keras {'GroupNormalization' if _kind == 'group' else 'LayerNormalization'}"
                     " vs torch, channels last vs NC...",
         config_type=GNConfig,
         strategy=(lambda kind: lambda dtypes=DTYPES: _configs(tuple(dtypes), kind == "group"))(_kind),
         make_inputs=make_inputs, reference=reference(_kind), tf_sides={"keras": tf_keras(_kind)},
+        audit_tf="keras",
         torch_sides={"port": torch_port(_kind), "native": torch_native(_kind)},
         variants={"port": Variant("port", "keras", "port", "Keras layer vs parity.ports"),
                   "native": Variant("native", "keras", "native",

@@ -118,13 +118,12 @@ def _candidate(fn):
 
 def _register(name: str, layers: tuple[str, ...], keras: str, torch_: str) -> None:
     register(OpPair(
-        audit_tf="keras",
         name=name, family="init",
         description=f"default kernel and bias init of Keras {keras} vs torch {torch_}",
         config_type=InitConfig,
         strategy=lambda dtypes=("float32",): layer_fields(tuple(dtypes), layers).map(
             lambda fields: InitConfig(**fields)),
-        make_inputs=make_inputs, reference=None, tf_sides={"keras": tf_layer},
+        make_inputs=make_inputs, reference=None, tf_sides={"keras": tf_layer}, audit_tf="keras",
         torch_sides={"native": torch_native, "port": torch_port},
         variants={"port": Variant("port", "keras", "port", f"Keras {keras} defaults vs torch "
                                   f"{torch_} with parity.ports.init.keras_default_init_"),

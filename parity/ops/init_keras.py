@@ -99,11 +99,10 @@ def _register(name: str, description: str, config_type, strategy, keras_initiali
     ``fn(weight, generator=, **params(c))``; ``fans``: whose fans the native and port sides
     report (see ``torch_draws``)."""
     register(OpPair(
-        audit_tf="keras",
         name=name, family="init", description=description, config_type=config_type,
         strategy=strategy, make_inputs=make_inputs, reference=None,
         tf_sides={"keras": lambda c, inp: keras_draws(
-            c, inp["tf"], lambda s: keras_initializer(c, s))},
+            c, inp["tf"], lambda s: keras_initializer(c, s))}, audit_tf="keras",
         torch_sides={"native": lambda c, inp: torch_draws(c, inp["torch"], native_fill(c), fans[0]),
                      "port": lambda c, inp: torch_draws(c, inp["torch"], port_fill(c), fans[1])},
         variants={"port": Variant("port", "keras", "port", texts[0]),

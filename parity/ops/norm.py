@@ -128,12 +128,11 @@ def _candidate_l2(fn):
 
 
 register(OpPair(
-    audit_tf="tf",
     name="l2_normalize", family="norm",
     description="tf.math.l2_normalize vs torch (epsilon bounds the squared norm in TF, the norm "
                 "in torch)",
     config_type=L2Config, strategy=lambda dtypes=DTYPES: _l2_configs(tuple(dtypes)),
-    make_inputs=l2_inputs, reference=l2_reference, tf_sides={"tf": tf_l2},
+    make_inputs=l2_inputs, reference=l2_reference, tf_sides={"tf": tf_l2}, audit_tf="tf",
     torch_sides={"port": torch_l2_port, "native": torch_l2_native},
     variants={"port": Variant("port", "tf", "port", "tf.math.l2_normalize vs parity.ports"),
               "native": Variant("native", "tf", "native",
@@ -233,12 +232,11 @@ def ws_reference(c: WSConfig, inp: dict) -> tuple[dict, dict]:
 
 
 register(OpPair(
-    audit_tf="seed",
     name="weight_standardization", family="norm",
     description="conv kernel standardized per output channel: seeds/002's Keras and PyTorch "
                 "snippets, and parity.ports.weight_standardize",
     config_type=WSConfig, strategy=lambda dtypes=DTYPES: _ws_configs(tuple(dtypes)),
-    make_inputs=ws_inputs, reference=ws_reference, tf_sides={"seed": tf_ws_seed},
+    make_inputs=ws_inputs, reference=ws_reference, tf_sides={"seed": tf_ws_seed}, audit_tf="seed",
     torch_sides={"port": torch_ws_port, "seed": torch_ws_seed},
     variants={"port": Variant("port", "seed", "port",
                               "seeds/002 Keras snippet vs parity.ports.weight_standardize"),

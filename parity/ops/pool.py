@@ -215,7 +215,6 @@ def reference_and_bounds(kind: str, semantics: str = "tf"):
 for _kind in ("max", "avg"):
     for _rank in (1, 2, 3):
         register(OpPair(
-            audit_tf="tf.nn",
             name=f"{_kind}_pool{_rank}d_same", family="pool",
             description=f"SAME {'max' if _kind == 'max' else 'average'} pooling, {_rank}-D; "
                         "padded cells never count",
@@ -223,7 +222,7 @@ for _kind in ("max", "avg"):
             reference=reference_and_bounds(_kind),
             reference_ieee=reference_and_bounds(_kind, "ieee") if _kind == "max" else None,
             nonfinite_fills=("fill", ("specials",)), tags=("same-pool", f"{_kind}-pool"),
-            tf_sides={"tf.nn": tf_nn(_kind), "keras": tf_keras(_kind)},
+            tf_sides={"tf.nn": tf_nn(_kind), "keras": tf_keras(_kind)}, audit_tf="tf.nn",
             torch_sides={"port": torch_port(_kind), "native": torch_module(_kind, False),
                          "ceil": torch_module(_kind, True), "symmetric": torch_symmetric(_kind)},
             variants={

@@ -197,13 +197,12 @@ def reference_and_bounds(c: ResizeConfig, inp: dict) -> tuple[dict, dict]:
 
 
 register(OpPair(
-    audit_tf="tf.image",
     name="resize2d", family="resize",
     description="2-D resizing: tf.image.resize (bilinear, nearest, bicubic, area; antialias) "
                 "and Keras UpSampling2D vs torch interpolate, up and down, any factor",
     config_type=ResizeConfig, strategy=strategy, make_inputs=make_inputs,
     reference=reference_and_bounds,
-    tf_sides={"tf.image": tf_image, "upsampling": tf_upsampling},
+    tf_sides={"tf.image": tf_image, "upsampling": tf_upsampling}, audit_tf="tf.image",
     torch_sides={"port": candidate_side(_port), "native": candidate_side(_interpolate(False)),
                  "align_corners": candidate_side(_interpolate(True))},
     variants={

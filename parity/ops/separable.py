@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 
 from parity import layout, reference
 from parity.compare import rounding_bound
-from parity.config import ConvGeometry, require, require_geometry
+from parity.config import ConvGeometry, require
 from parity.numerics import DTYPES, case_rng, draw
 from parity.ops.sides import tf_outputs, torch_run
-from parity.padding import same_paddings
+from parity.ops.conv import ConvConfig
 from parity.registry import OpPair, Variant, register
 from parity.strategies import ordered_dtypes
 
@@ -44,20 +44,13 @@ class SeparableConfig(ConvGeometry):
     dtype: str = "float32"
 
     def validate(self) -> None:
-        require_geometry(self, ("spatial", "kernel", "stride", "dilation"),
-                         ("batch", "in_channels", "out_channels", "depth_multiplier"))
+        self.require_geometry("depth_multiplier")
         require(self.rank == 2, f"separable_conv2d_same is 2-D: rank must be 2, got {self.rank}")
         require(self.stride[0] == self.stride[1],
                 f"TF separable convolutions take equal strides, got {list(self.stride)}")
 
-    @property
-    def pads(self) -> list[tuple[int, int]]:
-        return [(p.before, p.after) for p in
-                same_paddings(self.spatial, self.kernel, self.stride, self.dilation)]
-
-    @property
-    def out_spatial(self) -> tuple[int, ...]:
-        return tuple(-(-n // s) for n, s in zip(self.spatial, self.stride))
+    pads = ConvConfig.pads                # TF SAME, as the depthwise stage pads
+    out_spatial = ConvConfig.out_spatial
 
 
 @st.composite
@@ -201,13 +194,12 @@ def reference_and_bounds(c: SeparableConfig, inp: dict) -> tuple[dict, dict]:
 
 
 register(OpPair(
-    audit_tf="tf.nn",
     name="separable_conv2d_same", family="conv",
     description="SAME separable 2-D convolution (depthwise with a channel multiplier, then "
                 "pointwise), stride, dilation",
     config_type=SeparableConfig, strategy=strategy, make_inputs=make_inputs,
     reference=reference_and_bounds,
-    tf_sides={"tf.nn": tf_nn, "keras": tf_keras},
+    tf_sides={"tf.nn": tf_nn, "keras": tf_keras}, audit_tf="tf.nn",
     torch_sides={"port": candidate_side(_port), "native": candidate_side(native),
                  "symmetric": candidate_side(symmetric)},
     variants={

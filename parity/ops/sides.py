@@ -88,3 +88,24 @@ def tf_outputs(dtype: str, inp: dict, tape, y, sources: dict, to_canonical: dict
     for name, g in zip(sources, grads):
         out[f"d{name}"] = to_canonical.get(name, _same)(B.to_numpy(g))
     return out
+
+
+def tf_conv_run(dtype: str, inp: dict, fn: Callable, kernel_to_tf: Callable,
+                kernel_to_torch: Callable) -> dict:
+    """``y = fn(tf, x, w)`` plus the bias (when ``inp`` has one) under a tape, with ``x``
+    channels last and ``w`` converted by ``kernel_to_tf``; ``y`` and its gradients w.r.t. x, w,
+    b in the canonical layout (the kernel's back by ``kernel_to_torch``)."""
+    from parity.backends import tf as B
+
+    tf = B.tf()
+    sources = {"x": B.constant(layout.channels_first_to_last(inp["x"]), dtype),
+               "w": B.constant(kernel_to_tf(inp["w"]), dtype)}
+    if "b" in inp:
+        sources["b"] = B.constant(inp["b"], dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(list(sources.values()))
+        y = fn(tf, sources["x"], sources["w"])
+        if "b" in sources:
+            y = tf.nn.bias_add(y, sources["b"])
+    return tf_outputs(dtype, inp, tape, y, sources,
+                      {"x": layout.channels_last_to_first, "w": kernel_to_torch})

@@ -27,10 +27,10 @@ from hypothesis import assume, strategies as st
 
 from parity import layout, reference
 from parity.compare import rounding_bound
-from parity.config import ConvGeometry, require, require_geometry
+from parity.config import ConvGeometry, require
 from parity.numerics import DTYPES, case_rng, draw
 from parity.padding import keras_output_length, tf_window_start
-from parity.ops.sides import GRADIENT_OF, tf_outputs, torch_run
+from parity.ops.sides import GRADIENT_OF, tf_conv_run, tf_outputs, torch_run
 from parity.registry import OpPair, Variant, register
 from parity.strategies import ordered_dtypes
 
@@ -49,8 +49,7 @@ class TransposeConfig(ConvGeometry):
     dtype: str = "float32"
 
     def validate(self) -> None:
-        require_geometry(self, ("spatial", "kernel", "stride", "dilation"),
-                         ("batch", "in_channels", "out_channels"))
+        self.require_geometry()
         require(self.convention in ("tf", "torch"), "convention must be tf or torch")
         require(self.padding in ("same", "valid"), "padding must be same or valid")
         for name in ("torch_padding", "output_padding"):
@@ -133,19 +132,8 @@ def _tf_outputs(c: TransposeConfig, inp: dict, tape, y, sources: list) -> dict:
 
 def _tf_run(c: TransposeConfig, inp: dict, fn) -> dict:
     """``fn(tf, x, w)`` with x channels last and w ``(*k, out, in)``; bias added here."""
-    from parity.backends import tf as B
-
-    tf = B.tf()
-    x = B.constant(layout.channels_first_to_last(inp["x"]), c.dtype)
-    w = B.constant(layout.transpose_kernel_torch_to_tf(inp["w"]), c.dtype)
-    b = B.constant(inp["b"], c.dtype) if c.bias else None
-    watched = [x, w] + ([b] if c.bias else [])
-    with tf.GradientTape() as tape:
-        tape.watch(watched)
-        y = fn(tf, x, w)
-        if c.bias:
-            y = tf.nn.bias_add(y, b)
-    return _tf_outputs(c, inp, tape, y, watched)
+    return tf_conv_run(c.dtype, inp, fn, layout.transpose_kernel_torch_to_tf,
+                       layout.transpose_kernel_tf_to_torch)
 
 
 def tf_nn(c: TransposeConfig, inp: dict) -> dict:
@@ -269,12 +257,12 @@ def _check(convention: str):
 
 for _rank in (1, 2, 3):
     register(OpPair(
-        audit_tf="tf.nn",
         name=f"conv_transpose{_rank}d", family="transpose",
         description=f"{_rank}-D transposed convolution with Keras/TF arguments "
                     "(padding same/valid, output_padding)",
         config_type=TransposeConfig, strategy=strategy_for(_rank, "tf"), make_inputs=make_inputs,
         reference=reference_and_bounds, tf_sides={"tf.nn": tf_nn, "keras": tf_keras},
+        audit_tf="tf.nn",
         torch_sides={"port": torch_port, "native": torch_native},
         variants={
             "port": Variant("port", "tf.nn", "port", "tf.nn.conv_transpose vs parity.ports"),
@@ -288,13 +276,13 @@ for _rank in (1, 2, 3):
                       "(in, out, *k) weight; Keras meaning of padding/output_padding",
         check=_check("tf"), derived=derived, tags=("conv-transpose",)))
     register(OpPair(
-        audit_tf="port",
         name=f"conv_transpose{_rank}d_torch", family="transpose",
         description=f"{_rank}-D transposed convolution with torch arguments "
                     "(padding, output_padding): TF implementation of torch semantics",
         config_type=TransposeConfig, strategy=strategy_for(_rank, "torch"),
         make_inputs=make_inputs, reference=reference_and_bounds,
-        tf_sides={"port": tf_port_of_torch}, torch_sides={"torch": torch_functional},
+        tf_sides={"port": tf_port_of_torch},
+        audit_tf="port", torch_sides={"torch": torch_functional},
         variants={"port": Variant("port", "port", "torch",
                                   "parity.ports.tf.conv_transpose_torch vs torch")},
         candidate_side=lambda fn: (lambda c, inp: _torch_run(c, inp, lambda x, w, b: fn(

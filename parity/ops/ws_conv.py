@@ -84,11 +84,10 @@ def reference_and_bounds(c: WSConvConfig, inp: dict) -> tuple[dict, dict]:
 
 
 register(OpPair(
-    audit_tf="tf",
     name="ws_conv2d_same", family="norm",
     description="weight standardization then SAME conv2d, end to end (gradients to the raw kernel)",
     config_type=WSConvConfig, strategy=strategy, make_inputs=conv.make_inputs,
-    reference=reference_and_bounds, tf_sides={"tf": tf_side},
+    reference=reference_and_bounds, tf_sides={"tf": tf_side}, audit_tf="tf",
     torch_sides={"port": torch_side(_port), "seed": torch_side(_seed)},
     variants={"port": Variant("port", "tf", "port", "Keras WS snippet + tf.nn.conv2d vs "
                               "parity.ports.weight_standardize + conv2d_same"),
