@@ -1,6 +1,8 @@
 """Two reports -> what changed, case by case (matched by id).
 
-Regressions: a case missing from either report; a new failure (a ``fail`` or an unexplained
+Regressions: a case of the baseline missing from the current report; a case only in the
+current report (a new op or variant) that fails or is rejected unexplained (one that passes or is
+explained is a note); a new failure (a ``fail`` or an unexplained
 rejection where the baseline was not); a new error; a metric of an output that grew beyond its
 threshold (``max_abs_diff:10x,bound_ratio:2x`` by default; growth that leaves the bound ratio
 below ``NOISE_RATIO`` never counts: agreeing pairs reach up to 0.23 of the bound in the default
@@ -131,8 +133,14 @@ def compare_reports(baseline: dict, current: dict, fail_on: dict) -> Comparison:
                     if grew:
                         cmp.regressions.append(("growth", cid, f"{_label(c)}: {grew}"))
     for cid, c in after.items():
-        if cid not in before:
-            cmp.regressions.append(("missing", cid, f"{_label(c)} only in the current report"))
+        if cid in before:
+            continue
+        if unexpected(c):  # new coverage that fails unexplained is a regression
+            cmp.regressions.append(("new case failing", cid, f"{_label(c)} only in the current "
+                                    f"report: {c['status']}"))
+        else:
+            cmp.notes.append(("new case", cid, f"{_label(c)} only in the current report: "
+                              f"{c['status']}"))
     was = {d["id"]: d for d in baseline.get("divergences", [])}
     for d in current.get("divergences", []):
         if d.get("not_reproduced"):

@@ -102,3 +102,21 @@ def test_older_schema_is_upgraded_and_bad_reports_exit_2(pair, tmp_path, capsys)
         assert cli.main(argv) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith("parity: error:") and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_case_only_in_the_current_report_is_new_coverage_unless_it_fails(pair, tmp_path,
+                                                                          capsys):
+    base = copy.deepcopy(load_report(pair[0]))
+    cur = load_report(pair[1])
+    passing = [c for c in base["cases"] if c["status"] == "pass"]
+    added, added_failing = passing[0], passing[1]
+    base["cases"] = [c for c in base["cases"] if c not in (added, added_failing)]
+    cur = copy.deepcopy(cur)
+    next(c for c in cur["cases"] if c["id"] == added_failing["id"])["status"] = "fail"
+    code = cli.main(["compare", _write(tmp_path, "b.json", base), _write(tmp_path, "c.json", cur)])
+    out = capsys.readouterr().out
+    assert code == 1 and "1 regression(s)" in out, out
+    assert any("new case failing" in line and added_failing["id"] in line
+               for line in out.splitlines()), out
+    assert any("new case" in line and added["id"] in line and "failing" not in line
+               for line in out.splitlines()), out
