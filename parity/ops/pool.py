@@ -133,14 +133,14 @@ def _torch_run(c: PoolConfig, inp: dict, fn) -> dict:
     return _with_sum(torch_run(c.dtype, inp, fn, params=("x",)))
 
 
-def torch_port(kind: str):
-    def side(c: PoolConfig, inp: dict) -> dict:
-        """parity.ports.{max,avg}_pool{r}d_same."""
+def port(kind: str, rank: int):
+    """parity.ports.{max,avg}_pool{rank}d_same, imported when it runs (a plain callable that
+    runs through ``candidate_side`` like any audited one)."""
+    def pool_same(x, window, stride):
         from parity.ports import pool as P
 
-        fn = getattr(P, f"{kind}_pool{c.rank}d_same")
-        return _torch_run(c, inp, lambda x: fn(x, c.window, c.stride))
-    return side
+        return getattr(P, f"{kind}_pool{rank}d_same")(x, window, stride)
+    return pool_same
 
 
 def torch_module(kind: str, ceil_mode: bool):
@@ -223,7 +223,7 @@ for _kind in ("max", "avg"):
             reference_ieee=reference_and_bounds(_kind, "ieee") if _kind == "max" else None,
             nonfinite_fills=("fill", ("specials",)), tags=("same-pool", f"{_kind}-pool"),
             tf_sides={"tf.nn": tf_nn(_kind), "keras": tf_keras(_kind)}, audit_tf="tf.nn",
-            torch_sides={"port": torch_port(_kind), "native": torch_module(_kind, False),
+            torch_sides={"port": candidate_side(port(_kind, _rank)), "native": torch_module(_kind, False),
                          "ceil": torch_module(_kind, True), "symmetric": torch_symmetric(_kind)},
             variants={
                 "port": Variant("port", "tf.nn", "port", "tf.nn SAME pooling vs parity.ports"),

@@ -179,13 +179,14 @@ def _torch_run(c: TransposeConfig, inp: dict, fn) -> dict:
     return torch_run(c.dtype, inp, fn)
 
 
-def torch_port(c: TransposeConfig, inp: dict) -> dict:
-    """parity.ports.conv_transpose{r}d_tf with Keras's arguments."""
-    from parity.ports import transpose as P
+def port(rank: int):
+    """parity.ports.conv_transpose{rank}d_tf with Keras's arguments, imported when it runs."""
+    def conv_transpose_tf(x, w, b, stride, padding, output_padding, dilation):
+        from parity.ports import transpose as P
 
-    fn = getattr(P, f"conv_transpose{c.rank}d_tf")
-    return _torch_run(c, inp, lambda x, w, b: fn(x, w, b, c.stride, c.padding,
-                                                 c.output_padding or None, c.dilation))
+        return getattr(P, f"conv_transpose{rank}d_tf")(x, w, b, stride, padding, output_padding,
+                                                      dilation)
+    return conv_transpose_tf
 
 
 def torch_native(c: TransposeConfig, inp: dict) -> dict:
@@ -263,7 +264,7 @@ for _rank in (1, 2, 3):
         config_type=TransposeConfig, strategy=strategy_for(_rank, "tf"), make_inputs=make_inputs,
         reference=reference_and_bounds, tf_sides={"tf.nn": tf_nn, "keras": tf_keras},
         audit_tf="tf.nn",
-        torch_sides={"port": torch_port, "native": torch_native},
+        torch_sides={"port": candidate_side(port(_rank)), "native": torch_native},
         variants={
             "port": Variant("port", "tf.nn", "port", "tf.nn.conv_transpose vs parity.ports"),
             "keras": Variant("keras", "keras", "port", "Keras Conv*DTranspose vs parity.ports"),
