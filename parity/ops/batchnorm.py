@@ -152,11 +152,11 @@ def _keras_like_steps(c: BNConfig, inp: dict, module) -> dict:
                         module.moving_variance)
 
 
-def torch_port(c: BNConfig, inp: dict) -> dict:
+def keras_batch_norm(size, dim, momentum, epsilon):
     """parity.ports.KerasBatchNorm with the Keras layer's numbers."""
     from parity.ports.batchnorm import KerasBatchNorm
 
-    return _keras_like_steps(c, inp, KerasBatchNorm(c.size, c.dim, c.momentum, c.epsilon))
+    return KerasBatchNorm(size, dim, momentum, epsilon)
 
 
 def torch_native(c: BNConfig, inp: dict) -> dict:
@@ -220,7 +220,9 @@ def reference_and_bounds(c: BNConfig, inp: dict) -> tuple[dict, dict]:
 def candidate_side(fn):
     """``fn(size, dim, momentum, epsilon) -> module`` with gamma, beta, moving_mean,
     moving_variance attributes (like parity.ports.KerasBatchNorm)."""
-    return lambda c, inp: _keras_like_steps(c, inp, fn(c.size, c.dim, c.momentum, c.epsilon))
+    def side(c: BNConfig, inp: dict) -> dict:
+        return _keras_like_steps(c, inp, fn(c.size, c.dim, c.momentum, c.epsilon))
+    return side
 
 
 def torch_defaults(c: BNConfig, inp: dict) -> dict:
@@ -245,7 +247,8 @@ register(OpPair(
     config_type=BNConfig, strategy=lambda dtypes=DTYPES: _bn_configs(tuple(dtypes)),
     make_inputs=make_inputs, reference=reference_and_bounds, tf_sides={"keras": tf_keras},
     audit_tf="keras",
-    torch_sides={"port": torch_port, "native": torch_native, "defaults": torch_defaults},
+    torch_sides={"port": candidate_side(keras_batch_norm), "native": torch_native,
+                 "defaults": torch_defaults},
     variants={"port": Variant("port", "keras", "port", "Keras BatchNormalization vs "
                               "parity.ports.KerasBatchNorm"),
               "native": Variant("native", "keras", "native", "Keras BatchNormalization vs "

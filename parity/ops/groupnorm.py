@@ -83,28 +83,33 @@ def tf_keras(kind: str):
 
 
 # ---------------------------------------------------------------- torch sides
-def torch_port(kind: str):
-    def side(c: GNConfig, inp: dict) -> dict:
-        from parity.ports import norm as P
+def group_norm_port(x, groups, w, b, eps):
+    """parity.ports.group_norm."""
+    from parity.ports.norm import group_norm
 
-        fn = (lambda x, w, b: P.group_norm(x, c.groups, w, b, c.epsilon)) if kind == "group" \
-            else (lambda x, w, b: P.layer_norm_channels(x, w, b, c.epsilon))
-        return torch_run(c.dtype, inp, fn)
-    return side
+    return group_norm(x, groups, w, b, eps)
 
 
-def torch_native(kind: str):
-    def side(c: GNConfig, inp: dict) -> dict:
-        """nn.GroupNorm(groups, C, eps) / nn.LayerNorm(C, eps) with Keras's numbers copied."""
-        from parity.backends import torch as B
+def layer_norm_port(x, w, b, eps):
+    """parity.ports.layer_norm_channels."""
+    from parity.ports.norm import layer_norm_channels
 
-        F = B.torch().nn.functional
-        if kind == "group":
-            return torch_run(c.dtype, inp, lambda x, w, b: F.group_norm(x, c.groups, w, b,
-                                                                        c.epsilon))
-        return torch_run(c.dtype, inp, lambda x, w, b: F.layer_norm(x, (c.channels,), w, b,
-                                                                    c.epsilon))
-    return side
+    return layer_norm_channels(x, w, b, eps)
+
+
+def group_norm_native(x, groups, w, b, eps):
+    """torch.nn.functional.group_norm with Keras's numbers copied."""
+    from parity.backends import torch as B
+
+    return B.torch().nn.functional.group_norm(x, groups, w, b, eps)
+
+
+def layer_norm_native(x, w, b, eps):
+    """torch.nn.functional.layer_norm(x, (C,), ...) with Keras's numbers copied: on NC... it
+    normalizes the last axis, not the channels."""
+    from parity.backends import torch as B
+
+    return B.torch().nn.functional.layer_norm(x, (x.shape[1],), w, b, eps)
 
 
 # ---------------------------------------------------------------- reference and bound
@@ -144,11 +149,15 @@ def _candidate(kind: str):
     """Candidates are called like the ports: ``group_norm(x, groups, w, b, eps)``,
     ``layer_norm_channels(x, w, b, eps)``."""
     def make(fn):
-        if kind == "group":
-            return lambda c, inp: torch_run(c.dtype, inp,
-                                            lambda x, w, b: fn(x, c.groups, w, b, c.epsilon))
-        return lambda c, inp: torch_run(c.dtype, inp, lambda x, w, b: fn(x, w, b, c.epsilon))
+        def side(c: GNConfig, inp: dict) -> dict:
+            groups = (c.groups,) if kind == "group" else ()
+            return torch_run(c.dtype, inp, lambda x, w, b: fn(x, *groups, w, b, c.epsilon))
+        return side
     return make
+
+
+_SIDES = {"group": (group_norm_port, group_norm_native),
+          "layer": (layer_norm_port, layer_norm_native)}
 
 
 for _kind in ("group", "layer"):
@@ -160,7 +169,8 @@ for _kind in ("group", "layer"):
         strategy=(lambda kind: lambda dtypes=DTYPES: _configs(tuple(dtypes), kind == "group"))(_kind),
         make_inputs=make_inputs, reference=reference(_kind), tf_sides={"keras": tf_keras(_kind)},
         audit_tf="keras",
-        torch_sides={"port": torch_port(_kind), "native": torch_native(_kind)},
+        torch_sides={"port": _candidate(_kind)(_SIDES[_kind][0]),
+                     "native": _candidate(_kind)(_SIDES[_kind][1])},
         variants={"port": Variant("port", "keras", "port", "Keras layer vs parity.ports"),
                   "native": Variant("native", "keras", "native",
                                     "Keras layer vs torch with its numbers copied "

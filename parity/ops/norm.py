@@ -92,18 +92,18 @@ def tf_l2(c: L2Config, inp: dict) -> dict:
     return tf_outputs(c.dtype, inp, tape, y, {"x": x}, {}, **LAYOUT_FREE)
 
 
-def torch_l2_port(c: L2Config, inp: dict) -> dict:
+def l2_port(x, dim, eps):
+    """parity.ports.l2_normalize."""
     from parity.ports.norm import l2_normalize
 
-    return torch_run(c.dtype, inp, lambda x: l2_normalize(x, c.axis, c.epsilon), params=("x",))
+    return l2_normalize(x, dim, eps)
 
 
-def torch_l2_native(c: L2Config, inp: dict) -> dict:
+def l2_native(x, dim, eps):
+    """torch.nn.functional.normalize(p=2), epsilon copied as is."""
     from parity.backends import torch as B
 
-    F = B.torch().nn.functional
-    return torch_run(c.dtype, inp, lambda x: F.normalize(x, p=2.0, dim=c.axis, eps=c.epsilon),
-                     params=("x",))
+    return B.torch().nn.functional.normalize(x, p=2.0, dim=dim, eps=eps)
 
 
 @np.errstate(all="ignore")
@@ -123,8 +123,9 @@ def l2_reference(c: L2Config, inp: dict) -> tuple[dict, dict]:
 
 def _candidate_l2(fn):
     """``fn(input, dim=(axes...), eps=epsilon)`` with TF's meaning."""
-    return lambda c, inp: torch_run(c.dtype, inp, lambda x: fn(x, dim=c.axis, eps=c.epsilon),
-                                    params=("x",))
+    def side(c: L2Config, inp: dict) -> dict:
+        return torch_run(c.dtype, inp, lambda x: fn(x, dim=c.axis, eps=c.epsilon), params=("x",))
+    return side
 
 
 register(OpPair(
@@ -133,7 +134,7 @@ register(OpPair(
                 "in torch)",
     config_type=L2Config, strategy=lambda dtypes=DTYPES: _l2_configs(tuple(dtypes)),
     make_inputs=l2_inputs, reference=l2_reference, tf_sides={"tf": tf_l2}, audit_tf="tf",
-    torch_sides={"port": torch_l2_port, "native": torch_l2_native},
+    torch_sides={"port": _candidate_l2(l2_port), "native": _candidate_l2(l2_native)},
     variants={"port": Variant("port", "tf", "port", "tf.math.l2_normalize vs parity.ports"),
               "native": Variant("native", "tf", "native",
                                 "tf.math.l2_normalize vs torch.nn.functional.normalize")},
