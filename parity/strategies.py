@@ -14,9 +14,14 @@ def strides_and_sizes(draw, rank: int, max_out: int, max_stride: int = 4):
         stride = (draw(st.integers(1, max_stride)),) * rank
     else:
         stride = tuple(draw(st.integers(1, max_stride)) for _ in range(rank))
-    sizes = tuple((draw(st.integers(1, max_out)) - 1) * s + 1 + draw(st.integers(0, s - 1))
-                  for s in stride)
-    return stride, sizes
+    return stride, tuple(size_for_stride(draw, s, max_out) for s in stride)
+
+
+def size_for_stride(draw, stride: int, max_out: int) -> int:
+    """An input size whose SAME (or causal) output at ``stride`` is 1..``max_out``, drawn output
+    first: ``(out - 1) * stride + 1 + r`` with ``r`` in ``[0, stride)``, so every remainder
+    modulo the stride occurs and ``ceil(n / stride) == out``."""
+    return (draw(st.integers(1, max_out)) - 1) * stride + 1 + draw(st.integers(0, stride - 1))
 
 
 def ordered_dtypes(dtypes) -> tuple[str, ...]:

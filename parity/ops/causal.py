@@ -21,7 +21,7 @@ from parity.numerics import DTYPES
 from parity.ops import conv
 from parity.ops.conv import ConvConfig
 from parity.registry import OpPair, Variant, register
-from parity.strategies import ordered_dtypes
+from parity.strategies import ordered_dtypes, size_for_stride
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,11 @@ def _configs(draw, dtypes):
     dilated = draw(st.sampled_from((False, False, True)))
     both = stride > 1 and dilated and draw(st.sampled_from((False, False, False, True)))
     dilation = draw(st.integers(2, 4)) if dilated and (stride == 1 or both) else 1
-    out = draw(st.integers(1, 12))
     groups = draw(st.sampled_from((1, 1, 1, 2)))
     return CausalConfig(rank=1, batch=draw(st.integers(1, 3)),
                         in_channels=groups * draw(st.integers(1, 3)),
                         out_channels=groups * draw(st.integers(1, 3)),
-                        spatial=((out - 1) * stride + 1 + draw(st.integers(0, stride - 1)),),
+                        spatial=(size_for_stride(draw, stride, 12),),
                         kernel=(draw(st.integers(1, 6)),), stride=(stride,),
                         dilation=(dilation,), groups=groups, bias=draw(st.booleans()),
                         dtype=draw(st.sampled_from(ordered_dtypes(dtypes))))

@@ -32,7 +32,7 @@ from parity.numerics import DTYPES, case_rng, draw
 from parity.ops.sides import tf_outputs, torch_run
 from parity.ops.conv import ConvConfig
 from parity.registry import OpPair, Variant, register
-from parity.strategies import ordered_dtypes
+from parity.strategies import ordered_dtypes, size_for_stride
 
 TENSORS = ("x", "wd", "wp", "b")
 
@@ -61,8 +61,7 @@ def _configs(draw_, dtypes):
     if dilated and s > 1 and draw_(st.sampled_from((True, True, True, False))):
         s = 1
     dilation = tuple(draw_(st.integers(1, 3)) for _ in range(2)) if dilated else (1, 1)
-    spatial = tuple((draw_(st.integers(1, 6)) - 1) * s + 1 + draw_(st.integers(0, s - 1))
-                    for _ in range(2))
+    spatial = tuple(size_for_stride(draw_, s, 6) for _ in range(2))
     return SeparableConfig(rank=2, batch=draw_(st.integers(1, 3)),
                            in_channels=draw_(st.integers(1, 3)),
                            out_channels=draw_(st.integers(1, 4)), spatial=spatial,
