@@ -1,9 +1,8 @@
-"""conv1d_causal: the port passes an audit, a wrong causal padding is caught, and the crop
-recipe's divergence is what the registry says it is."""
+"""conv1d_causal: a causal config is 1-D, and the crop recipe's divergence is what the registry
+says it is (its port's audit and wrong ports: test_audit_ports)."""
 import numpy as np
 import pytest
 
-from parity import cli
 from parity.ops.causal import CausalConfig, crop_recipe
 from parity.ops.conv import make_inputs, reference_and_bounds
 
@@ -12,20 +11,6 @@ def _config(**changes):
     fields = dict(rank=1, batch=2, in_channels=2, out_channels=3, spatial=(30,), kernel=(4,),
                   stride=(4,), dilation=(1,), groups=1, bias=True, dtype="float64")
     return CausalConfig(**{**fields, **changes})
-
-
-def test_auditing_the_port_passes(capsys, tmp_path):
-    code = cli.main(["audit", "conv1d_causal", "parity.ports:conv1d_causal", "--examples", "12",
-                     "--dtypes", "float32,float64", "--out", str(tmp_path)])
-    assert code == 0, capsys.readouterr().out
-
-
-@pytest.mark.parametrize("candidate", ["audit_candidates:causal_padded_at_the_end",
-                                       "audit_candidates:causal_same_padding"])
-def test_a_wrong_causal_padding_is_caught(capsys, tmp_path, candidate):
-    code = cli.main(["audit", "conv1d_causal", candidate, "--examples", "20",
-                     "--dtypes", "float64", "--out", str(tmp_path)])
-    assert code == 1, capsys.readouterr().out
 
 
 def test_config_is_one_dimensional():

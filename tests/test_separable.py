@@ -1,23 +1,8 @@
-"""separable_conv2d_same: the port passes an audit, wrong ports are caught, and the op inherits
-the SAME-conv entries through its tag."""
-import pytest
+"""separable_conv2d_same: the op inherits the SAME-conv entries through its tag; the module is the
+function (its port's audit and wrong ports: test_audit_ports)."""
 
-from parity import cli, registry
+from parity import registry
 from parity.divergences import Registry
-
-
-def test_auditing_the_port_passes(capsys, tmp_path):
-    code = cli.main(["audit", "separable_conv2d_same", "parity.ports:separable_conv2d_same",
-                     "--examples", "12", "--dtypes", "float32,float64", "--out", str(tmp_path)])
-    assert code == 0, capsys.readouterr().out
-
-
-@pytest.mark.parametrize("candidate", ["audit_candidates:separable_multiplier_major",
-                                       "audit_candidates:separable_symmetric_padding"])
-def test_a_wrong_separable_port_is_caught(capsys, tmp_path, candidate):
-    code = cli.main(["audit", "separable_conv2d_same", candidate, "--examples", "25",
-                     "--dtypes", "float64", "--out", str(tmp_path)])
-    assert code == 1, capsys.readouterr().out
 
 
 def test_the_same_conv_tag_brings_the_padding_entries():
