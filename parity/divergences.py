@@ -39,7 +39,9 @@ from parity.predicate import Predicate, PredicateError
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "cases" / "divergences.toml"
 EXPLAINABLE = ("fail", "rejected_tf", "rejected_torch", "rejected_both")
 JUDGES = ("tf", "reference")
-ENVIRONMENT_NAMES = {"onednn", "cpu", "device"}   # ``parity.environment.facts()``
+ENVIRONMENT_NAMES = {"onednn", "cpu", "device", "tf32", "deterministic", "platform", "machine",
+                     "torch", "tensorflow", "keras", "cuda", "cudnn"}
+"""What an entry's ``environment`` predicate may name: ``parity.environment.facts()``."""
 
 
 class RegistryError(ValueError):
@@ -63,7 +65,8 @@ class Divergence:
     intermittent: bool = False
     outputs: list[str] = field(default_factory=list)    # empty: every output
     judge: str = "tf"   # "reference": TF is wrong on ``outputs``; the float64 reference judges
-    # predicate over ``parity.environment.facts()``: onednn, cpu (flags), device
+    # predicate over ``parity.environment.facts()``: onednn, cpu (flags), device, tf32,
+    # deterministic, platform, machine, torch/tensorflow/keras versions (version_in), cuda, cudnn
     environment: str = "True"
     exercised: int = 0
     reproduced: int = 0

@@ -59,16 +59,42 @@ CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_f
 def facts() -> dict:
     """What registry entries may be scoped by (their ``environment`` predicate):
     ``onednn`` (TensorFlow's oneDNN kernels on: its default on x86-64 Linux unless
-    ``TF_ENABLE_ONEDNN_OPTS=0``), ``cpu`` (the ``CPU_FLAGS`` this CPU has) and ``device``.
+    ``TF_ENABLE_ONEDNN_OPTS=0``), ``cpu`` (the ``CPU_FLAGS`` this CPU has), ``device``, ``tf32``
+    (``--tf32``: default, on or off) and ``deterministic`` (``--deterministic``), ``platform``
+    (``sys.platform``) and ``machine``, the installed ``torch``, ``tensorflow`` and ``keras``
+    versions (``""`` where absent; test them with ``version_in(torch, '<2.12')``), and
+    ``cuda``/``cudnn``, the versions torch was built with and runs (``""`` before torch is
+    loaded, or without CUDA).
 
-    >>> sorted(facts())
-    ['cpu', 'device', 'onednn']
+    >>> sorted(facts())  # doctest: +NORMALIZE_WHITESPACE
+    ['cpu', 'cuda', 'cudnn', 'deterministic', 'device', 'keras', 'machine', 'onednn',
+     'platform', 'tensorflow', 'tf32', 'torch']
     """
     from parity.device import requested
 
     x86 = platform.machine().lower() in ("x86_64", "amd64")
+    chosen = requested()
     return {"onednn": x86 and os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0",
-            "cpu": _cpu_flags(), "device": requested()["device"]}
+            "cpu": _cpu_flags(), "device": chosen["device"], "tf32": chosen["tf32"],
+            "deterministic": chosen["deterministic"], "platform": sys.platform,
+            "machine": platform.machine().lower(),
+            "torch": _version("torch") or "",
+            "tensorflow": _version("tensorflow-cpu") or _version("tensorflow") or "",
+            "keras": _version("keras") or "", **_cuda()}
+
+
+def _cuda() -> dict:
+    """torch's CUDA and cuDNN versions, read only from a torch already loaded (never imported
+    here: the core runs without frameworks)."""
+    torch = sys.modules.get("torch")
+    cuda = getattr(getattr(torch, "version", None), "cuda", None) if torch else None
+    cudnn = None
+    if cuda:
+        try:
+            cudnn = torch.backends.cudnn.version() if torch.cuda.is_available() else None
+        except Exception:  # a torch without a usable cuDNN
+            cudnn = None
+    return {"cuda": str(cuda or ""), "cudnn": str(cudnn or "")}
 
 
 @functools.cache

@@ -61,8 +61,21 @@ def _endswith(text, suffix):
     return text.endswith(suffix)
 
 
+def _version_in(version, specifier):
+    """Whether ``version`` (``"2.13.0+cpu"``) satisfies the PEP 440 ``specifier``
+    (``">=2.12,<2.14"``); an absent version (``""``) satisfies none."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    if not isinstance(version, str) or not isinstance(specifier, str):
+        raise TypeError("version_in(version, specifier) takes strings")
+    return bool(version) and SpecifierSet(specifier).contains(Version(version),
+                                                              prereleases=True)
+
+
 HELPERS = {"min": min, "max": max, "any": any, "all": all, "len": len, "sum": sum, "zip": zip,
-           "abs": abs, "range": _range, "startswith": _startswith, "endswith": _endswith}
+           "abs": abs, "range": _range, "startswith": _startswith, "endswith": _endswith,
+           "version_in": _version_in}
 _ARITH = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
           ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b,
           ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b}

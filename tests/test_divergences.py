@@ -127,3 +127,39 @@ def test_entries_scoped_by_environment():
     with pytest.raises(RegistryError):
         Divergence(id="z", ops=["op"], statuses=["fail"], mechanism="m", magnitude="1",
                    environment="len(cpu) >").in_environment()
+
+
+def _entry(environment: str):
+    from parity.divergences import Divergence
+
+    return Divergence(id="x", ops=["op"], statuses=["rejected_torch"], mechanism="m",
+                      magnitude="1", environment=environment)
+
+
+@pytest.mark.parametrize("device, deterministic, expected", [
+    ("cuda", "1", True), ("cuda", "0", False), ("cpu", "1", False)])
+def test_an_entry_scoped_to_deterministic_cuda(monkeypatch, device, deterministic, expected):
+    """The H100 finding's scope: 3-D pool backward refused only with deterministic algorithms
+    on CUDA (set by --device/--deterministic, which the facts read)."""
+    monkeypatch.setenv("PARITY_DEVICE", device)
+    monkeypatch.setenv("PARITY_DETERMINISTIC", deterministic)
+    entry = _entry("device == 'cuda' and deterministic")
+    assert entry.in_scope("op", "port", {}) is expected
+
+
+@pytest.mark.parametrize("version, expected", [("2.11.0+cu130", True), ("2.11.0", True),
+                                               ("2.13.0+cpu", False), ("2.12.0rc1", False),
+                                               ("", False)])
+def test_an_entry_scoped_by_a_framework_version(monkeypatch, version, expected):
+    import parity.environment as environment
+
+    real = environment._version
+    monkeypatch.setattr(environment, "_version",
+                        lambda name: version if name == "torch" else real(name))
+    assert _entry("version_in(torch, '<2.12') and device == 'cpu'").in_scope(
+        "op", "port", {}) is expected
+
+
+def test_a_bad_version_specifier_is_a_registry_error():
+    with pytest.raises(RegistryError, match="environment .* failed: InvalidSpecifier"):
+        _entry("version_in(torch, 'about 2.11')").in_environment()
