@@ -39,7 +39,8 @@ def requested() -> dict:
 
 
 def tf32_bounds() -> bool:
-    """Whether float32 bounds use TF32's unit roundoff (CUDA, TF32 not off)."""
+    """Whether CUDA may compute in TF32 (TF32 not off): outputs an op computes with tensor cores
+    (``OpPair.tf32_outputs``) are then also judged against TF32's unit roundoff."""
     s = requested()
     return s["device"] == "cuda" and s["tf32"] != "off"
 

@@ -35,13 +35,14 @@ def numpy_type(dtype: str):
 
 
 def unit_roundoff(dtype: str) -> float:
-    """u = eps / 2: float16 2**-11, bfloat16 2**-8, float32 2**-24, float64 2**-53; float32 is
-    2**-11 (TF32) on CUDA unless ``--tf32 off`` (``parity.device.tf32_bounds``)."""
-    from parity.device import tf32_bounds
-
-    if dtype == "float32" and tf32_bounds():
-        return 2.0 ** -11
+    """u = eps / 2: float16 2**-11, bfloat16 2**-8, float32 2**-24, float64 2**-53 (TF32 widens
+    only the outputs an op computes with tensor cores: ``TF32_UNIT_ROUNDOFF``)."""
     return float(ml_dtypes.finfo(_NUMPY[check_dtype(dtype)]).eps) / 2
+
+
+TF32_UNIT_ROUNDOFF = 2.0 ** -11
+"""TF32's unit roundoff (10 explicit mantissa bits): float32 inputs of CUDA convolutions and
+matmuls are rounded to it where TF32 is allowed (``parity.device.tf32_bounds``)."""
 
 
 def tiny(dtype: str) -> float:

@@ -43,6 +43,9 @@ def render() -> str:
                 for v in op.variants.values()]
         out += ["", f"Audit candidates: {_cell(op.candidate_doc)}. Audits are judged against "
                 f"the TF side `{op.audit_tf}`: {_first_line(op.tf_sides[op.audit_tf])}"]
+        if op.tf32_outputs:
+            out += ["", f"Computed by convolution or matmul kernels (TF32 on CUDA): "
+                        f"{', '.join(op.tf32_outputs)}."]
     return "\n".join(out) + "\n"
 
 

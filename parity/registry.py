@@ -77,6 +77,9 @@ class OpPair:
     tags: tuple[str, ...] = ()
     # the TF side an audited candidate is judged against (every op names it)
     audit_tf: str = ""
+    # outputs computed by convolution or matmul kernels, which CUDA may run in TF32 (their
+    # float32 bound widens to TF32's under ``--tf32`` on/default; every other output keeps it)
+    tf32_outputs: tuple[str, ...] = ()
 
     def examples(self, profile_examples: int) -> int:
         """Configs to draw for a profile's example count (at least one)."""
@@ -127,6 +130,10 @@ def register(op: OpPair) -> OpPair:
         raise RegistrationError(f"{op.name}: audit_tf {op.audit_tf!r} is not a TF side (has: "
                                 f"{', '.join(op.tf_sides)}); name the side audits are judged "
                                 f"against")
+    if set(op.tf32_outputs) - set(op.outputs):
+        raise RegistrationError(f"{op.name}: tf32_outputs "
+                                f"{', '.join(sorted(set(op.tf32_outputs) - set(op.outputs)))} "
+                                f"are not outputs ({', '.join(op.outputs)})")
     for key, v in op.variants.items():
         _check_variant(op, key, v)
     _OPS[op.name] = op

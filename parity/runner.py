@@ -18,14 +18,15 @@ from parity import registry
 from parity.backends import BackendUnavailable
 import numpy as np
 
-from parity.compare import judged_by_reference, judged_by_tf, problem_outputs
+from parity.compare import judged_by_reference, judged_by_tf, problem_outputs, widen_to_tf32
 from parity.config import ConfigError
+from parity.device import tf32_bounds
 from parity.divergences import Registry, RegistryError
 from parity.isolation import SideCrashed
 from parity.numerics import stable_hash
 from parity.registry import GRADIENT_REFUSED
 
-STATUSES = ("pass", "fail", "known_divergence", "rejected_tf", "rejected_torch",
+STATUSES = ("pass", "tf32", "fail", "known_divergence", "rejected_tf", "rejected_torch",
             "rejected_both", "error")
 _TF_NOISE = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\].*$|\x1b\[[0-9;]*m")
 
@@ -204,6 +205,7 @@ def _judge(rec, op, cfg, inputs, tf, torch, audit: bool, by_reference: set, ieee
     else:
         reference = op.reference_ieee if ieee and op.reference_ieee else op.reference
         ref, bounds = reference(cfg, inputs)
+        tf32 = getattr(cfg, "dtype", None) == "float32" and tf32_bounds()
         outputs = {}
         for n in ref:
             if torch_err and n not in torch_out:  # torch refused its gradient: not compared
@@ -218,6 +220,10 @@ def _judge(rec, op, cfg, inputs, tf, torch, audit: bool, by_reference: set, ieee
                                                  None if ieee else tf_n)
             else:
                 outputs[n] = judged_by_tf(tf_n, torch_out.get(n), ref[n], bounds[n])
+            if tf32:
+                for m in (outputs[n], outputs[n].get("versus_tf")):
+                    if m:
+                        widen_to_tf32(m, n in op.tf32_outputs)
         unjudged = set(torch_out) - set(outputs)  # e.g. a max pool's dx where ties
         if "dx" in outputs:
             unjudged.discard("dx_sum")  # only a summary of the judged dx
@@ -234,7 +240,8 @@ def _judge(rec, op, cfg, inputs, tf, torch, audit: bool, by_reference: set, ieee
     elif tf_err or torch_err:
         _reject(rec, bool(tf_err), bool(torch_err), torch_err, audit)
     else:
-        rec["status"] = "pass"
+        rec["status"] = "tf32" if any(m.get("within_tf32") for m in outputs.values()) \
+            else "pass"
 
 
 def _reject(rec, tf_refused: bool, torch_refused: bool, torch_err, audit: bool) -> None:

@@ -26,10 +26,16 @@ def test_cuda_without_a_gpu_is_a_one_line_error(name, capsys):
                                              ("cuda", "on", 2 ** -11),
                                              ("cuda", "off", 2 ** -24),
                                              ("cpu", "on", 2 ** -24)])
-def test_float32_bounds_use_tf32_roundoff_on_cuda_unless_off(monkeypatch, device, tf32, u):
+def test_tf32_bounds_apply_on_cuda_unless_off(monkeypatch, device, tf32, u):
+    """Where TF32 may compute, tensor-core outputs get TF32's roundoff as well (test_tf32); the
+    float32 unit roundoff itself never changes."""
+    from parity.device import tf32_bounds
+    from parity.numerics import TF32_UNIT_ROUNDOFF
+
     monkeypatch.setenv("PARITY_DEVICE", device)
     monkeypatch.setenv("PARITY_TF32", tf32)
-    assert unit_roundoff("float32") == u and unit_roundoff("float64") == 2 ** -53
+    assert tf32_bounds() == (u == TF32_UNIT_ROUNDOFF)
+    assert unit_roundoff("float32") == 2 ** -24 and unit_roundoff("float64") == 2 ** -53
 
 
 def test_settings_are_applied_and_recorded(tmp_path):

@@ -47,10 +47,13 @@ import numpy as np
 from parity.compare import ROUNDING_C, rounding_bound
 from parity.model.keras_graph import weights_by_name
 from parity.model.mapping import fused_activation
-from parity.numerics import unit_roundoff
+from parity.numerics import TF32_UNIT_ROUNDOFF, unit_roundoff
 
 ABSOLUTE = ("conv", "depthwise", "separable", "transpose", "dense", "batchnorm", "avgpool",
             "gap", "preprocess")
+TENSOR_CORES = ("conv", "depthwise", "separable", "transpose", "dense")
+"""Layer kinds computed by convolution or matmul kernels: under TF32 on CUDA their float32
+bound widens to TF32's (``parity.device.tf32_bounds``); every other layer keeps float32's."""
 
 
 def terms(layer, kind: str, inputs: list[np.ndarray]) -> float:
@@ -111,9 +114,14 @@ def isolated(kgraph, name: str, inputs: list[np.ndarray], y64: np.ndarray, dtype
              linear: bool = False):
     """The isolated bound (Keras layout) of layer ``name`` on ``inputs`` for a ``dtype`` run
     (``linear``: of its output before its fused activation)."""
+    from parity.device import tf32_bounds
+
     layer, kind = kgraph.by_name[name], kgraph.kind(name)
     mag = magnitude(kgraph, name, kind, inputs, y64, linear)
-    return rounding_bound(mag, terms(layer, kind, inputs), dtype)
+    bound = rounding_bound(mag, terms(layer, kind, inputs), dtype)
+    if dtype == "float32" and kind in TENSOR_CORES and tf32_bounds():
+        return bound * (TF32_UNIT_ROUNDOFF / unit_roundoff("float32"))
+    return bound
 
 
 def propagated64(k32, k64, t32, t64, iso64_max: float) -> float:

@@ -124,4 +124,4 @@ register(OpPair(
     candidate_side=conv.candidate_side,
     candidate_doc=conv.CANDIDATE_DOC.replace("{r}", "1").replace(
         "without padding", "without padding (it pads causally itself)"),
-    tags=()))
+    tf32_outputs=("y", "dx", "dw")))

@@ -289,7 +289,8 @@ def _register(name: str, rank: int, description: str, depthwise: bool = False) -
         variants=variants, candidate_side=candidate_side,
         candidate_doc=CANDIDATE_DOC.replace("{r}", "2" if depthwise else str(rank))
         + ("; groups = in_channels, weight (C*M, 1, kh, kw)" if depthwise else ""),
-        check=_check_depthwise if depthwise else None, tags=("same-conv",)))
+        check=_check_depthwise if depthwise else None, tags=("same-conv",),
+        tf32_outputs=("y", "dx", "dw")))
 
 
 def _check_depthwise(c: ConvConfig) -> None:

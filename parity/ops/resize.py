@@ -218,4 +218,4 @@ register(OpPair(
     candidate_side=candidate_side,
     candidate_doc="fn(input, size=(oh, ow), method='bilinear'|'nearest'|'bicubic'|'area', "
                   "antialias=bool) -> output; NCHW input",
-    outputs=("y", "dx"), tags=()))
+    outputs=("y", "dx"), tf32_outputs=("y", "dx")))

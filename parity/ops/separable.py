@@ -216,4 +216,5 @@ register(OpPair(
     candidate_doc="fn(input, depthwise_weight, pointwise_weight, bias, stride=(s, s), "
                   "dilation=(dh, dw)) -> output; NCHW input, depthwise weight (C*M, 1, kh, kw), "
                   "pointwise weight (out, C*M, 1, 1), bias or None",
-    outputs=("y", "dx", "dwd", "dwp", "db"), tags=("same-conv",)))
+    outputs=("y", "dx", "dwd", "dwp", "db"), tags=("same-conv",),
+    tf32_outputs=("y", "dx", "dwd", "dwp")))

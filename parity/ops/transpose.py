@@ -275,7 +275,8 @@ for _rank in (1, 2, 3):
         candidate_doc="fn(input, weight, bias, stride=, padding='same'|'valid', "
                       "output_padding=None|tuple, dilation=) -> output; NC[D][H]W input, "
                       "(in, out, *k) weight; Keras meaning of padding/output_padding",
-        check=_check("tf"), derived=derived, tags=("conv-transpose",)))
+        check=_check("tf"), derived=derived, tags=("conv-transpose",),
+        tf32_outputs=("y", "dx", "dw")))
     register(OpPair(
         name=f"conv_transpose{_rank}d_torch", family="transpose",
         description=f"{_rank}-D transposed convolution with torch arguments "
@@ -291,4 +292,4 @@ for _rank in (1, 2, 3):
             output_padding=c.output_padding or 0, dilation=c.dilation))),
         candidate_doc="fn(input, weight, bias, stride=, padding=, output_padding=, dilation=) "
                       "like torch.nn.functional.conv_transpose{r}d",
-        check=_check("torch"), derived=derived))
+        check=_check("torch"), derived=derived, tf32_outputs=("y", "dx", "dw")))

@@ -96,4 +96,5 @@ register(OpPair(
     candidate_side=lambda fn: (lambda c, inp: torch_run(c.dtype, inp, lambda x, w, b: fn(
         x, w, b, stride=c.stride, dilation=c.dilation, groups=c.groups, eps=c.epsilon))),
     candidate_doc="fn(input, weight, bias, stride=, dilation=, groups=, eps=) -> output: "
-                  "standardize the raw (out, in/groups, kh, kw) weight, then TF SAME conv"))
+                  "standardize the raw (out, in/groups, kh, kw) weight, then TF SAME conv",
+    tf32_outputs=("y", "dx", "dw")))

@@ -18,7 +18,8 @@ from parity.compare import describe_failure, output_failed
 from parity.report.plots import scatter, strip_plot
 
 MAX_LISTED = 2000
-LISTED = ("fail", "error", "known_divergence", "rejected_tf", "rejected_torch", "rejected_both")
+LISTED = ("fail", "error", "known_divergence", "tf32", "rejected_tf", "rejected_torch",
+          "rejected_both")
 
 
 def _driver(case: dict) -> tuple[str, float] | None:
