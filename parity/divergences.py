@@ -85,13 +85,15 @@ class Divergence:
             raise RegistryError(f"divergence {self.id}: judge = 'reference' needs the outputs "
                                 "TF gets wrong and statuses = ['fail']")
 
-    def in_environment(self) -> bool:
+    def in_environment(self, recorded: dict | None = None) -> bool:
+        """Whether the entry applies on this machine, or where ``recorded`` facts were taken
+        (a report's ``environment.facts``)."""
         if self.environment == "True":
             return True
         from parity.environment import facts
 
         try:
-            return self._env_predicate(facts())
+            return bool(self._env_predicate(facts() if recorded is None else recorded))
         except Exception as e:
             raise RegistryError(f"divergence {self.id}: environment {self.environment!r} failed: "
                                 f"{type(e).__name__}: {e}") from None

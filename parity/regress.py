@@ -61,6 +61,7 @@ class Comparison:
     notes: list[tuple[str, str, str]] = field(default_factory=list)
     upgrade: list[str] = field(default_factory=list)
     environment: list[str] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=list)   # environment-scoped entries that moved
     matched: int = 0
     moved: int = 0             # matched cases whose max_abs_diff changed at all
     largest_growth: float = 1.0
@@ -78,6 +79,33 @@ def _environment(before: dict, after: dict, cmp: Comparison) -> None:
     for line in environment_differences(before, after):
         name = line.split(" ", 1)[0]
         (cmp.upgrade if name in FRAMEWORKS else cmp.environment).append(line)
+
+
+def scope_changes(before: dict, after: dict, entries) -> list[str]:
+    """The registry entries scoped by the environment (``environment = ...``) that apply to one
+    run's recorded facts and not to the other's: a divergence one machine can show and the other
+    cannot, so a status that moved with it is the environment's doing, not a regression. Facts
+    an old report lacks make the answer ``unknown``."""
+    fb, fa = before.get("facts"), after.get("facts")
+    if not isinstance(fb, dict) or not isinstance(fa, dict):
+        return []
+    lines = []
+    for e in entries:
+        if e.environment == "True":
+            continue
+        was, now = _applies(e, fb), _applies(e, fa)
+        if was != now:
+            lines.append(f"{e.id}: {was} -> {now} ({e.environment})")
+    return lines
+
+
+def _applies(entry, facts: dict) -> str:
+    from parity.divergences import RegistryError
+
+    try:
+        return "applies" if entry.in_environment(facts) else "does not apply"
+    except RegistryError:  # a fact this report does not record
+        return "unknown"
 
 
 def environment_differences(before: dict, after: dict) -> list[str]:
@@ -104,8 +132,12 @@ def _grew(name: str, output: str, b: dict, c: dict, factor: float) -> str | None
 
 
 def compare_reports(baseline: dict, current: dict, fail_on: dict) -> Comparison:
+    from parity.divergences import Registry
+
     cmp = Comparison()
     _environment(baseline.get("environment", {}), current.get("environment", {}), cmp)
+    cmp.scopes = scope_changes(baseline.get("environment", {}), current.get("environment", {}),
+                               Registry.load().entries)
     before = {c["id"]: c for c in baseline["cases"]}
     after = {c["id"]: c for c in current["cases"]}
     for cid, b in before.items():
@@ -161,6 +193,10 @@ def render(cmp: Comparison, baseline_path, current_path) -> str:
     if cmp.environment:
         lines += ["!!! ENVIRONMENT DIFFERS BEYOND FRAMEWORK VERSIONS: numbers may move for that "
                   "reason alone !!!"] + [f"!!!   {e}" for e in cmp.environment]
+    if cmp.scopes:
+        lines += ["registry entries scoped by the environment that apply to one run only "
+                  "(statuses they explain moved with the environment):"] + \
+            [f"  {line}" for line in cmp.scopes]
     for title, rows in (("REGRESSIONS", cmp.regressions), ("changes", cmp.notes)):
         if rows:
             lines.append(f"{title} ({len(rows)}):")

@@ -120,3 +120,28 @@ def test_a_case_only_in_the_current_report_is_new_coverage_unless_it_fails(pair,
                for line in out.splitlines()), out
     assert any("new case" in line and added["id"] in line and "failing" not in line
                for line in out.splitlines()), out
+
+
+def test_compare_names_the_environment_scoped_entries_that_apply_to_one_run_only(pair, tmp_path,
+                                                                               capsys):
+    base = copy.deepcopy(load_report(pair[0]))
+    cur = copy.deepcopy(load_report(pair[1]))
+    base["environment"]["facts"] = dict(base["environment"]["facts"], onednn=True)
+    cur["environment"]["facts"] = dict(cur["environment"]["facts"], onednn=False)
+    code = cli.main(["compare", _write(tmp_path, "b.json", base), _write(tmp_path, "c.json", cur)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    scoped = [line for line in out.splitlines() if "applies -> does not apply" in line]
+    assert any(line.strip().startswith("tf-onednn-") for line in scoped), out
+    assert "scoped by the environment that apply to one run only" in out
+
+
+def test_scope_changes_say_unknown_for_facts_an_old_report_lacks():
+    from parity.divergences import Divergence
+    from parity.regress import scope_changes
+
+    entry = Divergence(id="x", ops=["op"], statuses=["fail"], mechanism="m", magnitude="1",
+                       environment="version_in(torch, '<2.12')")
+    assert scope_changes({"facts": {"onednn": True}}, {"facts": {"torch": "2.11.0"}},
+                         [entry]) == ["x: unknown -> applies (version_in(torch, '<2.12'))"]
+    assert scope_changes({}, {"facts": {"torch": "2.11.0"}}, [entry]) == []
