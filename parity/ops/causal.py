@@ -20,6 +20,7 @@ from parity.config import require
 from parity.numerics import DTYPES
 from parity.ops import conv
 from parity.ops.conv import ConvConfig
+from parity.ops.sides import tf_conv_run
 from parity.registry import OpPair, Variant, register
 from parity.strategies import ordered_dtypes, size_for_stride
 
@@ -60,20 +61,7 @@ def strategy(dtypes=DTYPES):
 # ---------------------------------------------------------------- TF sides
 def tf_keras(c: CausalConfig, inp: dict) -> dict:
     """keras.layers.Conv1D(padding="causal") with the case's weights."""
-    from parity.backends import tf as B
-
-    keras, tf = B.keras(), B.tf()
-    layer = keras.layers.Conv1D(c.out_channels, c.kernel, strides=c.stride, padding="causal",
-                                dilation_rate=c.dilation, groups=c.groups, use_bias=c.bias,
-                                dtype=c.dtype)
-    layer.build((c.batch, *c.spatial, c.in_channels))
-    layer.set_weights([layout.kernel_torch_to_tf(inp["w"])] + ([inp["b"]] if c.bias else []))
-    x = B.constant(layout.channels_first_to_last(inp["x"]), c.dtype)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = layer(x)
-    variables = [layer.kernel] + ([layer.bias] if c.bias else [])
-    return conv._tf_outputs(c, inp, tape, y, [x] + [v.value for v in variables], False)
+    return conv.tf_keras(c, inp, padding="causal")
 
 
 def tf_pad_valid(c: CausalConfig, inp: dict) -> dict:
@@ -84,7 +72,8 @@ def tf_pad_valid(c: CausalConfig, inp: dict) -> dict:
     def convolve(tf, x, w):
         return B.keras().ops.conv(tf.pad(x, [(0, 0), c.pads[0], (0, 0)]), w, strides=c.stride,
                                   padding="valid", dilation_rate=c.dilation)
-    return conv._tf_run(c, inp, False, convolve)
+    return tf_conv_run(c.dtype, inp, convolve, layout.kernel_torch_to_tf,
+                       layout.kernel_tf_to_torch)
 
 
 # ---------------------------------------------------------------- torch sides

@@ -163,12 +163,14 @@ def tf_nn_depthwise(c: ConvConfig, inp: dict) -> dict:
         x, w, strides=(1, *c.stride, 1), padding="SAME", dilations=c.dilation))
 
 
-def tf_keras(c: ConvConfig, inp: dict, depthwise: bool = False) -> dict:
-    """keras.layers.Conv{1,2,3}D / DepthwiseConv2D(padding="same") with the case's weights."""
+def tf_keras(c: ConvConfig, inp: dict, depthwise: bool = False, padding: str = "same") -> dict:
+    """keras.layers.Conv{1,2,3}D / DepthwiseConv2D(padding="same") with the case's weights.
+
+    ``padding``: another Keras padding of the same layer (``"causal"``: conv1d_causal)."""
     from parity.backends import tf as B
 
     keras, tf = B.keras(), B.tf()
-    common = dict(kernel_size=c.kernel, strides=c.stride, padding="same",
+    common = dict(kernel_size=c.kernel, strides=c.stride, padding=padding,
                   dilation_rate=c.dilation, use_bias=c.bias, dtype=c.dtype)
     if depthwise:
         layer = keras.layers.DepthwiseConv2D(depth_multiplier=c.out_channels // c.in_channels,

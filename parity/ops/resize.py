@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from parity import layout
 from parity.compare import rounding_bound
 from parity.config import ChannelsInput, require, require_geometry
-from parity.numerics import DTYPES, case_rng, draw
+from parity.numerics import DTYPES, case_rng, draw, unit_roundoff
 from parity.ops.sides import tf_outputs, torch_run
 from parity.registry import OpPair, Variant, register
 from parity.strategies import ordered_dtypes
@@ -164,7 +164,7 @@ def _axis_weights(c: ResizeConfig, axis: int) -> tuple[np.ndarray, np.ndarray]:
 
     n, out = c.spatial[axis], c.size[axis]
     w = resize_weights(n, out, c.method, c.antialias, np.float64)
-    u = 2.0 ** -53 if c.dtype == "float64" else 2.0 ** -24
+    u = unit_roundoff("float64" if c.dtype == "float64" else "float32")  # the positions
     stretch = max(n / out, 1.0) if c.antialias else 1.0
     slope = _SLOPE[c.method] * (1.0 if c.method != "area" else max(out / n, 1.0)) * stretch
     near = w != 0   # a weight and its neighbours: a rounded position can move onto them
