@@ -24,6 +24,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 Pads = Sequence[tuple[int, int]]
 _OUT = "pqr"
+_BLAS = "greedy"
+"""``einsum``'s path option: with one, a two-operand contraction becomes a BLAS matrix product
+(a 56x56x64 to 64 3x3 forward: 0.30 s without, 0.015 s with; the float64 sums only reorder)."""
 _KER = "ijk"
 
 
@@ -56,7 +59,7 @@ def conv_forward(x, w, pads: Pads, stride, dilation, groups: int, bias=None) -> 
     o, k = _letters(rank)
     win = _group(_windows(x, w.shape[2:], pads, stride, dilation), groups, 1)
     wg = _group(w, groups, 0)
-    y = np.einsum(f"ngc{o}{k},gmc{k}->ngm{o}", win, wg)
+    y = np.einsum(f"ngc{o}{k},gmc{k}->ngm{o}", win, wg, optimize=_BLAS)
     y = y.reshape((y.shape[0], w.shape[0]) + y.shape[3:])
     if bias is not None:
         y = y + bias.reshape((1, -1) + (1,) * rank)
@@ -70,7 +73,7 @@ def conv_grad_weight(x, dy, kernel: Sequence[int], pads: Pads, stride, dilation,
     o, k = _letters(rank)
     win = _group(_windows(x, kernel, pads, stride, dilation), groups, 1)
     dyg = _group(dy, groups, 1)
-    dw = np.einsum(f"ngc{o}{k},ngm{o}->gmc{k}", win, dyg)
+    dw = np.einsum(f"ngc{o}{k},ngm{o}->gmc{k}", win, dyg, optimize=_BLAS)
     return dw.reshape((dy.shape[1],) + dw.shape[2:])
 
 
@@ -78,7 +81,8 @@ def conv_grad_input(dy, w, x_shape, pads: Pads, stride, dilation, groups: int) -
     """d(sum(y * dy)) / dx for ``conv_forward``: a scatter-add over kernel taps."""
     rank = w.ndim - 2
     o, k = _letters(rank)
-    contrib = np.einsum(f"ngm{o},gmc{k}->ngc{o}{k}", _group(dy, groups, 1), _group(w, groups, 0))
+    contrib = np.einsum(f"ngm{o},gmc{k}->ngc{o}{k}", _group(dy, groups, 1), _group(w, groups, 0),
+                        optimize=_BLAS)
     contrib = contrib.reshape((dy.shape[0], x_shape[1]) + contrib.shape[3:])
     padded = [n + b + a for n, (b, a) in zip(x_shape[2:], pads)]
     dxp = np.zeros(tuple(x_shape[:2]) + tuple(padded))
