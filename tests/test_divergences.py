@@ -163,3 +163,39 @@ def test_an_entry_scoped_by_a_framework_version(monkeypatch, version, expected):
 def test_a_bad_version_specifier_is_a_registry_error():
     with pytest.raises(RegistryError, match="environment .* failed: InvalidSpecifier"):
         _entry("version_in(torch, 'about 2.11')").in_environment()
+
+
+@pytest.mark.parametrize("device, deterministic, torch_version, op, config, status, failed, entry", [
+    ("cuda", "1", "2.11.0+cu130", "max_pool3d_same", {"dtype": "float32"}, "rejected_torch", set(),
+     "torch-cuda-deterministic-pool3d-backward"),
+    ("cpu", "1", "2.11.0+cu130", "max_pool3d_same", {"dtype": "float32"}, "rejected_torch", set(),
+     None),
+    ("cuda", "0", "2.11.0+cu130", "avg_pool3d_same", {"dtype": "float32"}, "rejected_torch", set(),
+     None),
+    ("cpu", "0", "2.11.0+cu130", "conv_transpose2d_torch",
+     {"dtype": "bfloat16", "in_channels": 1, "spatial": [5, 1], "kernel": [3, 6]}, "fail", {"dx"},
+     "torch-2.11-cpu-bfloat16-conv-transpose-dx"),
+    ("cpu", "0", "2.13.0", "conv_transpose2d_torch",
+     {"dtype": "bfloat16", "in_channels": 1, "spatial": [5, 1], "kernel": [3, 6]}, "fail", {"dx"},
+     None),
+    ("cpu", "0", "2.11.0", "depthwise_conv2d_same",
+     {"dtype": "bfloat16", "spatial": [18, 3], "kernel": [3, 4], "stride": [3, 3],
+      "dilation": [3, 1]}, "fail", {"y"},
+     "torch-2.11-cpu-bfloat16-depthwise-strided-dilated"),
+    ("cuda", "0", "2.11.0", "depthwise_conv2d_same",
+     {"dtype": "bfloat16", "spatial": [18, 3], "kernel": [3, 4], "stride": [3, 3],
+      "dilation": [3, 1]}, "fail", {"y"}, None)])
+def test_the_gpu_machine_findings_are_explained_only_where_they_were_measured(
+        monkeypatch, device, deterministic, torch_version, op, config, status, failed, entry):
+    """The three findings of the first H100 run, by the registry's own entries: each explains
+    its outcome in the environment it was measured in (CUDA with deterministic algorithms;
+    torch 2.11 on the CPU) and nowhere else."""
+    import parity.environment as environment
+
+    real = environment._version
+    monkeypatch.setattr(environment, "_version",
+                        lambda name: torch_version if name == "torch" else real(name))
+    monkeypatch.setenv("PARITY_DEVICE", device)
+    monkeypatch.setenv("PARITY_DETERMINISTIC", deterministic)
+    registry = Registry.load()
+    assert registry.classify(op, "port", config, status, failed) == entry
