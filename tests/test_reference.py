@@ -2,6 +2,7 @@
 import itertools
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from parity.reference import conv_all, conv_forward, conv_grad_input, conv_grad_weight
@@ -72,3 +73,26 @@ def test_a_shifted_padding_is_not_the_reference():
     right = conv_forward(x, w, [(0, 1), (0, 1)], (1, 1), (1, 1), 1)
     wrong = conv_forward(x, w, [(1, 0), (1, 0)], (1, 1), (1, 1), 1)
     assert np.abs(right - wrong).max() > 0.1
+
+
+@pytest.mark.parametrize("semantics", ["ieee", "tf"])
+def test_pooling_a_block_of_channels_at_a_time_changes_nothing(monkeypatch, semantics):
+    """Large inputs are pooled in blocks of channels (flat memory): the same values, NaN, inf and
+    ties included, as pooling all channels at once."""
+    from parity import reference_pool as P
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(-2, 3, size=(2, 7, 9, 8)).astype(np.float64)  # ties everywhere
+    x[0, 1, 2, 3], x[1, 4, 0, 0], x[1, 6, 5, 5] = np.nan, np.inf, -np.inf
+    dy = rng.uniform(-1, 1, (2, 7, 5, 4))
+    pads = [(1, 1), (1, 1)]
+    whole = P.max_pool(x, (3, 3), pads, (2, 2), dy, semantics, "float32")
+    avg_whole = P.avg_pool(x, (3, 3), pads, (2, 2), dy)
+    monkeypatch.setattr(P, "BLOCK_CELLS", 300)  # about one channel per block
+    blocked = P.max_pool(x, (3, 3), pads, (2, 2), dy, semantics, "float32")
+    avg_blocked = P.avg_pool(x, (3, 3), pads, (2, 2), dy)
+    assert whole.keys() == blocked.keys() and whole["ties"] is blocked["ties"] is True
+    for a, b in ((whole, blocked), (avg_whole, avg_blocked)):
+        for k in a:
+            if k != "ties":
+                np.testing.assert_array_equal(a[k], b[k])
