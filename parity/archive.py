@@ -47,11 +47,14 @@ def _jsonable(value):
     return value
 
 
-def record(plan: list, path: str | Path, environment: dict, progress=None, stop=None) -> bool:
+def record(plan: list, path: str | Path, environment: dict, progress=None, stop=None,
+           shapes: str = "small") -> bool:
     """Run the TF side of every case of ``plan`` once; write the archive to ``path`` atomically
     (a temporary file renamed over it: a full disk leaves the old file, never a partial one).
     Ctrl-C, or ``stop.requested`` at a case boundary, ends the loop and writes the cases
-    recorded so far with ``complete: false``. Returns whether the archive is complete."""
+    recorded so far with ``complete: false``. Returns whether the archive is complete.
+    ``shapes``: what the plan drew (``realistic`` is named in the manifest and in the reports
+    of runs against the archive)."""
     from parity.runner import tf_result
 
     entries: dict[str, dict] = {}
@@ -80,7 +83,7 @@ def record(plan: list, path: str | Path, environment: dict, progress=None, stop=
     except KeyboardInterrupt:
         complete = False
     manifest = {"format": FORMAT, "complete": complete, "environment": environment,
-                "cases": cases, "entries": entries}
+                "shapes": shapes, "cases": cases, "entries": entries}
     write_atomic(Path(path), lambda f: np.savez_compressed(
         f, **{_MANIFEST: np.array(json.dumps(manifest, allow_nan=False))}, **arrays))
     return complete
@@ -100,6 +103,7 @@ MANIFEST_SCHEMA = {
     "type": "object", "required": ["format", "environment", "cases", "entries"],
     "properties": {
         "format": {"type": "integer"}, "complete": {"type": "boolean"},
+        "shapes": {"enum": ["small", "realistic"]},
         "environment": {"type": "object"},
         "cases": {"type": "array", "items": {
             "type": "array", "minItems": 5, "maxItems": 5,
@@ -209,6 +213,10 @@ class Archive:
     @property
     def complete(self) -> bool:
         return self.manifest.get("complete", True)
+
+    @property
+    def shapes(self) -> str:
+        return self.manifest.get("shapes", "small")
 
     @property
     def plan(self) -> list:

@@ -88,7 +88,7 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
               dtypes, out_dir="reports", nonfinite: str = "tf", forward_only: bool = False,
               module: bool = False, case_timeout: float = DEFAULT_TIMEOUT_S,
               memory_gib: float | None = DEFAULT_MEMORY_GIB, max_classes: int = MAX_CLASSES,
-              progress=None):
+              progress=None, shapes: str = "small"):
     """Survey, group, shrink; return (report, path). ``candidate``: ``"pkg.mod:fn"`` (run in a
     worker; ``CandidateUnusable`` if it cannot be loaded there) or a callable (this process)."""
     if nonfinite not in NONFINITE:
@@ -99,6 +99,8 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
            "dtypes": list(dtypes), "interrupted": False,
            "nonfinite": nonfinite, "forward_only": forward_only,
            "isolated": isinstance(candidate, str)}
+    if shapes != "small":
+        run["shapes"] = shapes
     if isinstance(candidate, str):
         side = IsolatedSide(op_name, {"candidate": candidate, "module": module,
                                       "forward_only": forward_only},
@@ -125,7 +127,8 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
     try:
         with StopAtCaseBoundary() as stop:
             try:
-                plan = draw_configs(op_name, examples, seed, dtypes, exclude=exclude)
+                plan = draw_configs(op_name, examples, seed, dtypes, exclude=exclude,
+                                    shapes=shapes)
                 run["configs"] = len(plan)
                 for i, (config, s) in enumerate(plan):
                     if progress:
@@ -139,7 +142,7 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
                         raise KeyboardInterrupt
                     if not c["signature"].startswith(_NOT_SHRUNK):
                         minimal = _shrink(op_name, c["signature"], case, examples, seed,
-                                          dtypes, exclude)
+                                          dtypes, exclude, shapes)
                         if minimal is not None:
                             # a case already surveyed (or shrunk to by another class) is
                             # referred to, not stored twice: ids are unique in a report
@@ -172,11 +175,11 @@ def _classes(records: list[dict]) -> list[dict]:
     return out
 
 
-def _shrink(op_name, target: str, case, examples, seed, dtypes, exclude):
+def _shrink(op_name, target: str, case, examples, seed, dtypes, exclude, shapes="small"):
     """A minimal config failing with ``target``'s signature (Hypothesis shrinks), or None."""
     found: dict = {}
     calls = [0]
-    strategy = case_strategy(op_name, dtypes)
+    strategy = case_strategy(op_name, dtypes, shapes)
     if exclude is not None:
         strategy = strategy.filter(exclude)
 

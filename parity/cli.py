@@ -60,13 +60,38 @@ def _once(chosen: list[str], flag: str) -> list[str]:
     return chosen
 
 
-def _ops(text: str | None) -> list[str]:
+def _ops(text: str | None, shapes: str = "small") -> list[str]:
+    """The ``--ops`` asked (default: all, or with realistic shapes all that have them)."""
+    from parity.sweep import NoRealisticShapes, realistic_ops
+
     if text is None:
-        return registry.names()
+        return realistic_ops() if shapes == "realistic" else registry.names()
     chosen = _names(text, "--ops")
     for name in chosen:
         registry.get(name)  # raises UnknownOp listing the known ops
+    lacking = [n for n in chosen if shapes == "realistic" and registry.get(n).realistic is None]
+    if lacking:
+        raise NoRealisticShapes(f"{', '.join(lacking)} {'has' if len(lacking) == 1 else 'have'} "
+                                f"no realistic shapes; ops that have: "
+                                f"{', '.join(realistic_ops())}")
     return chosen
+
+
+def _shapes(args) -> str:
+    from parity.profiles import shapes_of
+
+    return shapes_of(args.profile)
+
+
+def _budget(args) -> float | None:
+    """``--budget`` seconds, else the profile's default (none for most)."""
+    from parity.profiles import BUDGET_S
+
+    if args.budget is not None:
+        if not args.budget > 0:
+            raise BadInput(f"--budget must be a positive number of seconds, got {args.budget:g}")
+        return args.budget
+    return None if getattr(args, "reference", None) else BUDGET_S.get(args.profile or "default")
 
 
 def _variants(text: str | None, ops: list[str]) -> list[str]:
@@ -245,18 +270,21 @@ def cmd_record(args) -> int:
     from parity.sweep import plan_cases
 
     out = check_file(args.out, "--out", create_parent=True)
-    ops = _ops(args.ops)
+    shapes = _shapes(args)
+    ops = _ops(args.ops, shapes)
     variants = _variants(args.variants, ops)
     _choose_device(args)
     _require_frameworks()
     plan = _plan_or_refuse(plan_cases(ops, variants, _examples(args), _seed(args),
-                                      _dtypes(args.dtypes), per_op_share=args.examples is None),
+                                      _dtypes(args.dtypes), per_op_share=args.examples is None,
+                                      shapes=shapes),
                            "no op has the variants asked")
     out.parent.mkdir(parents=True, exist_ok=True)
     env = environment.collect()
     with StopAtCaseBoundary() as stop:
         try:
-            complete = archive.record(plan, out, env, progress=_progress, stop=stop)
+            complete = archive.record(plan, out, env, progress=_progress, stop=stop,
+                                      shapes=shapes)
         except OSError as e:
             from parity.report import WriteFailed
             raise WriteFailed(f"cannot write archive {out}: {e.strerror or e}; "
@@ -275,7 +303,8 @@ def cmd_run(args) -> int:
     _choose_device(args)
     if args.reference:
         return _run_reference(args)
-    ops = _ops(args.ops)
+    shapes, budget = _shapes(args), _budget(args)
+    ops = _ops(args.ops, shapes)
     variants = _variants(args.variants, ops)
     dtypes, shard = _dtypes(args.dtypes), _shard(args.shard)
     _registry_checked()
@@ -283,14 +312,15 @@ def cmd_run(args) -> int:
     if args.workers is not None:
         _workers(args.workers, MAX_EXAMPLES)  # the cores cap, before planning
     examples, seed = _examples(args), _seed(args)
-    planned = sweep_plan(ops, variants, examples, seed, dtypes, args.examples is None, shard)
+    planned = sweep_plan(ops, variants, examples, seed, dtypes, args.examples is None, shard,
+                         shapes)
     _plan_or_refuse(planned[0], f"shard {args.shard} of this plan is empty" if shard else
                     "no op has the variants asked")
     workers = _workers(args.workers, len(planned[0]))
     report, path = run_sweep(ops, examples=examples, seed=seed, dtypes=dtypes,
                              variants=variants, out_dir=args.out, progress=_progress,
                              per_op_share=args.examples is None, workers=workers,
-                             shard=shard, planned=planned)
+                             shard=shard, planned=planned, shapes=shapes, budget_s=budget)
     for op, n in report["run"].get("configs", {}).items():
         asked = examples if args.examples else registry.get(op).examples(examples)
         if n < asked:
@@ -312,6 +342,10 @@ def _conclude(report: dict, path, incomplete: str = "the archive's record was in
     if report["run"]["interrupted"]:
         print("interrupted: the report holds the cases finished so far (complete: false)")
         return EXIT_INTERRUPTED
+    if report["run"].get("budget_spent"):
+        print(f"budget: {report['run']['budget_s']:g} s spent; the report holds the cases "
+              "finished by then (complete: false; --budget sets it)")
+        return EXIT_DIVERGENCE if bad else EXIT_OK
     if not report["complete"]:
         print(f"incomplete: {incomplete}")
         return EXIT_DIVERGENCE
@@ -360,7 +394,7 @@ def _run_reference(args) -> int:
         print(f"note: {args.reference} is incomplete (its record was interrupted)",
               file=sys.stderr)
     report, path = run_reference(ref, plan, variants=variants, shard=shard, out_dir=args.out,
-                                 progress=_progress)
+                                 progress=_progress, budget_s=_budget(args))
     return _conclude(report, path)
 
 
@@ -462,10 +496,16 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--shard", help="i/n: run only shard i of n (split by case id)")
             s.add_argument("--reference", help="a record archive: judge torch against its TF "
                            "results, TensorFlow never imported")
+            s.add_argument("--budget", type=float,
+                           help="seconds: stop at the first case boundary after them, the "
+                                "report holding the cases finished (default: the profile's, "
+                                "540 for realistic, else none)")
         s.add_argument("--examples", type=int, help="configs drawn per op, every op alike, "
                        f"at most {MAX_EXAMPLES:,} (overrides --profile, whose counts slow ops "
                        "scale down)")
-        s.add_argument("--profile", choices=sorted(EXAMPLES), help="default: default")
+        s.add_argument("--profile", choices=sorted(EXAMPLES),
+                       help="default: default; realistic: layer shapes of real networks "
+                            "(the ops that have them)")
         s.add_argument("--seed", type=int, help="default 0")
         s.add_argument("--dtypes", action="append", help=f"comma-separated, from {', '.join(DTYPES)}")
         s.add_argument("--out", default="reports", help="report directory (default: reports)")
@@ -480,7 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--variants", help="comma-separated variants (default: all)")
     rc.add_argument("--examples", type=int, help="configs drawn per op, every op alike, "
                     f"at most {MAX_EXAMPLES:,}")
-    rc.add_argument("--profile", choices=sorted(EXAMPLES), help="default: default")
+    rc.add_argument("--profile", choices=sorted(EXAMPLES),
+                    help="default: default; realistic: layer shapes of real networks (the ops "
+                         "that have them)")
     rc.add_argument("--seed", type=int, help="default 0")
     rc.add_argument("--dtypes", action="append", help=f"comma-separated, from {', '.join(DTYPES)}")
     _device_flags(rc)

@@ -34,19 +34,23 @@ def add_arguments(s) -> None:
 
 def audit(args, examples: int, dtypes: list[str], progress) -> int:
     from parity.audit import run_audit
-    from parity.cli import EXIT_DIVERGENCE, EXIT_INTERRUPTED, EXIT_OK, BadInput, load_candidate
+    from parity.cli import (EXIT_DIVERGENCE, EXIT_INTERRUPTED, EXIT_OK, BadInput, _ops,
+                            load_candidate)
+    from parity.profiles import shapes_of
     from parity.candidates import CandidateError
     from parity.isolation import CandidateUnusable
 
     if args.case_timeout <= 0:
         raise BadInput("--case-timeout must be positive")
+    shapes = shapes_of(args.profile)
+    _ops(args.op, shapes)  # an op without realistic shapes is refused
     candidate = load_candidate(args.candidate) if args.in_process else args.candidate
     try:
         report, path = run_audit(
             args.op, candidate, args.candidate, examples=examples, seed=args.seed,
             dtypes=dtypes, out_dir=args.out, nonfinite=args.nonfinite,
             forward_only=args.forward_only, module=args.module, case_timeout=args.case_timeout,
-            memory_gib=args.case_memory or None, progress=progress)
+            memory_gib=args.case_memory or None, progress=progress, shapes=shapes)
     except (CandidateUnusable, CandidateError) as e:
         raise BadInput(f"candidate {args.candidate}: {e}") from None
     a, run = report["audit"], report["run"]

@@ -46,7 +46,28 @@ def render() -> str:
         if op.tf32_outputs:
             out += ["", f"Computed by convolution or matmul kernels (TF32 on CUDA): "
                         f"{', '.join(op.tf32_outputs)}."]
-    return "\n".join(out) + "\n"
+        if op.realistic is not None:
+            out += ["", f"Realistic shapes (`--profile realistic`): the `{op.realistic.kind}` "
+                        "layers below."]
+    return "\n".join(out + _realistic_layers(ops)) + "\n"
+
+
+def _realistic_layers(ops) -> list[str]:
+    from parity import realistic
+
+    out = ["", "## Realistic shapes", "",
+           "Layers of real networks that `--profile realistic` draws (`parity/realistic.py`), "
+           "batch 1 to 8 within a cost cap per dtype; float16 takes only the cheaper ones.", "",
+           "| layers | ops | network | layer | input x channels, geometry | float16 |",
+           "|---|---|---|---|---|---|"]
+    for kind, layers in realistic.LAYERS.items():
+        users = ", ".join(f"`{op.name}`" for op in ops
+                          if op.realistic is not None and op.realistic.kind == kind)
+        half = realistic.affordable(kind, "float16")
+        out += [f"| `{kind}` | {users} | {_cell(layer.network)} | {_cell(layer.name)} | "
+                f"{realistic.describe(layer)} | {'yes' if layer in half else '-'} |"
+                for layer in layers]
+    return out
 
 
 def main() -> int:

@@ -80,6 +80,9 @@ class OpPair:
     # outputs computed by convolution or matmul kernels, which CUDA may run in TF32 (their
     # float32 bound widens to TF32's under ``--tf32`` on/default; every other output keeps it)
     tf32_outputs: tuple[str, ...] = ()
+    # realistic(dtypes) -> SearchStrategy[config]: the op's configs shaped like layers of real
+    # networks (``parity.realistic``, the ``realistic`` profile); None: the op has none
+    realistic: Callable[..., object] | None = None
 
     def examples(self, profile_examples: int) -> int:
         """Configs to draw for a profile's example count (at least one)."""

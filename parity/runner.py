@@ -58,6 +58,28 @@ def _call(side, config, inputs):
     return out, (f"gradients: {one_line(refused)}" if refused else None), _messages(caught)
 
 
+class _LastConfig:
+    """The TF result and the float64 reference of the last config seen, for the next variant of
+    the same config (a plan runs an op's variants one after the other on identical inputs;
+    realistic layers cost most in exactly these two). Keyed by the function, config, seed and
+    device settings, so nothing else is ever reused; one entry each, so memory stays flat."""
+
+    def __init__(self):
+        self._entries: dict[str, tuple] = {}
+
+    def get(self, slot: str, key: tuple, compute):
+        entry = self._entries.get(slot)
+        if entry is not None and entry[0] == key:
+            return entry[1]
+        self._entries.pop(slot, None)  # the old arrays go before the new ones are made
+        value = compute()
+        self._entries[slot] = (key, value)
+        return value
+
+
+_LAST = _LastConfig()
+
+
 def _messages(caught) -> list[str]:
     return sorted({f"{w.category.__name__}: {str(w.message).splitlines()[0][:300]}"
                    for w in caught})
@@ -159,17 +181,19 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
                 from parity.isolation import shared_side
                 torch_side = shared_side(op_name, v.torch, v.env)
         inputs = op.make_inputs(cfg, seed)
+        key = (json.dumps(config, sort_keys=True), seed, json.dumps(requested(), sort_keys=True))
         scope = divergence_scope(op_name, config, cfg) if divergences is not None else None
         by_reference = (divergences.reference_judged(op_name, variant, scope)
                         if scope is not None else set())
         ieee = nonfinite == "ieee" and _nonfinite_input(inputs)
         tf_out, tf_err, tf_warn = (tf_recorded(op_name, variant, config, seed) if tf_recorded
-                                   else _call(tf_side, cfg, inputs))
+                                   else _LAST.get("tf", (tf_side, *key),
+                                                  lambda: _call(tf_side, cfg, inputs)))
         torch_out, torch_err, torch_warn = (torch_side(cfg, inputs) if torch_side
                                             else _call(torch_fn, cfg, inputs))
         rec["warnings"] = {k: v for k, v in (("tf", tf_warn), ("torch", torch_warn)) if v}
         _judge(rec, op, cfg, inputs, (tf_out, tf_err), (torch_out, torch_err), audit,
-               by_reference, ieee, outputs)
+               by_reference, ieee, outputs, key)
     except (ConfigError, registry.UnknownOp, BackendUnavailable, SideCrashed) as e:
         rec["error"] = str(e)
     except RegistryError as e:  # a broken registry entry is reported, not raised
@@ -189,9 +213,10 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
 
 
 def _judge(rec, op, cfg, inputs, tf, torch, audit: bool, by_reference: set, ieee: bool,
-           only: tuple[str, ...] | None = None) -> None:
+           only: tuple[str, ...] | None = None, key: tuple = ()) -> None:
     """Judge every output: by TF where it gave one that no registry entry calls wrong, else by
-    the float64 reference (which then also judges a case TF refused whole)."""
+    the float64 reference (which then also judges a case TF refused whole). ``key``: the
+    case's config, seed and settings, under which the reference is reused (``_LAST``)."""
     (tf_out, tf_err), (torch_out, torch_err) = tf, torch
     if tf_err:
         rec["rejections"]["tf"] = tf_err
@@ -204,7 +229,8 @@ def _judge(rec, op, cfg, inputs, tf, torch, audit: bool, by_reference: set, ieee
         outputs = op.judge(cfg, inputs, tf_out, torch_out)
     else:
         reference = op.reference_ieee if ieee and op.reference_ieee else op.reference
-        ref, bounds = reference(cfg, inputs)
+        ref, bounds = _LAST.get("reference", (reference, *key), lambda: reference(cfg, inputs)) \
+            if key else reference(cfg, inputs)
         tf32 = getattr(cfg, "dtype", None) == "float32" and tf32_bounds()
         outputs = {}
         for n in ref:

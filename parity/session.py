@@ -24,16 +24,30 @@ def run_name(command: str) -> str:
 
 
 class StopAtCaseBoundary:
-    """While a run lasts, SIGTERM asks it to stop at the next case boundary.
+    """While a run lasts, SIGTERM asks it to stop at the next case boundary, and so does the
+    end of its time budget (``budget_s``, from entering; ``spent`` says it ran out).
 
-    (Ctrl-C still raises KeyboardInterrupt at once; both end in a partial report.)
+    (Ctrl-C still raises KeyboardInterrupt at once; all end in a partial report.)
     """
 
-    requested = False
+    signalled = False
+
+    def __init__(self, budget_s: float | None = None):
+        self.budget_s = budget_s
+
+    @property
+    def spent(self) -> bool:
+        return self.budget_s is not None and time.perf_counter() - self.started > self.budget_s
+
+    @property
+    def requested(self) -> bool:
+        return self.signalled or self.spent
 
     def __enter__(self):
+        self.started = time.perf_counter()
+
         def handler(signum, frame):
-            self.requested = True
+            self.signalled = True
         try:
             self.old = signal.signal(signal.SIGTERM, handler)
         except ValueError:  # not the main thread
@@ -59,9 +73,9 @@ def finish(records, run: dict, registry: Registry, out_dir, name, complete, star
 
 
 def sweep_plan(ops, variants, examples: int, seed: int, dtypes, per_op_share: bool = True,
-               shard: tuple[int, int] | None = None) -> tuple[list, dict]:
+               shard: tuple[int, int] | None = None, shapes: str = "small") -> tuple[list, dict]:
     """(cases of the plan, distinct configs drawn per op): what ``run_sweep`` runs."""
-    cases = plan_cases(ops, variants, examples, seed, dtypes, per_op_share)
+    cases = plan_cases(ops, variants, examples, seed, dtypes, per_op_share, shapes)
     configs = {op: len({(json.dumps(c, sort_keys=True), sd) for o, _, c, sd in cases if o == op})
                for op in ops}
     return ([c for c in cases if in_shard(c, shard)] if shard else cases), configs
@@ -69,24 +83,30 @@ def sweep_plan(ops, variants, examples: int, seed: int, dtypes, per_op_share: bo
 
 def run_sweep(ops, *, examples: int, seed: int, dtypes, variants=None, out_dir="reports",
               progress=None, per_op_share: bool = True, workers: int = 1,
-              shard: tuple[int, int] | None = None, planned: tuple[list, dict] | None = None):
+              shard: tuple[int, int] | None = None, planned: tuple[list, dict] | None = None,
+              shapes: str = "small", budget_s: float | None = None):
     """Run every planned case; return (report, path). ``progress(done, total)`` as cases finish.
 
     ``per_op_share``: scale ``examples`` by each op's ``examples_share`` (profiles do; an
     explicit ``--examples`` does not). ``workers > 1`` runs the cases in pytest-xdist workers
     (same ids, metrics and order as one process). ``shard=(i, n)`` keeps the cases whose id
     falls in shard ``i`` of ``n`` (1-based), a deterministic split for several machines.
-    ``planned``: ``sweep_plan``'s result for these arguments, when the caller already has it."""
+    ``planned``: ``sweep_plan``'s result for these arguments, when the caller already has it.
+    ``shapes``: ``"realistic"`` draws layer shapes of real networks (``parity.realistic``).
+    ``budget_s``: stop at the first case boundary after that many seconds (``run.budget_spent``,
+    an incomplete report)."""
     run = {"command": "run", "seed": seed, "examples": examples, "ops": list(ops),
            "dtypes": list(dtypes), "variants": list(variants or []), "workers": workers}
     if shard:
         run["shard"] = f"{shard[0]}/{shard[1]}"
+    if shapes != "small":
+        run["shapes"] = shapes
 
     def plan():
         cases, run["configs"] = planned or sweep_plan(ops, variants, examples, seed, dtypes,
-                                                      per_op_share, shard)
+                                                      per_op_share, shard, shapes)
         return cases
-    return _execute(plan, run, out_dir, progress, workers=workers)
+    return _execute(plan, run, out_dir, progress, workers=workers, budget_s=budget_s)
 
 
 def in_shard(case: tuple, shard: tuple[int, int]) -> bool:
@@ -112,7 +132,7 @@ def run_replay(baseline: dict, baseline_path: str, *, out_dir="reports", progres
 
 
 def run_reference(archive, plan=None, *, variants=None, shard=None, out_dir="reports",
-                  progress=None):
+                  progress=None, budget_s: float | None = None):
     """The archive's cases (``plan``: those ``reference_plan`` selected, default all) with the
     torch sides only, judged against its recorded TF results (TensorFlow is never imported);
     ``variants`` and ``shard`` are recorded as the selection. Returns (report, path); the
@@ -125,8 +145,10 @@ def run_reference(archive, plan=None, *, variants=None, shard=None, out_dir="rep
            "variants": list(variants or [])}
     if shard:
         run["shard"] = f"{shard[0]}/{shard[1]}"
+    if archive.shapes != "small":
+        run["shapes"] = archive.shapes
     return _execute(lambda: plan, run, out_dir, progress, source_complete=archive.complete,
-                    tf_recorded=archive.tf_result)
+                    budget_s=budget_s, tf_recorded=archive.tf_result)
 
 
 def reference_plan(archive, ops=None, variants=None, dtypes=None, shard=None) -> list:
@@ -137,15 +159,17 @@ def reference_plan(archive, ops=None, variants=None, dtypes=None, shard=None) ->
 
 
 def _execute(make_plan, run: dict, out_dir, progress, source_complete: bool = True,
-             workers: int = 1, **case_options):
+             workers: int = 1, budget_s: float | None = None, **case_options):
     """Run a plan of (op, variant, config, seed), in this process or in ``workers``
-    pytest-xdist workers; always write a report (partial if stopped, or if the cases' source,
-    e.g. an interrupted record archive, is)."""
+    pytest-xdist workers; always write a report (partial if stopped, by a signal or by the
+    time budget, or if the cases' source, e.g. an interrupted record archive, is)."""
     registry = Registry.load()
     started = time.perf_counter()
     run["interrupted"] = False
+    if budget_s is not None:
+        run["budget_s"] = budget_s
     records: list[dict] = []
-    with StopAtCaseBoundary() as stop:
+    with StopAtCaseBoundary(budget_s) as stop:
         try:
             plan = make_plan()
             if workers > 1:
@@ -163,8 +187,11 @@ def _execute(make_plan, run: dict, out_dir, progress, source_complete: bool = Tr
                                             **case_options))
         except KeyboardInterrupt:
             run["interrupted"] = True
+        if run["interrupted"] and stop.spent and not stop.signalled:
+            run["interrupted"], run["budget_spent"] = False, True
     return finish(records, run, registry, out_dir, run_name(run["command"]),
-                  complete=not run["interrupted"] and source_complete, started=started)
+                  complete=not run["interrupted"] and not run.get("budget_spent")
+                  and source_complete, started=started)
 
 
 MERGE_KINDS = {"run": "run", "merge": "run", "replay": "replay"}

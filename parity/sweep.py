@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import itertools
 
 from hypothesis import given, seed as hypothesis_seed, strategies as st
 
@@ -17,9 +18,28 @@ from parity.profiles import hypothesis_settings
 SEEDS = st.integers(0, 2**32 - 1)
 
 
-def case_strategy(op_name: str, dtypes):
-    """(config, input seed) pairs for one op."""
-    return st.tuples(registry.get(op_name).strategy(dtypes), SEEDS)
+SHAPES = ("small", "realistic")
+
+
+class NoRealisticShapes(registry.UnknownOp):
+    """An op asked for realistic shapes that has none; one line."""
+
+
+def realistic_ops() -> list[str]:
+    """The ops that draw layer shapes of real networks (``OpPair.realistic``)."""
+    return [n for n in registry.names() if registry.get(n).realistic is not None]
+
+
+def case_strategy(op_name: str, dtypes, shapes: str = "small"):
+    """(config, input seed) pairs for one op: its small configs, or with ``shapes="realistic"``
+    those shaped like layers of real networks."""
+    op = registry.get(op_name)
+    if shapes == "realistic":
+        if op.realistic is None:
+            raise NoRealisticShapes(f"{op_name} has no realistic shapes; ops that have: "
+                                    f"{', '.join(realistic_ops())}")
+        return st.tuples(op.realistic(dtypes), SEEDS)
+    return st.tuples(op.strategy(dtypes), SEEDS)
 
 
 @contextlib.contextmanager
@@ -45,12 +65,12 @@ def _without_local_constants():
 
 
 def draw_configs(op_name: str, examples: int, seed: int, dtypes,
-                 exclude=None) -> list[tuple[object, int]]:
+                 exclude=None, shapes: str = "small") -> list[tuple[object, int]]:
     """Up to ``examples`` distinct (config, input seed) pairs (a duplicate drawn is dropped),
     deterministic for a given ``seed`` whatever else the process has imported. ``exclude``:
-    a filter on the pairs (``audit --nonfinite skip``)."""
+    a filter on the pairs (``audit --nonfinite skip``); ``shapes``: see ``case_strategy``."""
     drawn: dict[str, tuple] = {}
-    strategy = case_strategy(op_name, dtypes)
+    strategy = case_strategy(op_name, dtypes, shapes)
     if exclude is not None:
         strategy = strategy.filter(exclude)
 
@@ -67,19 +87,25 @@ def draw_configs(op_name: str, examples: int, seed: int, dtypes,
 
 
 def plan_cases(ops, variants, examples: int, seed: int, dtypes,
-               per_op_share: bool = True) -> list[tuple[str, str, dict, int]]:
+               per_op_share: bool = True, shapes: str = "small") -> list[tuple[str, str, dict, int]]:
     """(op, variant, config dict, input seed) for every op, every config and every variant.
 
     With ``per_op_share``, ``examples`` is scaled by each op's ``examples_share`` (the init ops
     draw a quarter).
 
-    All variants of an op share its configs and seeds, so they see identical inputs.
+    All variants of an op share its configs and seeds, so they see identical inputs, one after
+    the other. Small shapes come op by op; realistic ones interleave the ops config by config
+    (each op's first config, then each op's second...), so a run stopped by its time budget
+    has covered every op.
     """
-    plan = []
+    per_op = []
     for op_name in ops:
         op = registry.get(op_name)
         chosen = [v for v in op.variants if not variants or v in variants]
         n = op.examples(examples) if per_op_share else examples
-        for config, s in draw_configs(op_name, n, seed, dtypes):
-            plan += [(op_name, v, config.to_dict(), s) for v in chosen]
-    return plan
+        per_op.append([[(op_name, v, config.to_dict(), s) for v in chosen]
+                       for config, s in draw_configs(op_name, n, seed, dtypes, shapes=shapes)])
+    if shapes == "realistic":
+        per_op = [list(itertools.chain.from_iterable(itertools.zip_longest(*per_op,
+                                                                           fillvalue=[])))]
+    return [case for configs in per_op for cases in configs for case in cases]

@@ -25,6 +25,7 @@ from parity import layout
 from parity.compare import rounding_bound
 from parity.config import ChannelsInput, require, require_geometry
 from parity.numerics import DTYPES, case_rng, draw, round_to
+from parity.realistic import shaped_like
 from parity.registry import OpPair, Variant, register
 from parity.strategies import ordered_dtypes
 
@@ -245,6 +246,7 @@ register(OpPair(
     description="Keras BatchNormalization vs torch, eval and training steps (outputs, gradients, "
                 "moving statistics); Keras axis other than the channels too",
     config_type=BNConfig, strategy=lambda dtypes=DTYPES: _bn_configs(tuple(dtypes)),
+    realistic=shaped_like("norm", lambda dtypes=DTYPES: _bn_configs(tuple(dtypes))),
     make_inputs=make_inputs, reference=reference_and_bounds, tf_sides={"keras": tf_keras},
     audit_tf="keras",
     torch_sides={"port": candidate_side(keras_batch_norm), "native": torch_native,

@@ -21,6 +21,7 @@ from parity.numerics import DTYPES
 from parity.ops import conv
 from parity.ops.conv import ConvConfig
 from parity.ops.sides import tf_conv_run
+from parity.realistic import shaped_like
 from parity.registry import OpPair, Variant, register
 from parity.strategies import ordered_dtypes, size_for_stride
 
@@ -97,7 +98,8 @@ register(OpPair(
     name="conv1d_causal", family="conv",
     description='causal 1-D convolution (Keras Conv1D padding="causal"), stride, dilation, '
                 "groups",
-    config_type=CausalConfig, strategy=strategy, make_inputs=conv.make_inputs,
+    config_type=CausalConfig, strategy=strategy, realistic=shaped_like("causal", strategy),
+    make_inputs=conv.make_inputs,
     reference=conv.reference_and_bounds,
     tf_sides={"keras": tf_keras, "pad_valid": tf_pad_valid}, audit_tf="keras",
     torch_sides={"port": conv.candidate_side(_port), "recipe": conv.candidate_side(crop_recipe)},

@@ -23,11 +23,14 @@ from parity.config import ConvGeometry, require
 from parity.numerics import DTYPES, case_rng, draw
 from parity.padding import same_paddings
 from parity.ops.sides import GRADIENT_OF, tf_conv_run, tf_outputs, torch_run
+from parity.realistic import shaped_like
 from parity.registry import OpPair, Variant, register
 from parity.strategies import ordered_dtypes, strides_and_sizes
 
 MAX_OUT = {1: 12, 2: 6, 3: 3}
 """Largest output size per spatial dimension the strategy draws, by rank (speed)."""
+REALISTIC = {1: "conv1d", 2: "conv2d"}
+"""The ``parity.realistic`` layers each rank draws in the realistic profile (3-D: none)."""
 
 
 @dataclass(frozen=True)
@@ -292,7 +295,13 @@ def _register(name: str, rank: int, description: str, depthwise: bool = False) -
         candidate_doc=CANDIDATE_DOC.replace("{r}", "2" if depthwise else str(rank))
         + ("; groups = in_channels, weight (C*M, 1, kh, kw)" if depthwise else ""),
         check=_check_depthwise if depthwise else None, tags=("same-conv",),
-        tf32_outputs=("y", "dx", "dw")))
+        tf32_outputs=("y", "dx", "dw"),
+        realistic=_realistic(rank, depthwise)))
+
+
+def _realistic(rank: int, depthwise: bool):
+    kind = "depthwise" if depthwise else REALISTIC.get(rank)
+    return shaped_like(kind, strategy_for(rank, depthwise)) if kind else None
 
 
 def _check_depthwise(c: ConvConfig) -> None:

@@ -24,6 +24,7 @@ from parity.compare import rounding_bound
 from parity.config import ChannelsInput, require, require_geometry
 from parity.numerics import DTYPES, case_rng, draw, round_to
 from parity.ops.sides import GRADIENT_OF, tf_outputs, torch_run
+from parity.realistic import shaped_like
 from parity.registry import OpPair, Variant, register
 from parity.strategies import ordered_dtypes
 
@@ -167,6 +168,8 @@ for _kind in ("group", "layer"):
                     " vs torch, channels last vs NC...",
         config_type=GNConfig,
         strategy=(lambda kind: lambda dtypes=DTYPES: _configs(tuple(dtypes), kind == "group"))(_kind),
+        realistic=shaped_like("group_norm", lambda dtypes=DTYPES: _configs(tuple(dtypes), True))
+        if _kind == "group" else None,
         make_inputs=make_inputs, reference=reference(_kind), tf_sides={"keras": tf_keras(_kind)},
         audit_tf="keras",
         torch_sides={"port": _candidate(_kind)(_SIDES[_kind][0]),

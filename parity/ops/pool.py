@@ -28,6 +28,7 @@ from parity.config import ChannelsInput, require, require_geometry
 from parity.numerics import DTYPES, case_rng, draw, round_to
 from parity.padding import same_paddings
 from parity.ops.sides import tf_outputs, torch_run
+from parity.realistic import shaped_like
 from parity.registry import OpPair, Variant, register
 from parity.strategies import ordered_dtypes, strides_and_sizes
 
@@ -219,6 +220,7 @@ for _kind in ("max", "avg"):
             description=f"SAME {'max' if _kind == 'max' else 'average'} pooling, {_rank}-D; "
                         "padded cells never count",
             config_type=PoolConfig, strategy=strategy_for(_rank), make_inputs=make_inputs,
+            realistic=shaped_like("pool", strategy_for(_rank)) if _rank == 2 else None,
             reference=reference_and_bounds(_kind),
             reference_ieee=reference_and_bounds(_kind, "ieee") if _kind == "max" else None,
             nonfinite_fills=("fill", ("specials",)), tags=("same-pool", f"{_kind}-pool"),

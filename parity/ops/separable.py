@@ -31,6 +31,7 @@ from parity.config import ConvGeometry, require
 from parity.numerics import DTYPES, case_rng, draw
 from parity.ops.sides import tf_outputs, torch_run
 from parity.ops.conv import ConvConfig
+from parity.realistic import shaped_like
 from parity.registry import OpPair, Variant, register
 from parity.strategies import ordered_dtypes, size_for_stride
 
@@ -196,7 +197,8 @@ register(OpPair(
     name="separable_conv2d_same", family="conv",
     description="SAME separable 2-D convolution (depthwise with a channel multiplier, then "
                 "pointwise), stride, dilation",
-    config_type=SeparableConfig, strategy=strategy, make_inputs=make_inputs,
+    config_type=SeparableConfig, strategy=strategy, realistic=shaped_like("separable", strategy),
+    make_inputs=make_inputs,
     reference=reference_and_bounds,
     tf_sides={"tf.nn": tf_nn, "keras": tf_keras}, audit_tf="tf.nn",
     torch_sides={"port": candidate_side(_port), "native": candidate_side(native),

@@ -31,6 +31,7 @@ from parity.config import ConvGeometry, require
 from parity.numerics import DTYPES, case_rng, draw
 from parity.padding import keras_output_length, tf_window_start
 from parity.ops.sides import GRADIENT_OF, tf_conv_run, tf_outputs, torch_run
+from parity.realistic import shaped_like
 from parity.registry import OpPair, Variant, register
 from parity.strategies import ordered_dtypes
 
@@ -262,6 +263,7 @@ for _rank in (1, 2, 3):
         description=f"{_rank}-D transposed convolution with Keras/TF arguments "
                     "(padding same/valid, output_padding)",
         config_type=TransposeConfig, strategy=strategy_for(_rank, "tf"), make_inputs=make_inputs,
+        realistic=shaped_like("transpose_tf", strategy_for(_rank, "tf")) if _rank == 2 else None,
         reference=reference_and_bounds, tf_sides={"tf.nn": tf_nn, "keras": tf_keras},
         audit_tf="tf.nn",
         torch_sides={"port": candidate_side(port(_rank)), "native": torch_native},
@@ -282,6 +284,8 @@ for _rank in (1, 2, 3):
         description=f"{_rank}-D transposed convolution with torch arguments "
                     "(padding, output_padding): TF implementation of torch semantics",
         config_type=TransposeConfig, strategy=strategy_for(_rank, "torch"),
+        realistic=shaped_like("transpose_torch", strategy_for(_rank, "torch"))
+        if _rank == 2 else None,
         make_inputs=make_inputs, reference=reference_and_bounds,
         tf_sides={"port": tf_port_of_torch},
         audit_tf="port", torch_sides={"torch": torch_functional},
