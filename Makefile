@@ -9,7 +9,9 @@ BASELINE ?= reports/baselines/default.json
 UPGRADE ?= tensorflow-cpu==2.20.*
 UPGRADE_VENV := .venv-upgrade
 
-.PHONY: venv venv-gpu parity test bench docs browser baseline upgrade-check clean
+MATRIX_PROFILE ?= dev
+
+.PHONY: venv venv-gpu parity test bench docs browser baseline upgrade-check gpu-check clean
 
 venv: $(STAMP)
 
@@ -74,6 +76,12 @@ upgrade-check: $(STAMP)
 	$(UPGRADE_VENV)/bin/pip install --quiet --no-deps -e .
 	-PARITY_THREADS=1 $(UPGRADE_VENV)/bin/python -m parity replay $(BASELINE) --out reports/upgrade
 	$(PY) -m parity compare $(BASELINE) reports/upgrade/latest.json
+
+## make gpu-check: the device matrix (parity matrix): TF's side recorded once (or REFERENCE=tf.npz,
+## recorded elsewhere), torch under every setting this machine has (CPU; with CUDA also TF32
+## off, TF32 on, deterministic), twice each; reports/matrix/matrix.html is the op x setting view
+gpu-check: $(STAMP)
+	PARITY_THREADS=1 $(PY) -m parity matrix $(if $(REFERENCE),--reference $(REFERENCE),--profile $(MATRIX_PROFILE)) --out reports/matrix
 
 clean:
 	rm -rf $(VENV) $(UPGRADE_VENV) .venv-gpu reports/*.json reports/*.html .hypothesis

@@ -297,10 +297,17 @@ def cmd_record(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from parity.session import run_sweep, sweep_plan
+    from parity.device import recording_digests
 
     _out_dir(args)
     _choose_device(args)
+    with recording_digests(args.digests):
+        return _run_or_reference(args)
+
+
+def _run_or_reference(args) -> int:
+    from parity.session import run_sweep, sweep_plan
+
     if args.reference:
         return _run_reference(args)
     shapes, budget = _shapes(args), _budget(args)
@@ -469,6 +476,12 @@ def cmd_audit(args) -> int:
     return audit(args, examples, dtypes, _progress)
 
 
+def _cmd_matrix(args) -> int:
+    from parity.cli_matrix import cmd_matrix
+
+    return cmd_matrix(args)
+
+
 def _cmd_model(args) -> int:
     from parity.cli_model import cmd_model
 
@@ -496,6 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--shard", help="i/n: run only shard i of n (split by case id)")
             s.add_argument("--reference", help="a record archive: judge torch against its TF "
                            "results, TensorFlow never imported")
+            s.add_argument("--digests", action="store_true",
+                           help="record a hash of each torch output (torch_digest): two runs "
+                                "can then be compared bitwise")
             s.add_argument("--budget", type=float,
                            help="seconds: stop at the first case boundary after them, the "
                                 "report holding the cases finished (default: the profile's, "
@@ -526,6 +542,10 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--seed", type=int, help="default 0")
     rc.add_argument("--dtypes", action="append", help=f"comma-separated, from {', '.join(DTYPES)}")
     _device_flags(rc)
+    xp = sub.add_parser("matrix", help="one plan under each device setting, run twice, as an "
+                        "op x setting matrix")
+    from parity.cli_matrix import add_arguments as matrix_arguments
+    matrix_arguments(xp)
     mp = sub.add_parser("merge", help="one report from shard or machine reports")
     mp.add_argument("reports", nargs="+")
     mp.add_argument("--out", default="reports", help="report directory (default: reports)")
@@ -551,7 +571,7 @@ def main(argv=None) -> int:
             args = build_parser().parse_args(argv)
             return {"list": cmd_list, "run": cmd_run, "audit": cmd_audit,
                     "replay": cmd_replay, "compare": cmd_compare, "html": cmd_html,
-                    "merge": cmd_merge, "record": cmd_record,
+                    "merge": cmd_merge, "record": cmd_record, "matrix": _cmd_matrix,
                     "model": _cmd_model}[args.command](args)
         except (BadInput, registry.UnknownOp, ConfigError, RegistryError, ReportError,
                 OutputError) as e:

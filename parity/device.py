@@ -4,9 +4,9 @@ every report (``environment.numerics``).
 
 ``--tf32 default`` leaves each framework's own default (torch: TF32 for cuDNN convolutions, not
 for matmul; TF: TF32 on Ampere and later). TF32 rounds float32 operands to a 10-bit mantissa, so
-on CUDA with TF32 not off every float32 bound uses TF32's unit roundoff 2**-11 instead of
-float32's 2**-24 (``parity.numerics.unit_roundoff``). On CPU TF32 does not exist and changes
-nothing.
+on CUDA with TF32 not off the float32 outputs an op computes with convolution or matmul kernels
+(``OpPair.tf32_outputs``) are also judged against TF32's unit roundoff 2**-11
+(``parity.compare.widen_to_tf32``). On CPU TF32 does not exist and changes nothing.
 
 Example:
     >>> canonical_device("gpu"), canonical_device("cpu")
@@ -14,6 +14,7 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 DEVICES = {"cpu": "cpu", "cuda": "cuda", "gpu": "cuda"}
@@ -36,6 +37,31 @@ def requested() -> dict:
     return {"device": os.environ.get(_ENV["device"], "cpu"),
             "tf32": os.environ.get(_ENV["tf32"], "default"),
             "deterministic": os.environ.get(_ENV["deterministic"], "0") == "1"}
+
+
+DIGESTS = "PARITY_DIGESTS"
+"""Set to 1 (``run --digests``): every judged output records ``torch_digest``, a hash of the
+torch side's bytes, so two runs can be compared bitwise (``parity matrix``); inherited by
+workers."""
+
+
+def digests_requested() -> bool:
+    return os.environ.get(DIGESTS) == "1"
+
+
+@contextlib.contextmanager
+def recording_digests(on: bool = True):
+    """While it lasts (and in workers started meanwhile), outputs record ``torch_digest``."""
+    old = os.environ.get(DIGESTS)
+    if on:
+        os.environ[DIGESTS] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(DIGESTS, None)
+        else:
+            os.environ[DIGESTS] = old
 
 
 def tf32_bounds() -> bool:

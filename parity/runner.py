@@ -20,10 +20,10 @@ import numpy as np
 
 from parity.compare import judged_by_reference, judged_by_tf, problem_outputs, widen_to_tf32
 from parity.config import ConfigError
-from parity.device import tf32_bounds
+from parity.device import digests_requested, tf32_bounds
 from parity.divergences import Registry, RegistryError
 from parity.isolation import SideCrashed
-from parity.numerics import stable_hash
+from parity.numerics import array_digest, stable_hash
 from parity.registry import GRADIENT_REFUSED
 
 STATUSES = ("pass", "tf32", "fail", "known_divergence", "rejected_tf", "rejected_torch",
@@ -250,6 +250,10 @@ def _judge(rec, op, cfg, inputs, tf, torch, audit: bool, by_reference: set, ieee
                 for m in (outputs[n], outputs[n].get("versus_tf")):
                     if m:
                         widen_to_tf32(m, n in op.tf32_outputs)
+        if digests_requested():
+            for n, m in outputs.items():
+                if isinstance(torch_out.get(n), np.ndarray):
+                    m["torch_digest"] = array_digest(torch_out[n])
         unjudged = set(torch_out) - set(outputs)  # e.g. a max pool's dx where ties
         if "dx" in outputs:
             unjudged.discard("dx_sum")  # only a summary of the judged dx

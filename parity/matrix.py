@@ -1,0 +1,173 @@
+"""``parity matrix``: one plan under several device settings, each run more than once.
+
+TF's side is recorded once (``parity record``, or an archive given with ``--reference``); then
+the torch side runs against it under each setting (``cpu``; on a CUDA machine also
+``cuda-tf32-off``, ``cuda-tf32-on`` and ``cuda-deterministic``), ``repeats`` times each, every
+run a ``parity run --reference ... --digests`` child process of its own (a fresh process: cuDNN
+picks its algorithms again). The matrix (``matrix.json``, ``matrix.html``) has one cell per op
+and setting: the statuses, unexpected cases, the worst bound ratio among agreeing cases, TF32
+outcomes, and whether the repeats were bitwise identical (output digests), with links to every
+run's own report.
+
+Example:
+    >>> SETTINGS["cuda-deterministic"]
+    {'device': 'cuda', 'tf32': 'default', 'deterministic': True}
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SETTINGS = {
+    "cpu": {"device": "cpu", "tf32": "default", "deterministic": False},
+    "cuda-tf32-off": {"device": "cuda", "tf32": "off", "deterministic": False},
+    "cuda-tf32-on": {"device": "cuda", "tf32": "on", "deterministic": False},
+    "cuda-deterministic": {"device": "cuda", "tf32": "default", "deterministic": True},
+}
+MATRIX_VERSION = 1
+AGREEING = ("pass", "tf32")
+
+
+class MatrixFailed(Exception):
+    """A child run that ended otherwise than with its verdict (exit 0 or 1); one line."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+def default_settings(cuda: bool) -> list[str]:
+    """Every setting this machine can run: ``cpu``, and the CUDA ones where CUDA is."""
+    return [n for n, s in SETTINGS.items() if cuda or s["device"] == "cpu"]
+
+
+def run_flags(setting: str) -> list[str]:
+    s = SETTINGS[setting]
+    return ["--device", s["device"], "--tf32", s["tf32"]] + \
+        (["--deterministic"] if s["deterministic"] else [])
+
+
+def _child(argv: list[str], what: str, log: Path) -> int:
+    """``python -m parity ARGV`` with its output in ``log``; its exit code (0 or 1), else
+    ``MatrixFailed`` with its last line."""
+    with open(log, "wb") as out:
+        code = subprocess.run([sys.executable, "-m", "parity", *argv], stdout=out,
+                              stderr=subprocess.STDOUT).returncode
+    if code not in (0, 1):
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        raise MatrixFailed(f"{what} exited {code}: {lines[-1] if lines else '(no output)'} "
+                           f"(log: {log})", code)
+    return code
+
+
+def record(out_dir: Path, plan_flags: list[str], progress=None) -> Path:
+    """TF's side of the plan, recorded once in ``out_dir/tf.npz``."""
+    archive = out_dir / "tf.npz"
+    if progress:
+        progress("recording TF's side")
+    _child(["record", "--out", str(archive), *plan_flags], "parity record",
+           out_dir / "record.log")
+    return archive
+
+
+def run_settings(archive: Path, settings: list[str], repeats: int, out_dir: Path,
+                 select_flags: list[str], progress=None) -> dict[str, list[Path]]:
+    """Each setting ``repeats`` times against ``archive``: {setting: [report paths]}."""
+    reports: dict[str, list[Path]] = {}
+    for setting in settings:
+        for r in range(1, repeats + 1):
+            where = out_dir / f"{setting}-{r}"
+            if progress:
+                progress(f"{setting}, run {r} of {repeats}")
+            where.mkdir(parents=True, exist_ok=True)
+            _child(["run", "--reference", str(archive), "--digests", "--out", str(where),
+                    *run_flags(setting), *select_flags], f"the {setting} run {r}",
+                   where / "run.log")
+            reports.setdefault(setting, []).append(where / "latest.json")
+    return reports
+
+
+def _digests(case: dict) -> dict[str, str]:
+    return {n: m["torch_digest"] for n, m in case["outputs"].items() if "torch_digest" in m}
+
+
+def repeatability(runs: list[dict], op: str) -> dict:
+    """Per op: cases whose torch outputs were compared bitwise across the runs, and those
+    (and which outputs) that differed in some run."""
+    first = {c["id"]: _digests(c) for c in runs[0]["cases"] if c["op"] == op}
+    later = [{c["id"]: _digests(c) for c in r["cases"] if c["op"] == op} for r in runs[1:]]
+    compared, differing, outputs = 0, 0, set()
+    for case_id, digests in first.items():
+        if not digests:
+            continue
+        others = [o for o in (run.get(case_id) for run in later) if o]
+        if not others:
+            continue
+        compared += 1
+        changed = {n for o in others for n, d in o.items() if digests.get(n) != d}
+        if changed:
+            differing += 1
+            outputs |= changed
+    return {"compared": compared, "differing": differing, "outputs": sorted(outputs)}
+
+
+def cell(runs: list[dict], op: str) -> dict:
+    """One op under one setting: the first run's statuses and worst ratios, and the bitwise
+    comparison of all its runs."""
+    from parity.report.build import unexpected
+
+    cases = [c for c in runs[0]["cases"] if c["op"] == op]
+    counts: dict[str, int] = {}
+    for c in cases:
+        counts[c["status"]] = counts.get(c["status"], 0) + 1
+    agreeing = [c["max_bound_ratio"] for c in cases
+                if c["status"] in AGREEING and c["max_bound_ratio"] is not None]
+    tf32 = [m["bound_ratio_tf32"] for c in cases for m in c["outputs"].values()
+            if m.get("bound_ratio_tf32") is not None]
+    return {"cases": len(cases), "counts": counts,
+            "unexpected": sum(1 for r in runs for c in r["cases"]
+                              if c["op"] == op and unexpected(c)),
+            "worst_agreeing_ratio": max(agreeing) if agreeing else None,
+            "worst_ratio_tf32": max(tf32) if tf32 else None,
+            "repeats": len(runs), "bitwise": repeatability(runs, op) if len(runs) > 1 else None}
+
+
+def build(archive: Path, reports: dict[str, list[Path]], out_dir: Path) -> dict:
+    """The matrix of the runs' reports (each loaded and checked)."""
+    from parity.report import load_report
+
+    loaded = {s: [load_report(p) for p in paths] for s, paths in reports.items()}
+    ops = sorted({c["op"] for runs in loaded.values() for r in runs for c in r["cases"]})
+    settings = []
+    for s, runs in loaded.items():
+        env = runs[0]["environment"]
+        settings.append({"name": s, **SETTINGS[s],
+                         "reports": [str(p.relative_to(out_dir)) for p in reports[s]],
+                         "complete": all(r["complete"] for r in runs),
+                         "numerics": env.get("numerics", {}), "packages": env.get("packages", {})})
+    cells = {op: {s: cell(runs, op) for s, runs in loaded.items()} for op in ops}
+    return {"matrix_version": MATRIX_VERSION, "archive": str(archive), "settings": settings,
+            "ops": ops, "cells": cells,
+            "unexpected": sum(c["unexpected"] for row in cells.values() for c in row.values()),
+            "complete": all(s["complete"] for s in settings)}
+
+
+def write(matrix: dict, out_dir: Path) -> tuple[Path, Path]:
+    """``matrix.json`` and ``matrix.html`` in ``out_dir``, each written atomically."""
+    from parity.outputs import write_atomic
+    from parity.report.io import write_page
+
+    json_path = out_dir / "matrix.json"
+    write_atomic(json_path, lambda f: f.write(json.dumps(matrix, indent=1).encode()))
+    return json_path, write_page(render_html(matrix), out_dir / "matrix.html")
+
+
+def render_html(matrix: dict) -> str:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("parity.report", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+                      lstrip_blocks=True)
+    return env.get_template("matrix.html.j2").render(matrix=matrix)
