@@ -75,6 +75,14 @@ def _bn_configs(draw_, dtypes):
                     dtype=draw_(st.sampled_from(ordered_dtypes(dtypes))))
 
 
+def strategy(dtypes=DTYPES):
+    return _bn_configs(tuple(dtypes))
+
+
+OUTPUTS = ("y{t}", "dx{t}", "dgamma{t}", "dbeta{t}", "moving_mean{t}", "moving_variance{t}")
+"""Per training step ``t``."""
+
+
 def make_inputs(c: BNConfig, seed: int) -> dict:
     rng = case_rng(seed)
     inp = {"gamma": draw(rng, (c.size,), c.dtype, 0.5, 1.5),
@@ -96,22 +104,30 @@ def _perm(c: BNConfig):
 # ---------------------------------------------------------------- TF side
 def tf_keras(c: BNConfig, inp: dict) -> dict:
     """keras.layers.BatchNormalization(axis, momentum, epsilon), stepped eagerly."""
+    return keras_steps(c, inp)
+
+
+def keras_steps(c: BNConfig, inp: dict, layer_dtype: str | None = None,
+                io_dtype: str | None = None) -> dict:
+    """The Keras layer (``dtype=layer_dtype``, default the config's: a mixed policy for
+    ``batch_norm_mixed``) stepped eagerly on x and dy of ``io_dtype`` (default the config's)."""
     from parity.backends import tf as B
 
     keras, tf = B.keras(), B.tf()
     to_tf, from_tf = _perm(c)
+    io_dtype = io_dtype or c.dtype
     layer = keras.layers.BatchNormalization(axis=c.keras_axis, momentum=c.momentum,
-                                            epsilon=c.epsilon, dtype=c.dtype)
+                                            epsilon=c.epsilon, dtype=layer_dtype or c.dtype)
     layer.build((c.batch, *c.spatial, c.channels))
     layer.set_weights([inp["gamma"], inp["beta"], inp["moving_mean"], inp["moving_variance"]])
     out = {}
     for t in range(c.steps):
-        x = B.constant(to_tf(inp[f"x{t}"]), c.dtype)
+        x = B.constant(to_tf(inp[f"x{t}"]), io_dtype)
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = layer(x, training=c.mode == "train")
         dx, dg, db = tape.gradient(y, [x, layer.gamma.value, layer.beta.value],
-                                   output_gradients=B.constant(to_tf(inp[f"dy{t}"]), c.dtype))
+                                   output_gradients=B.constant(to_tf(inp[f"dy{t}"]), io_dtype))
         out.update({f"y{t}": from_tf(B.to_numpy(y)), f"dx{t}": from_tf(B.to_numpy(dx)),
                     f"dgamma{t}": B.to_numpy(dg), f"dbeta{t}": B.to_numpy(db)})
         if c.mode == "train":
@@ -121,17 +137,20 @@ def tf_keras(c: BNConfig, inp: dict) -> dict:
 
 
 # ---------------------------------------------------------------- torch sides
-def _torch_steps(c: BNConfig, inp: dict, module, gamma, beta, mean_buf, var_buf) -> dict:
+def torch_steps(c: BNConfig, inp: dict, module, gamma, beta, mean_buf, var_buf,
+                io_dtype: str | None = None) -> dict:
+    """Step ``module`` on x and dy of ``io_dtype`` (default the config's) as Keras is stepped."""
     from parity.backends import torch as B
 
+    io_dtype = io_dtype or c.dtype
     module.train(c.mode == "train")
     out = {}
     for t in range(c.steps):
-        x = B.tensor(inp[f"x{t}"], c.dtype, True)
+        x = B.tensor(inp[f"x{t}"], io_dtype, True)
         for p in (gamma, beta):
             p.grad = None
         y = module(x)
-        y.backward(B.tensor(inp[f"dy{t}"], c.dtype))
+        y.backward(B.tensor(inp[f"dy{t}"], io_dtype))
         out.update({f"y{t}": B.to_numpy(y), f"dx{t}": B.to_numpy(x.grad),
                     f"dgamma{t}": B.to_numpy(gamma.grad), f"dbeta{t}": B.to_numpy(beta.grad)})
         if c.mode == "train":
@@ -149,7 +168,7 @@ def _keras_like_steps(c: BNConfig, inp: dict, module) -> dict:
     with torch.no_grad():
         for name in ("gamma", "beta", "moving_mean", "moving_variance"):
             getattr(module, name).copy_(B.tensor(inp[name], c.dtype))
-    return _torch_steps(c, inp, module, module.gamma, module.beta, module.moving_mean,
+    return torch_steps(c, inp, module, module.gamma, module.beta, module.moving_mean,
                         module.moving_variance)
 
 
@@ -172,7 +191,7 @@ def torch_native(c: BNConfig, inp: dict) -> dict:
         bn.bias.copy_(B.tensor(inp["beta"], c.dtype))
         bn.running_mean.copy_(B.tensor(inp["moving_mean"], c.dtype))
         bn.running_var.copy_(B.tensor(inp["moving_variance"], c.dtype))
-    return _torch_steps(c, inp, bn, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+    return torch_steps(c, inp, bn, bn.weight, bn.bias, bn.running_mean, bn.running_var)
 
 
 # ---------------------------------------------------------------- reference and bound
@@ -238,15 +257,14 @@ def torch_defaults(c: BNConfig, inp: dict) -> dict:
         bn.bias.copy_(B.tensor(inp["beta"], c.dtype))
         bn.running_mean.copy_(B.tensor(inp["moving_mean"], c.dtype))
         bn.running_var.copy_(B.tensor(inp["moving_variance"], c.dtype))
-    return _torch_steps(c, inp, bn, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+    return torch_steps(c, inp, bn, bn.weight, bn.bias, bn.running_mean, bn.running_var)
 
 
 register(OpPair(
     name="batch_norm", family="norm",
     description="Keras BatchNormalization vs torch, eval and training steps (outputs, gradients, "
                 "moving statistics); Keras axis other than the channels too",
-    config_type=BNConfig, strategy=lambda dtypes=DTYPES: _bn_configs(tuple(dtypes)),
-    realistic=shaped_like("norm", lambda dtypes=DTYPES: _bn_configs(tuple(dtypes))),
+    config_type=BNConfig, strategy=strategy, realistic=shaped_like("norm", strategy),
     make_inputs=make_inputs, reference=reference_and_bounds, tf_sides={"keras": tf_keras},
     audit_tf="keras",
     torch_sides={"port": candidate_side(keras_batch_norm), "native": torch_native,
@@ -261,4 +279,4 @@ register(OpPair(
     candidate_side=candidate_side,
     candidate_doc="fn(size, dim, momentum, epsilon) -> torch module with gamma, beta, "
                   "moving_mean, moving_variance (Keras meaning of momentum and epsilon)",
-    outputs=("y{t}", "dx{t}", "dgamma{t}", "dbeta{t}", "moving_mean{t}", "moving_variance{t}")))
+    outputs=OUTPUTS))

@@ -30,30 +30,33 @@ def _as_numpy(y, dtype: str) -> np.ndarray:
 
     got = str(y.dtype).replace("torch.", "")
     if got != dtype:
-        warnings.warn(f"output y is {got} for {dtype} input", DtypeWarning)
+        warnings.warn(f"output y is {got}, expected {dtype}", DtypeWarning)
     if isinstance(y, B.torch().Tensor):
         return B.to_numpy(y)
     return np.array(np.asarray(y), dtype=np.float64, copy=True)
 
 
-def torch_run(dtype: str, inp: dict, fn: Callable, params=GRADIENT_OF) -> dict:
+def torch_run(dtype: str, inp: dict, fn: Callable, params=GRADIENT_OF,
+              y_dtype: str | None = None) -> dict:
     """``y = fn(*tensors)`` for the ``params`` present in ``inp`` (None for absent ones, e.g. no
     bias); then, when ``y`` has the shape of ``inp["dy"]``, ``d<name>`` for each tensor (zeros
     for one ``y`` does not depend on, as TF reports them). Forward-only (``FORWARD_ONLY``):
-    ``y`` alone, from tensors that need no gradient."""
+    ``y`` alone, from tensors that need no gradient. ``y_dtype``: the dtype ``y`` and ``dy``
+    have (default ``dtype``; mixed precision computes ``y`` in half from float32 tensors)."""
     from parity.backends import torch as B
 
     forward_only = FORWARD_ONLY.get()
+    y_dtype = y_dtype or dtype
     tensors = {n: B.tensor(inp[n], dtype, not forward_only) for n in params if n in inp}
     y = fn(*(tensors.get(n) for n in params))
-    out = {"y": _as_numpy(y, dtype)}
+    out = {"y": _as_numpy(y, y_dtype)}
     if forward_only or tuple(y.shape) != inp["dy"].shape:
         return out
     if not getattr(y, "requires_grad", False):
         return gradient_refused(out, RuntimeError(
             "the output does not require grad: no autograd graph to differentiate"))
     try:
-        y.backward(B.tensor(inp["dy"], dtype))
+        y.backward(B.tensor(inp["dy"], y_dtype))
     except Exception as e:  # forward computed, gradient refused: keep the forward
         return gradient_refused(out, e)
     out.update({f"d{n}": B.to_numpy(t.grad) if t.grad is not None

@@ -50,11 +50,11 @@ class KerasBatchNorm(torch.nn.Module):
         if self.training:
             mean = h.mean(dim=axes, keepdim=True)
             var = ((h - mean.detach()) ** 2).mean(dim=axes, keepdim=True)
-            with torch.no_grad():
+            with torch.no_grad():  # as Keras: in the compute dtype, rounded once on assignment
                 m = self.momentum
-                self.moving_mean.copy_(self.moving_mean * m + mean.flatten().to(x.dtype) * (1 - m))
-                self.moving_variance.copy_(self.moving_variance * m
-                                           + var.flatten().to(x.dtype) * (1 - m))
+                self.moving_mean.copy_(self.moving_mean.to(compute) * m + mean.flatten() * (1 - m))
+                self.moving_variance.copy_(self.moving_variance.to(compute) * m
+                                           + var.flatten() * (1 - m))
         else:
             mean = self.moving_mean.to(compute).view(shape)
             var = self.moving_variance.to(compute).view(shape)
