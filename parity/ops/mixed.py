@@ -240,8 +240,8 @@ def bn_reference(c: MixedBNConfig, inp: dict) -> tuple[dict, dict]:
 
 register(OpPair(
     name="batch_norm_mixed", family="mixed",
-    description="Keras BatchNormalization under a mixed_float16/mixed_bfloat16 policy vs torch "
-                "BatchNorm2d under autocast, on a half input",
+    description="Keras BatchNormalization under a mixed_float16/mixed_bfloat16 policy vs "
+                "parity.ports.KerasBatchNorm under torch autocast, on a half input",
     config_type=MixedBNConfig, strategy=_bn_strategy, make_inputs=bn_inputs,
     reference=bn_reference, tf_sides={"keras": bn_keras}, audit_tf="keras",
     torch_sides={"autocast": bn_autocast},
