@@ -195,7 +195,7 @@ def _execute(make_plan, run: dict, out_dir, progress, source_complete: bool = Tr
 
 
 MERGE_KINDS = {"run": "run", "merge": "run", "replay": "replay"}
-PLAN_KEYS = ("seed", "examples", "ops", "variants", "dtypes", "reference", "baseline",
+PLAN_KEYS = ("seed", "examples", "ops", "variants", "dtypes", "shapes", "reference", "baseline",
              "schema_version")
 
 
@@ -208,6 +208,7 @@ def _plan_of(report: dict) -> dict:
     plan = {k: sorted(v) if isinstance(v, list) else v for k, v in run.items()
             if k in PLAN_KEYS}
     plan["schema_version"] = run.get("upgraded_from", report["schema_version"])
+    plan.setdefault("shapes", "small")  # absent: the small shapes
     return plan
 
 

@@ -410,6 +410,7 @@ def test_merge_refuses_reports_that_are_not_parts_of_one_plan(shards, tmp_path, 
         "dtypes": lambda r: r["run"].update(dtypes=["float32"]),
         "ops": lambda r: r["run"].update(ops=["conv2d_same"]),
         "examples": lambda r: r["run"].update(examples=99),
+        "shapes": lambda r: r["run"].update(shapes="realistic"),
         "schema_version": lambda r: (r.update(schema_version=1),
                                      [d.pop("intermittent") for d in r["divergences"]]),
     }
