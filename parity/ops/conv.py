@@ -166,15 +166,18 @@ def tf_nn_depthwise(c: ConvConfig, inp: dict) -> dict:
         x, w, strides=(1, *c.stride, 1), padding="SAME", dilations=c.dilation))
 
 
-def tf_keras(c: ConvConfig, inp: dict, depthwise: bool = False, padding: str = "same") -> dict:
+def tf_keras(c: ConvConfig, inp: dict, depthwise: bool = False, padding: str = "same",
+             layer_dtype: str | None = None, x_dtype: str | None = None) -> dict:
     """keras.layers.Conv{1,2,3}D / DepthwiseConv2D(padding="same") with the case's weights.
 
-    ``padding``: another Keras padding of the same layer (``"causal"``: conv1d_causal)."""
+    ``padding``: another Keras padding of the same layer (``"causal"``: conv1d_causal).
+    ``layer_dtype`` and ``x_dtype`` (default the config's dtype): a mixed policy's layer, fed
+    float32 (conv2d_mixed); ``dy`` is always of the config's dtype."""
     from parity.backends import tf as B
 
     keras, tf = B.keras(), B.tf()
     common = dict(kernel_size=c.kernel, strides=c.stride, padding=padding,
-                  dilation_rate=c.dilation, use_bias=c.bias, dtype=c.dtype)
+                  dilation_rate=c.dilation, use_bias=c.bias, dtype=layer_dtype or c.dtype)
     if depthwise:
         layer = keras.layers.DepthwiseConv2D(depth_multiplier=c.out_channels // c.in_channels,
                                              **common)
@@ -183,7 +186,7 @@ def tf_keras(c: ConvConfig, inp: dict, depthwise: bool = False, padding: str = "
                                                        **common)
     layer.build((c.batch, *c.spatial, c.in_channels))
     layer.set_weights([_kernel_to_tf(c, inp["w"], depthwise)] + ([inp["b"]] if c.bias else []))
-    x = B.constant(layout.channels_first_to_last(inp["x"]), c.dtype)
+    x = B.constant(layout.channels_first_to_last(inp["x"]), x_dtype or c.dtype)
     with tf.GradientTape() as tape:
         tape.watch(x)
         y = layer(x)

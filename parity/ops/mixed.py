@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from parity import layout
 from parity.config import require
 from parity.numerics import round_to
 from parity.ops import batchnorm, conv
@@ -108,22 +107,7 @@ def conv_inputs(c: MixedConvConfig, seed: int) -> dict:
 def conv_keras(c: MixedConvConfig, inp: dict) -> dict:
     """keras.layers.Conv2D(padding="same", dtype=policy): float32 kernel and bias, x float32 cast
     to half by the layer, y half."""
-    from parity.backends import tf as B
-    from parity.ops.sides import tf_outputs
-
-    keras, tf = B.keras(), B.tf()
-    layer = keras.layers.Conv2D(filters=c.out_channels, kernel_size=c.kernel, strides=c.stride,
-                                padding="same", dilation_rate=c.dilation, use_bias=c.bias,
-                                dtype=c.policy)
-    layer.build((c.batch, *c.spatial, c.in_channels))
-    layer.set_weights([layout.kernel_torch_to_tf(inp["w"])] + ([inp["b"]] if c.bias else []))
-    x = B.constant(layout.channels_first_to_last(inp["x"]), "float32")
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = layer(x)
-    sources = {"x": x, "w": layer.kernel.value, **({"b": layer.bias.value} if c.bias else {})}
-    return tf_outputs(c.compute, inp, tape, y, sources,
-                      {"x": layout.channels_last_to_first, "w": layout.kernel_tf_to_torch})
+    return conv.tf_keras(c, inp, layer_dtype=c.policy, x_dtype="float32")
 
 
 def _conv_port(c: MixedConvConfig, inp: dict, autocast: bool) -> dict:
