@@ -55,3 +55,29 @@ def test_a_bad_archive_is_a_one_line_error(tmp_path, capsys):
     assert cli.main(["run", "--reference", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "cannot read reference archive" in err and len(err.strip().splitlines()) == 1
+
+
+def test_float32_results_are_stored_as_float32_and_read_back_exactly(tmp_path):
+    """TF's float32 (and half-precision) outputs are stored as float32, the same values; float64
+    outputs stay float64."""
+    import numpy as np
+
+    from parity.archive import Archive, record
+    from parity.runner import tf_result
+
+    config = {"rank": 1, "batch": 2, "in_channels": 2, "out_channels": 3, "spatial": [7],
+              "kernel": [3], "stride": [2], "dilation": [1]}
+    plan = [("conv1d_same", "port", dict(config, dtype=d), 4) for d in ("float32", "float64")]
+    assert record(plan, tmp_path / "a.npz", {})
+    archive = Archive(tmp_path / "a.npz")
+    stored = {c[2]["dtype"]: {n: archive._array(f"{key}/{n}").dtype
+                              for n in archive.manifest["entries"][key]["arrays"]}
+              for c in archive.manifest["cases"] for key in [c[4]]}
+    assert set(stored["float32"].values()) == {np.dtype("float32")}
+    assert set(stored["float64"].values()) == {np.dtype("float64")}
+    for op, variant, cfg, seed in plan:
+        live, _, _ = tf_result(op, variant, cfg, seed)
+        kept, _, _ = archive.tf_result(op, variant, cfg, seed)
+        assert kept.keys() == live.keys()
+        for n in live:
+            assert kept[n].dtype == np.float64 and np.array_equal(kept[n], live[n])
