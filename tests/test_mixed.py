@@ -91,6 +91,9 @@ def test_the_port_under_autocast_agrees_with_the_keras_policy(dtype):
         config = dict(_first_config(op), dtype=dtype, batch=2)
         if op == "batch_norm_mixed":
             config.update(mode="train", steps=2, offset=100.0, spatial=[3, 4], channels=3)
+        else:
+            config.update(in_channels=3, out_channels=4, spatial=[6, 5], kernel=[3, 2],
+                          stride=[2, 1], bias=True)
         rec = run_case(op, "port", config, 7, divergences=reg)
         assert rec["status"] == "pass", rec
 
