@@ -159,17 +159,21 @@ def torch_steps(c: BNConfig, inp: dict, module, gamma, beta, mean_buf, var_buf,
     return out
 
 
-def _keras_like_steps(c: BNConfig, inp: dict, module) -> dict:
-    """Load Keras's parameters into a module with gamma/beta/moving_* attributes and step it."""
+def keras_like_steps(c: BNConfig, inp: dict, module, param_dtype: str | None = None,
+                     io_dtype: str | None = None) -> dict:
+    """Load Keras's parameters into a module with gamma/beta/moving_* attributes (of
+    ``param_dtype``, default the config's; float32 under a mixed policy) and step it on x and dy
+    of ``io_dtype`` (default the config's)."""
     from parity.backends import torch as B
 
     torch = B.torch()
-    module = module.to(getattr(torch, c.dtype))
+    param_dtype = param_dtype or c.dtype
+    module = module.to(getattr(torch, param_dtype))
     with torch.no_grad():
         for name in ("gamma", "beta", "moving_mean", "moving_variance"):
-            getattr(module, name).copy_(B.tensor(inp[name], c.dtype))
+            getattr(module, name).copy_(B.tensor(inp[name], param_dtype))
     return torch_steps(c, inp, module, module.gamma, module.beta, module.moving_mean,
-                        module.moving_variance)
+                       module.moving_variance, io_dtype=io_dtype)
 
 
 def keras_batch_norm(size, dim, momentum, epsilon):
@@ -241,7 +245,7 @@ def candidate_side(fn):
     """``fn(size, dim, momentum, epsilon) -> module`` with gamma, beta, moving_mean,
     moving_variance attributes (like parity.ports.KerasBatchNorm)."""
     def side(c: BNConfig, inp: dict) -> dict:
-        return _keras_like_steps(c, inp, fn(c.size, c.dim, c.momentum, c.epsilon))
+        return keras_like_steps(c, inp, fn(c.size, c.dim, c.momentum, c.epsilon))
     return side
 
 

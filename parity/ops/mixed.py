@@ -193,24 +193,17 @@ def bn_keras(c: MixedBNConfig, inp: dict) -> dict:
     return batchnorm.keras_steps(c, inp, layer_dtype=c.policy, io_dtype=c.compute)
 
 
-def _bn_side(make):
-    """``make(c)`` -> a module with float32 gamma, beta, moving_mean, moving_variance, stepped
-    on the half input under torch.autocast."""
+def _bn_side(fn):
+    """``fn(size, dim, momentum, epsilon)`` -> a module with gamma, beta, moving_mean,
+    moving_variance, loaded in float32 and stepped on the half input under torch.autocast."""
     def side(c: MixedBNConfig, inp: dict) -> dict:
-        module = _keras_like(make(c), inp)
         with _autocast(c.policy):
-            return batchnorm.torch_steps(c, inp, *module, io_dtype=c.compute)
+            return batchnorm.keras_like_steps(c, inp, fn(c.size, c.dim, c.momentum, c.epsilon),
+                                              param_dtype="float32", io_dtype=c.compute)
     return side
 
 
-def _port(c: MixedBNConfig):
-    """parity.ports.KerasBatchNorm (float32 parameters) on a half input under torch.autocast."""
-    from parity.ports import KerasBatchNorm
-
-    return KerasBatchNorm(c.size, c.dim, c.momentum, c.epsilon)
-
-
-bn_autocast = _bn_side(_port)
+bn_autocast = _bn_side(batchnorm.keras_batch_norm)
 
 
 def bn_reference(c: MixedBNConfig, inp: dict) -> tuple[dict, dict]:
@@ -232,17 +225,7 @@ register(OpPair(
     variants={"port": Variant("port", "keras", "autocast",
                               "Keras BatchNormalization(dtype=policy) vs "
                               "parity.ports.KerasBatchNorm under torch.autocast")},
-    candidate_side=lambda fn: _bn_side(lambda c: fn(c.size, c.dim, c.momentum, c.epsilon)),
+    candidate_side=_bn_side,
     candidate_doc="fn(size, dim, momentum, epsilon) -> module with float32 gamma, beta, "
                   "moving_mean, moving_variance, called on a half input",
     outputs=batchnorm.OUTPUTS, tags=("mixed",)))
-
-
-def _keras_like(module, inp: dict):
-    from parity.backends import torch as B
-
-    torch = B.torch()
-    with torch.no_grad():
-        for name in ("gamma", "beta", "moving_mean", "moving_variance"):
-            getattr(module, name).copy_(B.tensor(inp[name], "float32"))
-    return module, module.gamma, module.beta, module.moving_mean, module.moving_variance
