@@ -35,10 +35,15 @@ def apply_settings() -> None:
     from parity.device import requested
 
     s, t = requested(), _torch
-    t.set_default_device(s["device"])
+    # Each call only where it changes something: a default device installs a mode that every
+    # torch call then passes through, and use_deterministic_algorithms imports torch._dynamo
+    # and torch._inductor (2.3 s in every process on this CPU) even to set False.
+    if t.get_default_device().type != s["device"].split(":")[0] or s["device"] != "cpu":
+        t.set_default_device(s["device"])
     if s["tf32"] != "default":
         t.backends.cuda.matmul.allow_tf32 = t.backends.cudnn.allow_tf32 = s["tf32"] == "on"
-    t.use_deterministic_algorithms(s["deterministic"])
+    if t.are_deterministic_algorithms_enabled() != s["deterministic"]:
+        t.use_deterministic_algorithms(s["deterministic"])
     if s["deterministic"]:
         t.backends.cudnn.deterministic, t.backends.cudnn.benchmark = True, False
 
