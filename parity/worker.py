@@ -9,6 +9,7 @@ that kills the process is seen by the parent.
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from multiprocessing.connection import Connection
@@ -76,14 +77,39 @@ def serve(recv: Connection, send: Connection) -> None:
         send.send(("result", result))
 
 
-def main(argv: list[str]) -> None:
+def _leave() -> None:
+    """Exit now: a worker has nothing to tear down, and an interpreter that imported torch
+    takes most of a second to finalize."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(0)
+
+
+def _serve_until_done(recv: Connection, send: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    recv = Connection(int(argv[0]), writable=False)
-    send = Connection(int(argv[1]), readable=False)
     try:
         serve(recv, send)
     except (EOFError, BrokenPipeError):  # the parent went away
         pass
+    _leave()
+
+
+def forked_main(recv: Connection, send: Connection, environ: dict) -> None:
+    """A worker forked from ``parity.isolation``'s server: its own process group (the parent
+    kills the group), the parent's environment of the moment, stdout on stderr."""
+    os.setsid()
+    os.environ.clear()
+    os.environ.update(environ)
+    os.dup2(2, 1)
+    _serve_until_done(recv, send)
+
+
+def main(argv: list[str]) -> None:
+    _serve_until_done(Connection(int(argv[0]), writable=False),
+                      Connection(int(argv[1]), readable=False))
 
 
 if __name__ == "__main__":
