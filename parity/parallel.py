@@ -1,122 +1,127 @@
-"""A plan of cases run by pytest-xdist workers (``parity run --workers N``), merged into one
+"""A plan of cases run by worker processes (``parity run --workers N``), merged into one
 report whose case ids, metrics and order equal a one-process run with the same seed.
 
+The workers are forked from a server that has imported the frameworks once (``parity.forking``),
+so N workers cost one import, not N. A config's variants go to the same worker one after the
+other (they share its TF result and float64 reference, ``runner._LastConfig``); a worker asks
+for the next config when it has finished one, so a slow op never leaves the other core idle.
 The divergence counts are recounted from the merged records on a fresh registry. A worker that
-dies loses only its in-flight case (recorded as ``error``: "worker crashed while running ...");
-xdist starts a new worker and the run goes on. SIGTERM or Ctrl-C stops the workers; the cases
-finished so far are written with ``complete: false``.
+dies loses only its in-flight case (recorded as ``error``: "worker crashed while running this
+case"); a new worker takes the rest of its config and the run goes on. SIGTERM or Ctrl-C kills
+the workers; the cases finished so far are written with ``complete: false``.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
+from collections import deque
+from multiprocessing.connection import wait
 
-from parity.plugin import PLAN_SUFFIX
+from parity.isolation import describe_exit
 from parity.runner import base_record
 
 
-def _read(path: Path) -> dict[int, dict]:
-    out: dict[int, dict] = {}
-    if not path.exists():
-        return out
-    for line in path.read_text().splitlines():
+def config_groups(plan: list) -> deque:
+    """Runs of consecutive plan indices that share op, config and seed (a config's variants)."""
+    groups: deque = deque()
+    last = None
+    for index, (op, _, config, seed) in enumerate(plan):
+        key = (op, config, seed)
+        if key != last:
+            groups.append([])
+            last = key
+        groups[-1].append(index)
+    return groups
+
+
+class _Worker:
+    def __init__(self, divergences):
+        from parity import forking
+        from parity.worker import cases_main
+
+        child_recv, self.send = forking.pipe()
+        self.recv, child_send = forking.pipe()
+        self.proc = forking.start(cases_main, child_recv, child_send, dict(os.environ),
+                                  divergences)
+        child_recv.close()
+        child_send.close()
+        self.left: list[int] = []  # indices sent and not answered, in the order they run
+
+    def assign(self, plan: list, indices: list[int]) -> None:
+        self.left = list(indices)
+        self.send.send([(i, plan[i]) for i in indices])
+
+    def kill(self) -> None:
         try:
-            item = json.loads(line)
-        except json.JSONDecodeError:  # a line cut short by a stop
-            continue
-        out[item["index"]] = item
-    return out
-
-
-class _LineCounter:
-    """Finished cases so far: newlines in the records file, reading only what was appended."""
-
-    def __init__(self, path: Path):
-        self.path, self.offset, self.lines = path, 0, 0
-
-    def count(self) -> int:
-        if self.path.exists():
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                chunk = f.read()
-            self.offset += len(chunk)
-            self.lines += chunk.count(b"\n")
-        return self.lines
-
-
-def run_plan_in_workers(plan: list, workers: int, progress=None, stop=None) -> tuple[list, bool]:
-    """(records in plan order, interrupted) for a plan of (op, variant, config, seed)."""
-    with tempfile.TemporaryDirectory(prefix="parity-workers-") as tmp:
-        tmp_path = Path(tmp)
-        plan_path = tmp_path / f"cases{PLAN_SUFFIX}"
-        plan_path.write_text(json.dumps(plan))
-        records_path = tmp_path / "records.jsonl"
-        (tmp_path / "pytest.ini").write_text("[pytest]\n")
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "parity.plugin", "-p",
-               "no:cacheprovider", "-c", str(tmp_path / "pytest.ini"), "--rootdir", tmp,
-               "-n", str(workers), "--parity-records", str(records_path), str(plan_path)]
-        log = open(tmp_path / "pytest.log", "w")
-        # its own process group: stopping this run ends the pytest controller and every
-        # worker it started, even one stuck in a kernel that never returns
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
-                                start_new_session=True)
-        interrupted = False
-        counter = _LineCounter(records_path)
-        try:
-            while proc.poll() is None:
-                time.sleep(0.2)
-                if progress:
-                    progress(counter.count(), len(plan))
-                if stop is not None and stop.requested:
-                    raise KeyboardInterrupt
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            end_group(proc)
-            log.close()
-        found = _read(records_path)
-    records = []
-    for index, (op, variant, config, seed) in enumerate(plan):
-        item = found.get(index)
-        if item is None:
-            interrupted = True  # never ran: the run was stopped
-            continue
-        if "record" in item:
-            records.append(item["record"])
-        else:
-            rec = base_record(op, variant, config, seed)
-            rec["error"] = f"harness: {item['crashed']}"
-            records.append(rec)
-    return records, interrupted
-
-
-def end_group(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
-    """End ``proc``'s process group: SIGTERM, then SIGKILL whatever is left after
-    ``grace_s`` (a worker busy in a kernel does not answer SIGTERM)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-            os.killpg(proc.pid, signal.SIGCONT)  # a stopped worker gets its SIGTERM now
+            os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
-            break
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and _group_alive(proc.pid):
-            proc.poll()
-            time.sleep(0.05)
-        if not _group_alive(proc.pid):
-            break
-    proc.wait()
+            self.proc.kill()
+        try:
+            self.proc.wait(5)  # its exit status comes through the server, which may be stuck
+        except subprocess.TimeoutExpired:
+            pass
+        for c in (self.send, self.recv):
+            c.close()
 
 
-def _group_alive(pgid: int) -> bool:
+def run_plan_in_workers(plan: list, workers: int, progress=None, stop=None,
+                        divergences=None) -> tuple[list, bool]:
+    """(records in plan order, interrupted) for a plan of (op, variant, config, seed)."""
+    from parity import forking
+
+    pending = config_groups(plan)
+    found: dict[int, dict] = {}
+    pool: list[_Worker] = []
+    interrupted = False
+    if stop is not None:
+        stop.immediate = True  # nothing here to finish first: stop even a blocked call
     try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+        forking.warm()
+        for _ in range(min(workers, len(pending)) or 1):
+            pool.append(_Worker(divergences))
+        while len(found) < len(plan):
+            for w in pool:
+                if not w.left and pending:
+                    w.assign(plan, pending.popleft())
+            busy = [w for w in pool if w.left]
+            for conn in wait([w.recv for w in busy], timeout=0.2):
+                w = next(w for w in busy if w.recv is conn)
+                try:
+                    index, rec = w.recv.recv()
+                except (EOFError, OSError):  # the worker died in its first unanswered case
+                    pool[pool.index(w)] = _replace(w, plan, found, pending, divergences)
+                    continue
+                found[index] = rec
+                w.left.remove(index)
+            if progress:
+                progress(len(found), len(plan))
+            if stop is not None and stop.requested:
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if interrupted:  # the server first: a stuck one would hold each worker's exit status
+            forking.stop()
+        for w in pool:
+            w.kill()
+    records = [found[i] for i in range(len(plan)) if i in found]
+    return records, interrupted or len(records) < len(plan)
+
+
+def _replace(dead: _Worker, plan: list, found: dict, pending: deque, divergences) -> _Worker:
+    """Record the dead worker's in-flight case as an error, queue the rest of its config first,
+    and start a new worker."""
+    try:
+        code = dead.proc.wait(10)
+    except subprocess.TimeoutExpired:  # alive but deaf: killed below
+        code = None
+    crashed, rest = dead.left[0], dead.left[1:]
+    rec = base_record(*plan[crashed])
+    rec["error"] = f"harness: worker crashed while running this case (it {describe_exit(code)})"
+    found[crashed] = rec
+    if rest:
+        pending.appendleft(rest)
+    dead.left = []
+    dead.kill()
+    return _Worker(divergences)

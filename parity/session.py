@@ -31,6 +31,9 @@ class StopAtCaseBoundary:
     """
 
     signalled = False
+    immediate = False
+    """Set by a caller that runs no case itself (the worker pool's coordinator): SIGTERM then
+    raises KeyboardInterrupt at once, even out of a call blocked on a stuck worker."""
 
     def __init__(self, budget_s: float | None = None):
         self.budget_s = budget_s
@@ -48,6 +51,8 @@ class StopAtCaseBoundary:
 
         def handler(signum, frame):
             self.signalled = True
+            if self.immediate:
+                raise KeyboardInterrupt
         try:
             self.old = signal.signal(signal.SIGTERM, handler)
         except ValueError:  # not the main thread
@@ -88,7 +93,7 @@ def run_sweep(ops, *, examples: int, seed: int, dtypes, variants=None, out_dir="
     """Run every planned case; return (report, path). ``progress(done, total)`` as cases finish.
 
     ``per_op_share``: scale ``examples`` by each op's ``examples_share`` (profiles do; an
-    explicit ``--examples`` does not). ``workers > 1`` runs the cases in pytest-xdist workers
+    explicit ``--examples`` does not). ``workers > 1`` runs the cases in forked workers
     (same ids, metrics and order as one process). ``shard=(i, n)`` keeps the cases whose id
     falls in shard ``i`` of ``n`` (1-based), a deterministic split for several machines.
     ``planned``: ``sweep_plan``'s result for these arguments, when the caller already has it.
@@ -161,7 +166,7 @@ def reference_plan(archive, ops=None, variants=None, dtypes=None, shard=None) ->
 def _execute(make_plan, run: dict, out_dir, progress, source_complete: bool = True,
              workers: int = 1, budget_s: float | None = None, **case_options):
     """Run a plan of (op, variant, config, seed), in this process or in ``workers``
-    pytest-xdist workers; always write a report (partial if stopped, by a signal or by the
+    forked workers (``parity.parallel``); always write a report (partial if stopped, by a signal or by the
     time budget, or if the cases' source, e.g. an interrupted record archive, is)."""
     registry = Registry.load()
     started = time.perf_counter()

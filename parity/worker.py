@@ -97,17 +97,57 @@ def _serve_until_done(recv: Connection, send: Connection) -> None:
     _leave()
 
 
-def forked_main(recv: Connection, send: Connection, environ: dict) -> None:
-    """A worker forked from ``parity.isolation``'s server: its own process group (the parent
-    kills the group), the parent's environment of the moment, stdout on stderr."""
+def _become_worker(environ: dict) -> None:
+    """A forked worker (``parity.forking``): its own process group (the parent kills the
+    group), the parent's environment of the moment, stdout on stderr."""
     os.setsid()
     os.environ.clear()
     os.environ.update(environ)
     os.dup2(2, 1)
+
+
+def forked_main(recv: Connection, send: Connection, environ: dict) -> None:
+    """A torch side's worker forked for ``parity.isolation``."""
+    _become_worker(environ)
     _serve_until_done(recv, send)
 
 
+def cases_main(recv: Connection, send: Connection, environ: dict, divergences) -> None:
+    """A worker of ``parity run --workers`` (``parity.parallel``): reads lists of
+    ``(index, (op, variant, config, seed))``, answers ``(index, record)`` for each case as it
+    finishes, until it reads ``None``."""
+    _become_worker(environ)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    from parity.divergences import Registry
+    from parity.isolation import close_shared
+    from parity.runner import run_case
+
+    registry = Registry.load(divergences)
+    try:
+        while (cases := recv.recv()) is not None:
+            for index, (op, variant, config, seed) in cases:
+                send.send((index, run_case(op, variant, config, seed, divergences=registry)))
+    except (EOFError, BrokenPipeError):  # the parent went away
+        pass
+    close_shared()
+    _leave()
+
+
+def _die_with_parent() -> None:
+    """Where Linux lets it (``PR_SET_PDEATHSIG``), be killed when the process that started this
+    worker dies, even if this one is stopped or stuck: a run's workers end with it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() == 1:  # the parent died before the request above
+        _leave()
+
+
 def main(argv: list[str]) -> None:
+    _die_with_parent()
     _serve_until_done(Connection(int(argv[0]), writable=False),
                       Connection(int(argv[1]), readable=False))
 

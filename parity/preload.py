@@ -1,0 +1,14 @@
+"""What the server that workers are forked from (``parity.forking``) imports once: the
+frameworks and the harness, nothing configured. A framework that is not installed is skipped
+(a run against a recorded archive needs no TensorFlow)."""
+import importlib
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as parity.backends.tf does
+for _name in ("torch", "torch.fx.experimental.symbolic_shapes",  # the first backward's import
+              "tensorflow", "keras", "scipy.stats",
+              "parity.registry", "parity.runner", "parity.candidates", "parity.worker"):
+    try:
+        importlib.import_module(_name)
+    except ImportError:
+        pass
