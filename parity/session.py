@@ -176,6 +176,9 @@ def _execute(make_plan, run: dict, out_dir, progress, source_complete: bool = Tr
     records: list[dict] = []
     with StopAtCaseBoundary(budget_s) as stop:
         try:
+            if workers > 1:  # the workers' server imports the frameworks while the plan is drawn
+                from parity import forking
+                forking.warm()
             plan = make_plan()
             if workers > 1:
                 from parity.parallel import run_plan_in_workers

@@ -71,14 +71,14 @@ def keras():
 
 def constant(a: np.ndarray, dtype: str):
     """An exact tensor of ``dtype`` from float64 values already representable in it."""
-    t = tf()
-    return t.cast(t.constant(a.astype(np.float32) if dtype == "bfloat16" else a.astype(dtype)),
-                  dtype)
+    t = tf()  # one op: numpy's (ml_dtypes') array of the dtype, no cast after the constant
+    return t.constant(np.asarray(a).astype(t.as_dtype(dtype).as_numpy_dtype))
 
 
 def to_numpy(t) -> np.ndarray:
     """Float64 copy of a tensor (exact for every float dtype); never a view of its memory."""
-    return np.array(tf().cast(t, "float64").numpy(), copy=True)
+    host = t.numpy() if hasattr(t, "numpy") else t  # a tensor or variable; anything else as is
+    return np.array(host, dtype=np.float64)  # a copy, and no TF op for the cast
 
 
 def settings() -> dict:
