@@ -89,15 +89,13 @@ def test_audit_of_a_wrong_recipe_fails_with_a_minimal_config(capsys, tmp_path, c
 def test_sigterm_mid_run_leaves_a_valid_incomplete_report(tmp_path):
     import os
     import signal
-    import subprocess
-    import sys
     import time
 
+    from procs import ParityProcess
+
     # two ops: planning 400 configs of every op took 30 s before the first case
-    proc = subprocess.Popen([sys.executable, "-m", "parity", "run", "--examples", "400",
-                             "--ops", "conv2d_same,max_pool2d_same",
-                             "--out", str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**os.environ, "PARITY_THREADS": "1"})
+    proc = ParityProcess(["run", "--examples", "400", "--ops", "conv2d_same,max_pool2d_same",
+                          "--out", str(tmp_path)], env={**os.environ, "PARITY_THREADS": "1"})
     assert proc.stderr.readline().startswith(b"parity: running")  # planned; cases start now
     time.sleep(3)
     proc.send_signal(signal.SIGTERM)

@@ -1,7 +1,5 @@
 """--device, --tf32, --deterministic: refused without CUDA, recorded, and TF32 in the bounds."""
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -39,10 +37,12 @@ def test_tf32_bounds_apply_on_cuda_unless_off(monkeypatch, device, tf32, u):
 
 
 def test_settings_are_applied_and_recorded(tmp_path):
-    """In a fresh process: --tf32 off --deterministic reach both frameworks and the report."""
-    out = subprocess.run([sys.executable, "-m", "parity", "run", "--ops", "conv1d_same",
-                          "--examples", "2", "--tf32", "off", "--deterministic",
-                          "--out", str(tmp_path)], capture_output=True, text=True)
+    """In a process of its own (forked before either framework was configured): --tf32 off
+    --deterministic reach both frameworks and the report."""
+    from procs import run_parity
+
+    out = run_parity(["run", "--ops", "conv1d_same", "--examples", "2", "--tf32", "off",
+                      "--deterministic", "--out", str(tmp_path)])
     assert out.returncode == 0, out.stderr[-2000:]
     numerics = json.loads((tmp_path / "latest.json").read_text())["environment"]["numerics"]
     assert numerics["requested"] == {"device": "cpu", "tf32": "off", "deterministic": True}

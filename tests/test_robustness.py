@@ -22,6 +22,7 @@ import pytest
 
 from parity.cli import main
 from parity.report import load_report
+from procs import ParityProcess, run_parity
 
 REPO = Path(__file__).resolve().parents[1]
 OPS = "l2_normalize"
@@ -42,6 +43,8 @@ def cli(*args, cwd=None, fsize=None, unprivileged=False, env=None, **kw):
                 if libc.prctl(24, capability, 0, 0, 0) != 0:
                     raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
     full_env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+    if not unprivileged and not kw:  # forked from the preloaded server (tests/procs.py)
+        return run_parity(args, cwd=cwd, env=full_env, fsize=fsize)
     return subprocess.run([sys.executable, "-m", "parity", *map(str, args)], cwd=cwd,
                           preexec_fn=limits, capture_output=True, text=True, env=full_env, **kw)
 
@@ -487,17 +490,16 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc").exists(), reason="reads the process tree from /proc")
 def test_sigterm_stops_the_workers_too_even_a_stuck_one(tmp_path):
-    """A worker that does not answer (stopped here with SIGSTOP, as one stuck in a kernel
-    would be) still ends with the run: workers live in their own process group, which the
-    controller ends, with SIGKILL after a grace period."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "parity", "run", "--ops", "conv3d_same", "--examples", "60",
-         "--workers", "2", "--out", str(tmp_path)], stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    """A process of the run that does not answer (stopped here with SIGSTOP, as one stuck in
+    a kernel would be: the newest of them, a worker, the server the workers are forked from, a
+    worker's own side process...) still ends with the run: the run kills each worker's process
+    group and the server, and a side process dies with its worker."""
+    proc = ParityProcess(["run", "--ops", "conv3d_same", "--examples", "60", "--workers", "2",
+                          "--out", str(tmp_path)], text=True)
     try:
         workers: set[int] = set()
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # the pytest controller and its 2 workers
+        while time.monotonic() < deadline:  # the server, its resource tracker, a worker
             workers = _descendants(proc.pid)
             if len(workers) >= 3:
                 break
@@ -522,10 +524,8 @@ def test_sigterm_during_record_exits_130_and_keeps_the_cases_recorded(tmp_path):
     from parity.archive import Archive
 
     target = tmp_path / "tf.npz"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "parity", "record", "--ops", "conv3d_same", "--examples", "200",
-         "--out", str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONPATH=str(REPO)))
+    proc = ParityProcess(["record", "--ops", "conv3d_same", "--examples", "200", "--out",
+                          str(target)], text=True)
     try:
         for line in proc.stderr:  # progress: "parity: running N cases", then every tenth
             if line.startswith("parity: ") and "/" in line:
