@@ -98,7 +98,7 @@ def test_the_worker_writes_no_core_files(tmp_path):
 def test_a_misbehaving_candidate_is_an_error_and_the_report_is_complete(tmp_path, name, expected):
     report, path = run_audit("conv2d_same", f"audit_candidates:{name}", f"audit_candidates:{name}",
                              examples=3, seed=0, dtypes=["float32"], out_dir=tmp_path,
-                             case_timeout=3 if name == "hangs" else 60, memory_gib=8,
+                             case_timeout=1 if name == "hangs" else 60, memory_gib=8,
                              max_classes=0)
     validate(load_report(path))
     assert report["complete"] and len(report["cases"]) == report["run"]["configs"] == 3
