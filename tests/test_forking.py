@@ -35,5 +35,5 @@ def test_a_script_that_starts_a_worker_at_top_level_runs_once(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.count("top level ran") == 1 and "ready: conv2d_same" in out.stdout, \
+    assert out.stdout.count("top level ran") == 1 and out.stdout.count("ready:") == 1, \
         out.stdout + out.stderr[-2000:]
