@@ -5,10 +5,10 @@ The worker imports the candidate (or a registered side that needs its own enviro
 Keras on the torch backend), then answers one case at a time over a pipe. A candidate's worker
 is forked from a server that has already imported the frameworks and the harness
 (``parity.forking``): it is ready in about 0.03 s instead of the 1.8 s a new interpreter takes to
-import torch, and it runs under the caller's environment of the moment. A
-side with an environment of its own starts ``python -m parity.worker`` (the environment must be
-set before its framework is imported). A case that does not answer within ``timeout`` seconds gets the worker killed;
-a worker that died is restarted for the next case. Where the platform has ``RLIMIT_AS`` the
+import torch, and it runs under the caller's environment of the moment. A side with an
+environment of its own starts ``python -m parity.worker`` (the environment must be set before
+its framework is imported). A case that does not answer within ``timeout`` seconds gets the
+worker killed; a worker that died is restarted for the next case. Where the platform has ``RLIMIT_AS`` the
 worker's address space is limited to ``memory_gib`` (a candidate that asks for more gets a
 MemoryError inside its own call: a failed case, not a dead harness).
 
@@ -27,6 +27,20 @@ from multiprocessing.connection import Connection
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MEMORY_GIB = 16.0
 _START_TIMEOUT_S = 300.0  # importing torch (and Keras) on a slow, loaded machine
+
+
+def kill_group(proc, wait_s: float = 5.0) -> None:
+    """SIGKILL a worker's process group (the worker leads its own), or the worker alone if it
+    has none yet; then wait at most ``wait_s`` for its exit status (a forked worker's comes
+    through the server, which may itself be stuck)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    try:
+        proc.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 class SideCrashed(RuntimeError):
@@ -133,11 +147,7 @@ class IsolatedSide:
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                self.proc.kill()
-            self.proc.wait()
+            kill_group(self.proc)
 
     def close(self) -> None:
         if self.proc is None:

@@ -13,12 +13,11 @@ the workers; the cases finished so far are written with ``complete: false``.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 from collections import deque
 from multiprocessing.connection import wait
 
-from parity.isolation import describe_exit
+from parity.isolation import describe_exit, kill_group
 from parity.runner import base_record
 
 
@@ -53,14 +52,7 @@ class _Worker:
         self.send.send([(i, plan[i]) for i in indices])
 
     def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            self.proc.kill()
-        try:
-            self.proc.wait(5)  # its exit status comes through the server, which may be stuck
-        except subprocess.TimeoutExpired:
-            pass
+        kill_group(self.proc)
         for c in (self.send, self.recv):
             c.close()
 
