@@ -4,7 +4,10 @@ A new interpreter spends 5 s on this 2-core CPU importing TensorFlow, Keras and 
 imports sympy at its first backward): paid once by the server (``multiprocessing``'s forkserver,
 started on first use, preloading ``parity.preload``), every worker forked from it is ready in
 about 0.03 s. The server imports modules only; a worker applies its own thread and device
-settings on first use, from the environment its parent had when it asked for the worker.
+settings on first use, from the environment its parent had when it asked for the worker. What a
+framework reads from the environment while it is imported (``TF_ENABLE_ONEDNN_OPTS``,
+``KERAS_BACKEND``) is the server's, fixed when it started: a side that needs another such
+environment starts a new interpreter instead (``parity.isolation``).
 
 Example (any picklable function of a module works as a target):
     >>> worker = start(print, "hello from a forked worker")     # doctest: +SKIP
