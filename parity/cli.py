@@ -504,8 +504,9 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--ops", help="comma-separated op names (default: all)")
             s.add_argument("--variants", help="comma-separated variants (default: all)")
             s.add_argument("--workers", type=int,
-                           help="pytest-xdist worker processes, at most one per core and per "
-                                "case (default 1: in this process)")
+                           help="worker processes (forked from one server that imports the "
+                                "frameworks), at most one per core and per case (default 1: in "
+                                "this process)")
             s.add_argument("--shard", help="i/n: run only shard i of n (split by case id)")
             s.add_argument("--reference", help="a record archive: judge torch against its TF "
                            "results, TensorFlow never imported")
