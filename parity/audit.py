@@ -84,6 +84,20 @@ def _exclude(op, nonfinite: str):
     return lambda pair: getattr(pair[0], field) not in values
 
 
+def _import_tf_while_the_server_preloads() -> None:
+    """The candidate's worker is forked from a server that first imports the frameworks (about
+    5 s on 2 cores): start it now and import TF here meanwhile, which the cases need anyway."""
+    from parity import forking
+    from parity.backends import BackendUnavailable
+    from parity.backends import tf as B
+
+    forking.warm()
+    try:
+        B.tf()
+    except BackendUnavailable:  # reported by the first case, as without a worker
+        pass
+
+
 def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, seed: int,
               dtypes, out_dir="reports", nonfinite: str = "tf", forward_only: bool = False,
               module: bool = False, case_timeout: float = DEFAULT_TIMEOUT_S,
@@ -102,6 +116,7 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
     if shapes != "small":
         run["shapes"] = shapes
     if isinstance(candidate, str):
+        _import_tf_while_the_server_preloads()
         side = IsolatedSide(op_name, {"candidate": candidate, "module": module,
                                       "forward_only": forward_only},
                             timeout=case_timeout, memory_gib=memory_gib)
