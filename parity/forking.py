@@ -58,51 +58,10 @@ def stop() -> None:
                 pass
 
 
-def cli_main(args: list[str], cwd: str, environ: dict, out, err, fsize: int | None = None):
-    """A forked process running ``parity ARGS`` as ``python -m parity`` would: output to ``out``
-    and ``err`` (pipe ends, or one file path for both), in ``cwd`` under ``environ``, with
-    ``fsize`` as RLIMIT_FSIZE; exits with the command's code."""
-    import sys
-    import traceback
-
-    if isinstance(out, str):
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        os.close(fd)
-    else:
-        os.dup2(out.fileno(), 1)
-        os.dup2(err.fileno(), 2)
-        out.close()
-        err.close()
-    os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update(environ)
-    if fsize is not None:
-        import resource
-
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    sys.argv = ["parity", *args]
-    try:
-        from parity.cli import main
-
-        code = main(list(args))
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    except BaseException:  # noqa: BLE001 - shown as python -m parity would show it
-        traceback.print_exc()
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code or 0)
-
-
 def run_cli(args: list[str], log) -> int:
     """``parity ARGS`` in a forked process with its output in the file ``log``; its exit code."""
+    from parity.worker import cli_main
+
     return start(cli_main, [str(a) for a in args], os.getcwd(), dict(os.environ), str(log),
                  None).wait()
 
@@ -139,10 +98,6 @@ class Forked:
     @property
     def returncode(self) -> int | None:
         return self.process.exitcode
-
-    @property
-    def sentinel(self) -> int:
-        return self.process.sentinel
 
     def poll(self) -> int | None:
         return self.process.exitcode

@@ -69,7 +69,6 @@ def run_plan_in_workers(plan: list, workers: int, progress=None, stop=None,
     if stop is not None:
         stop.immediate = True  # nothing here to finish first: stop even a blocked call
     try:
-        forking.warm()
         for _ in range(min(workers, len(pending)) or 1):
             pool.append(_Worker(divergences))
         while len(found) < len(plan):
@@ -93,6 +92,8 @@ def run_plan_in_workers(plan: list, workers: int, progress=None, stop=None,
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        if stop is not None:  # the report is written next: a second SIGTERM must not cut it
+            stop.immediate = False
         if interrupted:  # the server first: a stuck one would hold each worker's exit status
             forking.stop()
         for w in pool:

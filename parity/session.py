@@ -165,9 +165,9 @@ def reference_plan(archive, ops=None, variants=None, dtypes=None, shard=None) ->
 
 def _execute(make_plan, run: dict, out_dir, progress, source_complete: bool = True,
              workers: int = 1, budget_s: float | None = None, **case_options):
-    """Run a plan of (op, variant, config, seed), in this process or in ``workers``
-    forked workers (``parity.parallel``); always write a report (partial if stopped, by a signal or by the
-    time budget, or if the cases' source, e.g. an interrupted record archive, is)."""
+    """Run a plan of (op, variant, config, seed), in this process or in ``workers`` forked
+    workers (``parity.parallel``); always write a report (partial if stopped, by a signal or by
+    the time budget, or if the cases' source, e.g. an interrupted record archive, is)."""
     registry = Registry.load()
     started = time.perf_counter()
     run["interrupted"] = False

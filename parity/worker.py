@@ -77,15 +77,15 @@ def serve(recv: Connection, send: Connection) -> None:
         send.send(("result", result))
 
 
-def _leave() -> None:
-    """Exit now: a worker has nothing to tear down, and an interpreter that imported torch
-    takes most of a second to finalize."""
+def _leave(code: int = 0) -> None:
+    """Exit now with ``code``, output flushed: a worker has nothing to tear down, and an
+    interpreter that imported torch takes most of a second to finalize."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             pass
-    os._exit(0)
+    os._exit(code)
 
 
 def _serve_until_done(recv: Connection, send: Connection) -> None:
@@ -97,12 +97,17 @@ def _serve_until_done(recv: Connection, send: Connection) -> None:
     _leave()
 
 
+def _adopt_environment(environ: dict) -> None:
+    """The parent's environment of the moment, not the server's."""
+    os.environ.clear()
+    os.environ.update(environ)
+
+
 def _become_worker(environ: dict) -> None:
     """A forked worker (``parity.forking``): its own process group (the parent kills the
     group), the parent's environment of the moment, stdout on stderr."""
     os.setsid()
-    os.environ.clear()
-    os.environ.update(environ)
+    _adopt_environment(environ)
     os.dup2(2, 1)
 
 
@@ -131,6 +136,43 @@ def cases_main(recv: Connection, send: Connection, environ: dict, divergences) -
         pass
     close_shared()
     _leave()
+
+
+def cli_main(args: list[str], cwd: str, environ: dict, out, err, fsize: int | None = None):
+    """A forked process running ``parity ARGS`` as ``python -m parity`` would
+    (``forking.run_cli``): output to ``out`` and ``err`` (pipe ends, or one file path for
+    both), in ``cwd`` under ``environ``, with ``fsize`` as RLIMIT_FSIZE; exits with the
+    command's code."""
+    import traceback
+
+    if isinstance(out, str):
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+    else:
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        out.close()
+        err.close()
+    os.chdir(cwd)
+    _adopt_environment(environ)
+    if fsize is not None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    sys.argv = ["parity", *args]
+    try:
+        from parity.cli import main
+
+        code = main(list(args))
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:  # noqa: BLE001 - shown as python -m parity would show it
+        traceback.print_exc()
+        code = 1
+    _leave(code or 0)
 
 
 def _die_with_parent() -> None:
