@@ -362,19 +362,20 @@ def _conclude(report: dict, path, incomplete: str = "the archive's record was in
 def _run_reference(args) -> int:
     """``run --reference``: the archive fixes the plan; ``--ops``, ``--variants``, ``--dtypes``
     and ``--shard`` select from it, each of them must select something; the flags that make a
-    plan (``--seed``, ``--examples``, ``--profile``) and ``--workers`` are refused."""
+    plan (``--seed``, ``--examples``, ``--profile``) are refused; ``--workers`` splits it."""
     from parity.archive import Archive, ArchiveError
     from parity.backends import missing
     from parity.session import reference_plan, run_reference
 
     given = [f for f, v in (("--seed", args.seed), ("--examples", args.examples),
-                            ("--profile", args.profile), ("--workers", args.workers))
-             if v is not None]
+                            ("--profile", args.profile)) if v is not None]
     if given:
         raise BadInput(f"{', '.join(given)} cannot be used with --reference: the archive fixes "
                        "the cases (select with --ops, --variants, --dtypes, --shard)")
     if missing(("torch",)):
         raise BadInput("cannot run cases: torch is not importable")
+    if args.workers is not None:
+        _workers(args.workers, MAX_EXAMPLES)  # the cores cap, before the archive is read
     try:
         ref = Archive(args.reference)
     except ArchiveError as e:
@@ -401,7 +402,8 @@ def _run_reference(args) -> int:
         print(f"note: {args.reference} is incomplete (its record was interrupted)",
               file=sys.stderr)
     report, path = run_reference(ref, plan, variants=variants, shard=shard, out_dir=args.out,
-                                 progress=_progress, budget_s=_budget(args))
+                                 progress=_progress, budget_s=_budget(args),
+                                 workers=_workers(args.workers, len(plan)))
     return _conclude(report, path)
 
 

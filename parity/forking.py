@@ -35,12 +35,22 @@ def context():
     return _CONTEXT[0]
 
 
-def warm() -> None:
-    """Start the server now, so that its imports overlap this process's own work."""
+def warm(skip: tuple[str, ...] = ()) -> None:
+    """Start the server now, so that its imports overlap this process's own work; a server
+    started here does not import the modules in ``skip`` (a run against a record archive skips
+    TensorFlow). One already running is kept as it is."""
     from multiprocessing import forkserver
 
     context()
-    forkserver.ensure_running()
+    old = os.environ.get("PARITY_PRELOAD_SKIP")
+    os.environ["PARITY_PRELOAD_SKIP"] = ",".join(skip)
+    try:
+        forkserver.ensure_running()
+    finally:
+        if old is None:
+            os.environ.pop("PARITY_PRELOAD_SKIP")
+        else:
+            os.environ["PARITY_PRELOAD_SKIP"] = old
 
 
 def stop() -> None:

@@ -35,14 +35,14 @@ def config_groups(plan: list) -> deque:
 
 
 class _Worker:
-    def __init__(self, divergences):
+    def __init__(self, divergences, archive):
         from parity import forking
         from parity.worker import cases_main
 
         child_recv, self.send = forking.pipe()
         self.recv, child_send = forking.pipe()
         self.proc = forking.start(cases_main, child_recv, child_send, dict(os.environ),
-                                  divergences)
+                                  divergences, archive)
         child_recv.close()
         child_send.close()
         self.left: list[int] = []  # indices sent and not answered, in the order they run
@@ -58,8 +58,9 @@ class _Worker:
 
 
 def run_plan_in_workers(plan: list, workers: int, progress=None, stop=None,
-                        divergences=None) -> tuple[list, bool]:
-    """(records in plan order, interrupted) for a plan of (op, variant, config, seed)."""
+                        divergences=None, archive: str | None = None) -> tuple[list, bool]:
+    """(records in plan order, interrupted) for a plan of (op, variant, config, seed);
+    ``archive``: the path of a record archive whose TF results the workers judge against."""
     from parity import forking
 
     pending = config_groups(plan)
@@ -70,7 +71,7 @@ def run_plan_in_workers(plan: list, workers: int, progress=None, stop=None,
         stop.immediate = True  # nothing here to finish first: stop even a blocked call
     try:
         for _ in range(min(workers, len(pending)) or 1):
-            pool.append(_Worker(divergences))
+            pool.append(_Worker(divergences, archive))
         while len(found) < len(plan):
             for w in pool:
                 if not w.left and pending:
@@ -81,7 +82,7 @@ def run_plan_in_workers(plan: list, workers: int, progress=None, stop=None,
                 try:
                     index, rec = w.recv.recv()
                 except (EOFError, OSError):  # the worker died in its first unanswered case
-                    pool[pool.index(w)] = _replace(w, plan, found, pending, divergences)
+                    pool[pool.index(w)] = _replace(w, plan, found, pending, divergences, archive)
                     continue
                 found[index] = rec
                 w.left.remove(index)
@@ -102,7 +103,8 @@ def run_plan_in_workers(plan: list, workers: int, progress=None, stop=None,
     return records, interrupted or len(records) < len(plan)
 
 
-def _replace(dead: _Worker, plan: list, found: dict, pending: deque, divergences) -> _Worker:
+def _replace(dead: _Worker, plan: list, found: dict, pending: deque, divergences,
+             archive: str | None) -> _Worker:
     """Record the dead worker's in-flight case as an error, queue the rest of its config first,
     and start a new worker."""
     try:
@@ -117,4 +119,4 @@ def _replace(dead: _Worker, plan: list, found: dict, pending: deque, divergences
         pending.appendleft(rest)
     dead.left = []
     dead.kill()
-    return _Worker(divergences)
+    return _Worker(divergences, archive)

@@ -1,13 +1,17 @@
 """What the server that workers are forked from (``parity.forking``) imports once: the
 frameworks and the harness, nothing configured. A framework that is not installed is skipped
-(a run against a recorded archive needs no TensorFlow)."""
+(a run against a recorded archive needs no TensorFlow, and its server skips it: the names in
+``PARITY_PRELOAD_SKIP``, comma-separated, are not imported)."""
 import importlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as parity.backends.tf does
+_SKIP = set(os.environ.get("PARITY_PRELOAD_SKIP", "").split(","))
 for _name in ("torch", "torch.fx.experimental.symbolic_shapes",  # the first backward's import
               "tensorflow", "keras", "scipy.stats",
               "parity.registry", "parity.runner", "parity.candidates", "parity.worker"):
+    if _name in _SKIP:
+        continue
     try:
         importlib.import_module(_name)
     except ImportError:

@@ -137,11 +137,12 @@ def run_replay(baseline: dict, baseline_path: str, *, out_dir="reports", progres
 
 
 def run_reference(archive, plan=None, *, variants=None, shard=None, out_dir="reports",
-                  progress=None, budget_s: float | None = None):
+                  progress=None, budget_s: float | None = None, workers: int = 1):
     """The archive's cases (``plan``: those ``reference_plan`` selected, default all) with the
     torch sides only, judged against its recorded TF results (TensorFlow is never imported);
-    ``variants`` and ``shard`` are recorded as the selection. Returns (report, path); the
-    report is complete only if the archive is."""
+    ``variants`` and ``shard`` are recorded as the selection; ``workers > 1`` runs them in
+    forked workers that each open the archive. Returns (report, path); the report is complete
+    only if the archive is."""
     plan = archive.plan if plan is None else plan
     run = {"command": "run", "reference": str(archive.path),
            "reference_packages": archive.environment.get("packages", {}),
@@ -152,8 +153,10 @@ def run_reference(archive, plan=None, *, variants=None, shard=None, out_dir="rep
         run["shard"] = f"{shard[0]}/{shard[1]}"
     if archive.shapes != "small":
         run["shapes"] = archive.shapes
+    if workers > 1:
+        run["workers"] = workers
     return _execute(lambda: plan, run, out_dir, progress, source_complete=archive.complete,
-                    budget_s=budget_s, tf_recorded=archive.tf_result)
+                    budget_s=budget_s, workers=workers, archive=archive)
 
 
 def reference_plan(archive, ops=None, variants=None, dtypes=None, shard=None) -> list:
@@ -164,10 +167,11 @@ def reference_plan(archive, ops=None, variants=None, dtypes=None, shard=None) ->
 
 
 def _execute(make_plan, run: dict, out_dir, progress, source_complete: bool = True,
-             workers: int = 1, budget_s: float | None = None, **case_options):
+             workers: int = 1, budget_s: float | None = None, archive=None):
     """Run a plan of (op, variant, config, seed), in this process or in ``workers`` forked
     workers (``parity.parallel``); always write a report (partial if stopped, by a signal or by
-    the time budget, or if the cases' source, e.g. an interrupted record archive, is)."""
+    the time budget, or if the cases' source, e.g. an interrupted record archive, is).
+    ``archive``: a record archive whose TF results stand in for TensorFlow."""
     registry = Registry.load()
     started = time.perf_counter()
     run["interrupted"] = False
@@ -178,12 +182,14 @@ def _execute(make_plan, run: dict, out_dir, progress, source_complete: bool = Tr
         try:
             if workers > 1:  # the workers' server imports the frameworks while the plan is drawn
                 from parity import forking
-                forking.warm()
+                forking.warm(skip=() if archive is None else ("tensorflow", "keras"))
             plan = make_plan()
             if workers > 1:
                 from parity.parallel import run_plan_in_workers
 
-                records, run["interrupted"] = run_plan_in_workers(plan, workers, progress, stop)
+                records, run["interrupted"] = run_plan_in_workers(
+                    plan, workers, progress, stop,
+                    archive=None if archive is None else str(archive.path))
                 recount(registry, records)  # the workers counted on their own registries
             else:
                 for i, (op, variant, config, s) in enumerate(plan):
@@ -191,8 +197,9 @@ def _execute(make_plan, run: dict, out_dir, progress, source_complete: bool = Tr
                         progress(i, len(plan))
                     if stop.requested:
                         raise KeyboardInterrupt
-                    records.append(run_case(op, variant, config, s, divergences=registry,
-                                            **case_options))
+                    records.append(run_case(
+                        op, variant, config, s, divergences=registry,
+                        tf_recorded=None if archive is None else archive.tf_result))
         except KeyboardInterrupt:
             run["interrupted"] = True
         if run["interrupted"] and stop.spent and not stop.signalled:

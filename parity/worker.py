@@ -117,10 +117,12 @@ def forked_main(recv: Connection, send: Connection, environ: dict) -> None:
     _serve_until_done(recv, send)
 
 
-def cases_main(recv: Connection, send: Connection, environ: dict, divergences) -> None:
+def cases_main(recv: Connection, send: Connection, environ: dict, divergences,
+               archive: str | None = None) -> None:
     """A worker of ``parity run --workers`` (``parity.parallel``): reads lists of
     ``(index, (op, variant, config, seed))``, answers ``(index, record)`` for each case as it
-    finishes, until it reads ``None``."""
+    finishes, until it reads ``None``. ``archive``: a record archive's path, whose TF results
+    stand in for TensorFlow."""
     _become_worker(environ)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     from parity.divergences import Registry
@@ -128,10 +130,16 @@ def cases_main(recv: Connection, send: Connection, environ: dict, divergences) -
     from parity.runner import run_case
 
     registry = Registry.load(divergences)
+    tf_recorded = None
+    if archive is not None:
+        from parity.archive import Archive
+
+        tf_recorded = Archive(archive).tf_result
     try:
         while (cases := recv.recv()) is not None:
             for index, (op, variant, config, seed) in cases:
-                send.send((index, run_case(op, variant, config, seed, divergences=registry)))
+                send.send((index, run_case(op, variant, config, seed, divergences=registry,
+                                           tf_recorded=tf_recorded)))
     except (EOFError, BrokenPipeError):  # the parent went away
         pass
     close_shared()

@@ -1,4 +1,5 @@
 """record + run --reference: TF results stored once give the live verdicts without TensorFlow."""
+import os
 import subprocess
 import sys
 
@@ -31,22 +32,33 @@ def _same(case):
     return {k: v for k, v in case.items() if k not in ("duration_s", "warnings")}
 
 
+def _poisoned(tmp_path):
+    """An environment in which importing TensorFlow in any process (the workers' server, the
+    workers, Keras on torch's own interpreter) raises an error no ImportError handler hides."""
+    (tmp_path / "poison" / "tensorflow").mkdir(parents=True)
+    (tmp_path / "poison" / "tensorflow" / "__init__.py").write_text(
+        "raise RuntimeError('tensorflow was imported')\n")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(tmp_path / "poison"), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
 def test_reference_run_without_tensorflow_gives_the_live_verdicts(tmp_path):
     flags = ["--ops", OPS, "--examples", "5", "--seed", "3"]
     assert cli.main(["record", "--out", str(tmp_path / "tf.npz")] + flags) == 0
     assert cli.main(["run", "--out", str(tmp_path / "live")] + flags) == 0
-    out = subprocess.run([sys.executable, "-c", BLOCK_TF, "run", "--reference",
-                          str(tmp_path / "tf.npz"), "--out", str(tmp_path / "ref")],
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:] + out.stdout[-2000:]
     live = load_report(tmp_path / "live" / "latest.json")
-    ref = load_report(tmp_path / "ref" / "latest.json")
-    assert ref["run"]["reference"].endswith("tf.npz")
-    assert ref["run"]["reference_packages"]["tensorflow-cpu"]
-    by_id = {c["id"]: _same(c) for c in ref["cases"]}
-    assert len(by_id) == len(live["cases"]) > 40
-    assert all(by_id[c["id"]] == _same(c) for c in live["cases"])
-    assert ref["divergences"] == live["divergences"]
+    for workers, env in (("1", None), ("2", _poisoned(tmp_path))):
+        out = subprocess.run([sys.executable, "-c", BLOCK_TF, "run", "--reference",
+                              str(tmp_path / "tf.npz"), "--out", str(tmp_path / workers),
+                              "--workers", workers], capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stderr[-2000:] + out.stdout[-2000:]
+        ref = load_report(tmp_path / workers / "latest.json")
+        assert ref["run"]["reference"].endswith("tf.npz")
+        assert ref["run"]["reference_packages"]["tensorflow-cpu"]
+        by_id = {c["id"]: _same(c) for c in ref["cases"]}
+        assert len(by_id) == len(live["cases"]) > 40
+        assert all(by_id[c["id"]] == _same(c) for c in live["cases"])
+        assert ref["divergences"] == live["divergences"]
 
 
 def test_a_bad_archive_is_a_one_line_error(tmp_path, capsys):

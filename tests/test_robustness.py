@@ -240,8 +240,7 @@ def test_an_empty_shard_is_refused(tmp_path, capsys):
     one_line(capsys.readouterr().err, f"shard {empty}/50 of this plan is empty")
 
 
-@pytest.mark.parametrize("flag", [["--seed", "1"], ["--examples", "3"], ["--profile", "ci"],
-                                  ["--workers", "2"]])
+@pytest.mark.parametrize("flag", [["--seed", "1"], ["--examples", "3"], ["--profile", "ci"]])
 def test_reference_refuses_the_flags_that_make_a_plan(archive, flag, tmp_path, capsys):
     assert main(["run", "--reference", str(archive), *flag, "--out", str(tmp_path)]) == 2
     one_line(capsys.readouterr().err, f"{flag[0]} cannot be used with --reference")
