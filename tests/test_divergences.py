@@ -180,6 +180,18 @@ def test_a_bad_version_specifier_is_a_registry_error():
      {"dtype": "bfloat16", "in_channels": 1, "spatial": [5, 1], "kernel": [3, 6],
       "dilation": [1, 1]}, "fail", {"dx"},
      None),
+    ("cpu", "0", "2.11.0+cu130", "conv_transpose1d_torch",
+     {"dtype": "bfloat16", "in_channels": 3, "spatial": [1], "kernel": [2],
+      "dilation": [1]}, "fail", {"dw"},
+     "torch-2.11-cpu-bfloat16-conv-transpose-dx"),
+    ("cpu", "0", "2.13.0", "conv_transpose1d_torch",
+     {"dtype": "bfloat16", "in_channels": 3, "spatial": [1], "kernel": [2],
+      "dilation": [1]}, "fail", {"dw"},
+     None),
+    ("cpu", "0", "2.11.0+cu130", "conv_transpose1d_torch",
+     {"dtype": "bfloat16", "in_channels": 3, "spatial": [4], "kernel": [2],
+      "dilation": [1]}, "fail", {"dw"},
+     None),
     ("cpu", "0", "2.11.0", "depthwise_conv2d_same",
      {"dtype": "bfloat16", "spatial": [18, 3], "kernel": [3, 4], "stride": [3, 3],
       "dilation": [3, 1]}, "fail", {"y"},
@@ -189,7 +201,7 @@ def test_a_bad_version_specifier_is_a_registry_error():
       "dilation": [3, 1]}, "fail", {"y"}, None)])
 def test_the_gpu_machine_findings_are_explained_only_where_they_were_measured(
         monkeypatch, device, deterministic, torch_version, op, config, status, failed, entry):
-    """The three findings of the first H100 run, by the registry's own entries: each explains
+    """The findings of the H100 runs, by the registry's own entries: each explains
     its outcome in the environment it was measured in (CUDA with deterministic algorithms;
     torch 2.11 on the CPU) and nowhere else."""
     import parity.environment as environment
