@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 
 from parity.ops.sides import FORWARD_ONLY
 
@@ -37,6 +39,10 @@ def load(spec: str):
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise CandidateError(f"candidate must look like package.module:function, got {spec!r}")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        # the console script puts its own directory first, not the user's: importable as
+        # under ``python -m parity``, a module of the current directory is found
+        sys.path.insert(0, os.getcwd())
     try:
         mod = importlib.import_module(module_name)
     except SystemExit as e:

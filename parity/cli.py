@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ from parity.report import ReportError, WriteFailed
 from parity.text import printable
 
 EXIT_OK, EXIT_DIVERGENCE, EXIT_BAD_INPUT, EXIT_NOT_WRITTEN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_CLOSED_PIPE = 141  # as a shell reports a command its SIGPIPE ended
 MAX_EXAMPLES = 100_000
 """The most configs ``--examples`` may ask per op (``explore`` draws 5,000)."""
 
@@ -126,8 +128,6 @@ def _examples(args) -> int:
 
 
 def _cores() -> int:
-    import os
-
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
@@ -494,6 +494,7 @@ def _cmd_model(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="parity", description="TensorFlow vs PyTorch numerical parity harness")
+    p.add_argument("--version", action="version", version=f"parity {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     ls = sub.add_parser("list", help="op pairs, variants, what each compares")
     ls.add_argument("--verbose", "-v", action="store_true", help="also the audit calling convention")
@@ -565,17 +566,55 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--fail-on", default=DEFAULT_FAIL_ON,
                     help=f"growth thresholds and flags (default: {DEFAULT_FAIL_ON}; "
                          "add not_reproduced to fail when a registered divergence went away)")
+    for name, command in sub.choices.items():
+        if name not in ("list", "record"):
+            command.add_argument("--divergences", action="append", metavar="FILE",
+                                 help="a registry of your own known divergences (TOML, as "
+                                      "parity/divergences.toml): adds to the shipped one; "
+                                      "repeatable; also PARITY_DIVERGENCES")
     return p
+
+
+def _version() -> str:
+    """The installed distribution's version, else the package's."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("parity")
+    except metadata.PackageNotFoundError:
+        from parity import __version__
+
+        return __version__
+
+
+@contextlib.contextmanager
+def _user_registries(files: list[str] | None):
+    """``--divergences``: the files join ``PARITY_DIVERGENCES`` (as absolute paths, which
+    workers inherit) while the command runs, and are checked before anything else."""
+    from parity.divergences import USER_ENV, Registry
+
+    if not files:
+        yield
+        return
+    old = os.environ.get(USER_ENV)
+    os.environ[USER_ENV] = os.pathsep.join([*filter(None, [old]),
+                                            *(os.path.abspath(f) for f in files)])
+    try:
+        Registry.load()
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(USER_ENV, None)
+        else:
+            os.environ[USER_ENV] = old
 
 
 def main(argv=None) -> int:
     with _sigterm_interrupts():
         try:
             args = build_parser().parse_args(argv)
-            return {"list": cmd_list, "run": cmd_run, "audit": cmd_audit,
-                    "replay": cmd_replay, "compare": cmd_compare, "html": cmd_html,
-                    "merge": cmd_merge, "record": cmd_record, "matrix": _cmd_matrix,
-                    "model": _cmd_model}[args.command](args)
+            with _user_registries(getattr(args, "divergences", None)):
+                return _dispatch(args)
         except (BadInput, registry.UnknownOp, ConfigError, RegistryError, ReportError,
                 OutputError) as e:
             print(f"parity: error: {printable(str(e))}", file=sys.stderr)
@@ -586,6 +625,16 @@ def main(argv=None) -> int:
         except KeyboardInterrupt:
             print("parity: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except BrokenPipeError:  # ``parity list | head``: the reader left; nothing to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_CLOSED_PIPE
+
+
+def _dispatch(args) -> int:
+    return {"list": cmd_list, "run": cmd_run, "audit": cmd_audit,
+                    "replay": cmd_replay, "compare": cmd_compare, "html": cmd_html,
+                    "merge": cmd_merge, "record": cmd_record, "matrix": _cmd_matrix,
+                    "model": _cmd_model}[args.command](args)
 
 
 @contextlib.contextmanager

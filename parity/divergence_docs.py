@@ -1,4 +1,4 @@
-"""``docs/divergences.md``, generated from the registry (``cases/divergences.toml``).
+"""``docs/divergences.md``, generated from the registry (``parity/divergences.toml``).
 
 Never edit the Markdown by hand: ``make docs`` (``python -m parity.divergence_docs``) writes it,
 and a test fails when it is stale.
@@ -45,7 +45,7 @@ def _entry(e: Divergence) -> list[str]:
 def render(entries: list[Divergence]) -> str:
     """The whole Markdown document for these registry entries."""
     out = ["# Known divergences between TensorFlow and PyTorch", "",
-           f"Generated from `cases/divergences.toml` by `make docs`; do not edit. "
+           f"Generated from `parity/divergences.toml` by `make docs`; do not edit. "
            f"{len(entries)} entries. Each run counts, per entry, the cases that exercised its "
            f"scope and those that reproduced it (`reports/*.json`, `divergences`).", ""]
     out += [f"- [{e.id}](#{e.id}): {', '.join(e.ops[:3])}{' ...' if len(e.ops) > 3 else ''}"

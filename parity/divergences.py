@@ -1,4 +1,4 @@
-"""The known-divergence registry (``cases/divergences.toml``).
+"""The known-divergence registry (``parity/divergences.toml``, shipped inside the package).
 
 Each entry scopes a divergence by op, variant, dtype and a predicate over the
 config, names the statuses it explains, and states mechanism, references and
@@ -36,7 +36,11 @@ from pathlib import Path
 
 from parity.predicate import Predicate, PredicateError
 
-DEFAULT_PATH = Path(__file__).resolve().parents[1] / "cases" / "divergences.toml"
+DEFAULT_PATH = Path(__file__).resolve().parent / "divergences.toml"
+"""The shipped registry, inside the package (a wheel carries it)."""
+USER_ENV = "PARITY_DIVERGENCES"
+"""Registries of the user's own, ``os.pathsep``-separated: they add entries to the shipped one
+(``--divergences FILE``)."""
 EXPLAINABLE = ("fail", "rejected_tf", "rejected_torch", "rejected_both")
 JUDGES = ("tf", "reference")
 ENVIRONMENT_NAMES = {"onednn", "cpu", "device", "tf32", "deterministic", "platform", "machine",
@@ -129,20 +133,23 @@ class Registry:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Registry":
-        """The registry file, checked whole (one-line ``RegistryError`` on the first problem)."""
-        named = path or os.environ.get("PARITY_DIVERGENCES")
-        path = Path(named or DEFAULT_PATH)
-        if not path.exists():
-            if named:  # a registry asked for by name must be there
-                raise RegistryError(f"no divergence registry at {path}")
-            return cls([])  # an installed parity without the project's cases/
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as e:
-            raise RegistryError(f"bad divergence registry {path}: {e}") from None
-        except OSError as e:
-            raise RegistryError(f"cannot read divergence registry {path}: {e.strerror}") from None
-        return cls([_entry(path, i, e) for i, e in enumerate(_tables(path, data))])
+        """The shipped registry plus the user's (``PARITY_DIVERGENCES``), or the one file
+        ``path`` alone; each file checked whole (one-line ``RegistryError`` on the first
+        problem). A user entry whose id the shipped registry (or an earlier user file) holds
+        already is refused: a user registry adds entries, it never replaces one."""
+        if path is not None:
+            return cls(_read(Path(path)))
+        entries = _read(DEFAULT_PATH)
+        origin = {e.id: DEFAULT_PATH for e in entries}
+        for named in filter(None, os.environ.get(USER_ENV, "").split(os.pathsep)):
+            for e in _read(Path(named)):
+                if e.id in origin:
+                    raise RegistryError(
+                        f"divergence {e.id} in {named} is already in {origin[e.id]}: a user "
+                        "registry adds entries, it cannot replace one (choose another id)")
+                origin[e.id] = Path(named)
+                entries.append(e)
+        return cls(entries)
 
     def reference_judged(self, op: str, variant: str, config: dict) -> set[str]:
         """The outputs TF is known to get wrong in this scope: the reference judges them."""
@@ -188,6 +195,19 @@ class Registry:
 
     def get(self, divergence_id: str) -> Divergence | None:
         return next((e for e in self.entries if e.id == divergence_id), None)
+
+
+def _read(path: Path) -> list[Divergence]:
+    """The entries of one registry file."""
+    if not path.exists():
+        raise RegistryError(f"no divergence registry at {path}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise RegistryError(f"bad divergence registry {path}: {e}") from None
+    except OSError as e:
+        raise RegistryError(f"cannot read divergence registry {path}: {e.strerror}") from None
+    return [_entry(path, i, e) for i, e in enumerate(_tables(path, data))]
 
 
 _FIELDS = {f: t for f, t in Divergence.__annotations__.items()

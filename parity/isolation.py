@@ -105,7 +105,8 @@ class IsolatedSide:
 
         child_recv, self._send = forking.pipe()
         self._recv, child_send = forking.pipe()
-        self.proc = forking.start(forked_main, child_recv, child_send, dict(os.environ))
+        self.proc = forking.start(forked_main, child_recv, child_send, dict(os.environ),
+                                  os.getcwd())
         child_recv.close()
         child_send.close()
 

@@ -42,7 +42,7 @@ class _Worker:
         child_recv, self.send = forking.pipe()
         self.recv, child_send = forking.pipe()
         self.proc = forking.start(cases_main, child_recv, child_send, dict(os.environ),
-                                  divergences, archive)
+                                  os.getcwd(), divergences, archive)
         child_recv.close()
         child_send.close()
         self.left: list[int] = []  # indices sent and not answered, in the order they run

@@ -103,27 +103,29 @@ def _adopt_environment(environ: dict) -> None:
     os.environ.update(environ)
 
 
-def _become_worker(environ: dict) -> None:
+def _become_worker(environ: dict, cwd: str) -> None:
     """A forked worker (``parity.forking``): its own process group (the parent kills the
-    group), the parent's environment of the moment, stdout on stderr."""
+    group), the parent's environment and directory of the moment (the server's may be
+    others), stdout on stderr."""
     os.setsid()
     _adopt_environment(environ)
+    os.chdir(cwd)
     os.dup2(2, 1)
 
 
-def forked_main(recv: Connection, send: Connection, environ: dict) -> None:
+def forked_main(recv: Connection, send: Connection, environ: dict, cwd: str) -> None:
     """A torch side's worker forked for ``parity.isolation``."""
-    _become_worker(environ)
+    _become_worker(environ, cwd)
     _serve_until_done(recv, send)
 
 
-def cases_main(recv: Connection, send: Connection, environ: dict, divergences,
+def cases_main(recv: Connection, send: Connection, environ: dict, cwd: str, divergences,
                archive: str | None = None) -> None:
     """A worker of ``parity run --workers`` (``parity.parallel``): reads lists of
     ``(index, (op, variant, config, seed))``, answers ``(index, record)`` for each case as it
     finishes, until it reads ``None``. ``archive``: a record archive's path, whose TF results
     stand in for TensorFlow."""
-    _become_worker(environ)
+    _become_worker(environ, cwd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     from parity.divergences import Registry
     from parity.isolation import close_shared

@@ -143,3 +143,30 @@ def test_an_entry_scoped_by_a_tag_covers_exactly_the_ops_that_carry_it(tmp_path)
         path.write_text(text)
         with pytest.raises(RegistryError, match=message.replace("(", r"\(").replace(")", r"\)")):
             Registry.load(path)
+
+
+def test_a_user_registry_adds_to_the_shipped_one_and_never_replaces_an_entry(
+        tmp_path, monkeypatch, capsys):
+    """--divergences / PARITY_DIVERGENCES: the shipped entries stay, the user's are added; a
+    user entry with a shipped id is refused (exit 2, one line) instead of replacing it."""
+    from parity.cli import main
+    from parity.divergences import DEFAULT_PATH
+
+    shipped = Registry.load()
+    mine = tmp_path / "mine.toml"
+    mine.write_text(ENTRY)
+    monkeypatch.setenv("PARITY_DIVERGENCES", str(mine))
+    both = Registry.load()
+    assert [e.id for e in both.entries] == [e.id for e in shipped.entries] + \
+        [e.id for e in Registry.load(mine).entries]
+    monkeypatch.delenv("PARITY_DIVERGENCES")
+    taken = shipped.entries[0].id
+    clash = tmp_path / "clash.toml"
+    clash.write_text(ENTRY.replace(f'id = "{Registry.load(mine).entries[0].id}"',
+                                   f'id = "{taken}"'))
+    out = tmp_path / "reports"
+    assert main(["run", "--ops", "conv2d_same", "--examples", "1", "--divergences", str(clash),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{taken} in {clash} is already in {DEFAULT_PATH}" in err
+    assert not out.exists() and "PARITY_DIVERGENCES" not in os.environ

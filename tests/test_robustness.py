@@ -551,3 +551,12 @@ def test_sigterm_outside_the_case_loop_is_an_interruption_not_a_silent_death():
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly():
+    """``parity list | head``: exit 141 (as a shell reports SIGPIPE), no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "parity", "list", "--verbose"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 141 and err == "", err
