@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 
 from parity import registry
-from parity.compare import describe_failure, output_failed
+from parity.tolerance import describe_failure, output_failed
 from parity.divergences import Registry
 from parity.report.build import unexpected
 from parity.runner import run_case

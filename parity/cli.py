@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from parity import registry
-from parity.compare import describe_failure, output_failed
+from parity.tolerance import describe_failure, output_failed
 from parity.config import ConfigError
 from parity.divergences import RegistryError
 from parity.numerics import DTYPES

@@ -6,7 +6,7 @@ every report (``environment.numerics``).
 for matmul; TF: TF32 on Ampere and later). TF32 rounds float32 operands to a 10-bit mantissa, so
 on CUDA with TF32 not off the float32 outputs an op computes with convolution or matmul kernels
 (``OpPair.tf32_outputs``) are also judged against TF32's unit roundoff 2**-11
-(``parity.compare.widen_to_tf32``). On CPU TF32 does not exist and changes nothing.
+(``parity.tolerance.widen_to_tf32``). On CPU TF32 does not exist and changes nothing.
 
 Example:
     >>> canonical_device("gpu"), canonical_device("cpu")

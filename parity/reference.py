@@ -6,7 +6,7 @@ All arrays are channels-first: input ``(N, C, *spatial)``, weight
 padding and any wrong recipe can be expressed and evaluated exactly.
 
 The same functions applied to absolute values give the magnitudes
-``|x| conv |w|`` that the tolerance rule needs (see ``parity.compare``).
+``|x| conv |w|`` that the tolerance rule needs (see ``parity.tolerance``).
 
 Example:
     >>> import numpy as np

@@ -6,7 +6,7 @@ explained is a note); a new failure (a ``fail`` or an unexplained
 rejection where the baseline was not); a new error; a metric of an output that grew beyond its
 threshold (``max_abs_diff:10x,bound_ratio:2x`` by default; growth that leaves the bound ratio
 below ``NOISE_RATIO`` never counts: agreeing pairs reach up to 0.23 of the bound in the default
-sweep (``parity.compare``), so below 0.25 a change is indistinguishable from another summation
+sweep (``parity.tolerance``), so below 0.25 a change is indistinguishable from another summation
 order, e.g. TF 2.20's float16 transposed-conv gradient where 2.21 was exact, 0 -> 0.115); and,
 when asked
 (``not_reproduced`` in ``--fail-on``), a registered divergence that no longer reproduces. The

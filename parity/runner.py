@@ -18,7 +18,7 @@ from parity import registry
 from parity.backends import BackendUnavailable
 import numpy as np
 
-from parity.compare import judged_by_reference, judged_by_tf, problem_outputs, widen_to_tf32
+from parity.tolerance import judged_by_reference, judged_by_tf, problem_outputs, widen_to_tf32
 from parity.config import ConfigError
 from parity.device import digests_requested, tf32_bounds
 from parity.divergences import Registry, RegistryError

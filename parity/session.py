@@ -1,5 +1,5 @@
 """A whole run, replay or merge: plan, execute every case, always leave a valid report
-(audits: ``parity.audit``).
+(audits: ``parity.auditing``).
 
 Ctrl-C or SIGTERM stops the loop; the cases done so far are written with
 ``complete: false`` and ``run.interrupted: true``.

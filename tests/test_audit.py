@@ -2,7 +2,7 @@
 import pytest
 
 from parity import cli
-from parity.audit import run_audit, signature
+from parity.auditing import run_audit, signature
 from parity.divergences import Registry
 from parity.report import load_report, validate
 from parity.runner import run_case, tf_result

@@ -14,12 +14,12 @@ SCRIPT = textwrap.dedent("""
 
     sys.meta_path.insert(0, Absent())
     import numpy as np
-    from parity import cli, compare, registry, reference, layout, padding, runner, sweep
+    from parity import cli, registry, reference, layout, padding, runner, sweep, tolerance
     from parity.report import build_report, validate
     from parity.divergences import Registry
     assert cli.main(["list"]) == 0
     ref = np.ones((2, 2))
-    m = compare.compare_output(ref, ref, ref, compare.rounding_bound(ref, 4, "float32"))
+    m = tolerance.compare_output(ref, ref, ref, tolerance.rounding_bound(ref, 4, "float32"))
     Registry.load()
     from parity import stats
     assert not stats.compare_samples(ref.ravel(), ref.ravel(), stats.Claim.constant(1.0),

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 
 from parity import ports
 from parity.ops.conv import make_inputs, reference_and_bounds, strategy_for
-from parity.compare import compare_output, output_failed
+from parity.tolerance import compare_output, output_failed
 
 torch.set_num_threads(1)
 

@@ -56,7 +56,7 @@ def test_unreadable_files_are_one_line_errors(tmp_path):
 
 
 def test_non_finite_values_are_stored_as_strings():
-    from parity.compare import _value
+    from parity.tolerance import _value
     assert _value(float("nan")) == "nan" and _value(float("-inf")) == "-inf" and _value(1.5) == 1.5
 
 

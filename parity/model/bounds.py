@@ -1,7 +1,7 @@
 """The bounds a model comparison judges each layer's difference against.
 
 **Isolated** (the torch layer fed Keras's exact input): the rounding bound of
-``parity.compare.rounding_bound``, ``C * u(dtype) * (1 + sqrt(n)) * magnitude + tiny``, with the
+``parity.tolerance.rounding_bound``, ``C * u(dtype) * (1 + sqrt(n)) * magnitude + tiny``, with the
 ``n`` and the magnitude each op module of the registry uses for the same computation:
 
 ==============  ===============================================  =============================
@@ -44,7 +44,7 @@ import math
 
 import numpy as np
 
-from parity.compare import ROUNDING_C, rounding_bound
+from parity.tolerance import ROUNDING_C, rounding_bound
 from parity.model.keras_graph import weights_by_name
 from parity.model.mapping import fused_activation
 from parity.numerics import TF32_UNIT_ROUNDOFF, unit_roundoff

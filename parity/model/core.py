@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from parity.compare import compare_output
+from parity.tolerance import compare_output
 from parity.model import ModelError, bounds, carry, diagnose
 from parity.model import mapping as mapper
 from parity.model.diagnose import torch_layout

@@ -5,7 +5,7 @@ Config -> strategy -> TF sides -> torch sides -> float64 reference -> bound.
 Bound. Element ``y[i]`` sums ``n = (in/groups) * prod(kernel)`` products plus
 the bias; ``dx[i]`` at most ``(out/groups) * prod(kernel)``; ``dw[i]`` and
 ``db[i]`` ``batch * prod(out_spatial)``. Each output's bound is
-``parity.compare.rounding_bound`` of the float64 magnitudes obtained by running
+``parity.tolerance.rounding_bound`` of the float64 magnitudes obtained by running
 the same reference arithmetic on absolute values (``|x| conv |w| + |b|``,
 ``|dy| conv^T |w|``, ``|x| corr |dy|``, ``sum |dy|``), with that ``n``.
 """
@@ -18,7 +18,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from parity import layout, reference
-from parity.compare import rounding_bound
+from parity.tolerance import rounding_bound
 from parity.config import ConvGeometry, require
 from parity.numerics import DTYPES, case_rng, draw
 from parity.padding import same_paddings

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from parity.compare import rounding_bound
+from parity.tolerance import rounding_bound
 from parity.config import Config, require, require_dtype
 from parity.numerics import case_rng, draw
 from parity.registry import OpPair, Variant, register

@@ -20,7 +20,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from parity import layout
-from parity.compare import rounding_bound
+from parity.tolerance import rounding_bound
 from parity.config import ChannelsInput, require, require_geometry
 from parity.numerics import DTYPES, case_rng, draw, round_to
 from parity.ops.sides import GRADIENT_OF, tf_outputs, torch_run

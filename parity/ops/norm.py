@@ -24,7 +24,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from parity import layout
-from parity.compare import rounding_bound
+from parity.tolerance import rounding_bound
 from parity.config import Config, require, require_dtype, require_geometry
 from parity.numerics import DTYPES, case_rng, draw, round_to
 from parity.ops.sides import LAYOUT_FREE, tf_outputs, torch_run

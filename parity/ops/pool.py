@@ -11,7 +11,7 @@ Bound. Max pool selects, so ``y`` must agree exactly (bound ``tiny``). ``dx`` of
 max sums the ``dy`` of every window that picked a cell: at most
 ``prod(ceil(window/stride))`` terms. The mean's ``y`` is a sum of at most
 ``prod(window)`` terms and a division; its ``dx`` adds up ``dy/count`` over the
-windows covering a cell. Each uses ``parity.compare.rounding_bound`` of the float64
+windows covering a cell. Each uses ``parity.tolerance.rounding_bound`` of the float64
 magnitudes (``mean |x|``, ``sum |dy|/count``) with those ``n``.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from parity import layout, reference_pool
-from parity.compare import rounding_bound
+from parity.tolerance import rounding_bound
 from parity.config import ChannelsInput, require, require_geometry
 from parity.numerics import DTYPES, case_rng, draw, round_to
 from parity.padding import same_paddings

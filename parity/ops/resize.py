@@ -23,7 +23,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from parity import layout
-from parity.compare import rounding_bound
+from parity.tolerance import rounding_bound
 from parity.config import ChannelsInput, require, require_geometry
 from parity.numerics import DTYPES, case_rng, draw, unit_roundoff
 from parity.ops.sides import tf_outputs, torch_run

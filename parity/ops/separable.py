@@ -26,7 +26,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from parity import layout, reference
-from parity.compare import rounding_bound
+from parity.tolerance import rounding_bound
 from parity.config import ConvGeometry, require
 from parity.numerics import DTYPES, case_rng, draw
 from parity.ops.sides import tf_outputs, torch_run

@@ -26,7 +26,7 @@ import numpy as np
 from hypothesis import assume, strategies as st
 
 from parity import layout, reference
-from parity.compare import rounding_bound
+from parity.tolerance import rounding_bound
 from parity.config import ConvGeometry, require
 from parity.numerics import DTYPES, case_rng, draw
 from parity.padding import keras_output_length, tf_window_start

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity import reference
-from parity.compare import rounding_bound
+from parity.tolerance import rounding_bound
 from parity.numerics import DTYPES
 from parity.ops import conv
 from parity.ops.norm import ws_math

@@ -14,7 +14,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from parity.compare import describe_failure, output_failed
+from parity.tolerance import describe_failure, output_failed
 from parity.report.plots import scatter, strip_plot
 
 MAX_LISTED = 2000

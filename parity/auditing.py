@@ -46,7 +46,7 @@ def signature(rec: dict) -> str:
         if text.startswith("candidate crashed: "):
             return text.split(" while ")[0]        # candidate crashed: the worker killed by ...
         return text.split(":")[0]                  # candidate raised ValueError, harness, ...
-    from parity.compare import output_failed
+    from parity.tolerance import output_failed
 
     failed = [(n, m) for n, m in rec["outputs"].items() if output_failed(m)]
     if not failed:
