@@ -1,4 +1,4 @@
-"""``parity audit``: its flags and what it prints (see ``parity.audit``).
+"""``parity audit``: its flags and what it prints (see ``parity.auditing``).
 
 Exit codes as for every command: 0 pass, 1 the candidate failed, 2 bad input (unknown op, a
 candidate that cannot be imported, or whose module exits or crashes on import), 130
@@ -33,7 +33,7 @@ def add_arguments(s) -> None:
 
 
 def audit(args, examples: int, dtypes: list[str], progress) -> int:
-    from parity.audit import run_audit
+    from parity.auditing import run_audit
     from parity.cli import (EXIT_DIVERGENCE, EXIT_INTERRUPTED, EXIT_OK, BadInput, _ops,
                             load_candidate)
     from parity.profiles import shapes_of
@@ -68,7 +68,7 @@ def audit(args, examples: int, dtypes: list[str], progress) -> int:
     if a["verdict"] == "pass":
         print(f"{head}: pass; report: {path}")
         return EXIT_OK
-    _print_classes(report, head)
+    print("\n".join(class_lines(report, head)))
     print(f"report: {path}")
     return EXIT_DIVERGENCE
 
@@ -85,21 +85,24 @@ def _judged_line(a: dict, run: dict) -> str:
     return line
 
 
-def _print_classes(report: dict, head: str) -> None:
+def class_lines(report: dict, head: str) -> list[str]:
+    """A failing audit's text: each failure class with its minimal (or smallest) config, what
+    failed, and a repro snippet."""
     from parity.cli import _describe
     from parity.text import printable
 
     by_id = {c["id"]: c for c in report["cases"]}
     classes = report["audit"]["classes"]
-    print(f"{head}: FAIL; {sum(c['count'] for c in classes)} failing cases in "
-          f"{len(classes)} class(es):")
+    lines = [f"{head}: FAIL; {sum(c['count'] for c in classes)} failing cases in "
+             f"{len(classes)} class(es):"]
     for i, c in enumerate(classes, 1):
         shown = c["minimal_case"] or c["example_case"]
         rec = by_id[shown]
         how = "minimal config (shrunk by Hypothesis)" if c["minimal_case"] else \
             "smallest failing config surveyed (not shrunk)"
-        print(printable(f"[{i}] {c['signature']}: {c['count']} case(s); {how}:"))
-        print(printable(f"  {rec['config']}  seed={rec['seed']}"))
-        print("\n".join(f"  {line}" for line in _describe(rec)))
-        print("  repro:\n" + "\n".join(printable(f"    {line}")
-                                        for line in rec["repro"].splitlines()))
+        lines.append(printable(f"[{i}] {c['signature']}: {c['count']} case(s); {how}:"))
+        lines.append(printable(f"  {rec['config']}  seed={rec['seed']}"))
+        lines += [f"  {line}" for line in _describe(rec)]
+        lines.append("  repro:")
+        lines += [printable(f"    {line}") for line in rec["repro"].splitlines()]
+    return lines

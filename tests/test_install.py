@@ -47,7 +47,8 @@ def installed(tmp_path_factory):
     (purelib / "parity-test-deps.pth").write_text("\n".join(sorted(deps)) + "\n")
     empty = tmp / "user"
     empty.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PARITY_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTHON", "PARITY_", "PYTEST_", "HYPOTHESIS_"))}
     env.update(PARITY_THREADS="1", TF_CPP_MIN_LOG_LEVEL="3")
     return venv / "bin", empty, env
 
@@ -105,3 +106,32 @@ def test_an_audit_of_a_module_in_the_users_directory(installed):
     assert any(c["status"] == "fail" for c in cases)  # (kernels wider than the unpadded
     assert all(c["error"].startswith("candidate raised") for c in cases  # input raise)
                if c["status"] == "error")
+
+
+def test_a_users_project_tests_its_ports_with_the_parity_fixture(installed, tmp_path):
+    """tests/sample_project: a user's port with one bug and tests that use the ``parity``
+    fixture (found through the installed wheel's pytest11 entry point). The buggy port's test
+    fails with the shrunk config and the repro snippet; assert_equivalent says where and by
+    how much; the correct ones pass."""
+    import shutil
+
+    bin_dir, _, env = installed
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "tests" / "sample_project", project)
+    out = _run([str(bin_dir / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+               project, env)
+    text = out.stdout
+    assert out.returncode == 1 and "2 failed, 2 passed" in text, text[-3000:] + out.stderr
+    failed = text[text.index("_ test_my_conv2d_same _"):]
+    assert "audit conv2d_same mylayers:conv2d_same: FAIL" in failed
+    assert "minimal config (shrunk by Hypothesis):" in failed
+    assert "'kernel': [" in failed
+    from parity.report import load_report
+
+    path = failed[failed.index("report: ") + 8:].split()[0]
+    run = load_report(path)["run"]
+    assert (run["seed"], run["examples"]) == (1, 25)  # the test's marker
+    assert "parity.repro('conv2d_same', 'audit', {" in failed
+    assert "candidate='mylayers:conv2d_same')" in failed
+    assert "Greatest absolute difference: 3.0" in text[text.index("_ test_relu6_is_not_relu _"):]
+    assert "FAILED test_mylayers.py::test_my_relu6" not in text

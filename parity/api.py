@@ -1,0 +1,260 @@
+"""The Python API: what ``parity run``, ``parity audit`` and ``parity compare`` do, returning
+objects instead of exit codes (``parity.run``, ``parity.audit``, ``parity.compare``).
+
+Bad input raises ``ValueError`` with the CLI's one-line message (an unknown op or dtype, a
+candidate that cannot be imported); nothing here prints.
+
+Example (a sweep, an audit of a shipped port and of a wrong one, a comparison):
+    >>> import tempfile, parity
+    >>> out = tempfile.mkdtemp()
+    >>> report = parity.run(["conv1d_same"], variants=["port"], dtypes=["float32"],
+    ...                     examples=3, out=out)
+    >>> len(report.cases), report.ok
+    (3, True)
+    >>> from parity.ports import conv1d_same
+    >>> parity.audit("conv1d_same", conv1d_same, examples=3, dtypes=["float32"], out=out).passed
+    True
+    >>> import torch.nn.functional as F
+    >>> unpadded = lambda x, w, b, stride, dilation, groups: F.conv1d(x, w, b, stride, 0,
+    ...                                                               dilation, groups)
+    >>> result = parity.audit("conv1d_same", unpadded, examples=10, dtypes=["float32"],
+    ...                       out=out)
+    >>> result.passed, "minimal config" in result.explain()
+    (False, True)
+    >>> parity.compare(report, report).regressed
+    False
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report as written (``data``, valid against the schema) and where (``path``)."""
+    data: dict
+    path: Path | None = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Report":
+        """Read and validate a report file (``ValueError`` if it is not one)."""
+        from parity.report import load_report
+
+        return cls(load_report(path), Path(path))
+
+    @property
+    def cases(self) -> list[dict]:
+        return self.data["cases"]
+
+    @property
+    def unexpected(self) -> list[dict]:
+        """The cases that make ``parity run`` exit 1: a fail or an error, or a refusal that
+        no registry entry explains."""
+        from parity.report.build import unexpected
+
+        return [c for c in self.cases if unexpected(c)]
+
+    @property
+    def ok(self) -> bool:
+        """Complete, and no unexpected case."""
+        return self.data["complete"] and not self.unexpected
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """An audit's report; ``passed``, the failure classes, and ``explain()``: the text
+    ``parity audit`` prints (each class with its shrunk config and a repro snippet)."""
+    report: Report
+
+    @property
+    def passed(self) -> bool:
+        return self.report.data["audit"]["verdict"] == "pass" and self.report.data["complete"]
+
+    @property
+    def classes(self) -> list[dict]:
+        return self.report.data["audit"]["classes"]
+
+    def explain(self) -> str:
+        from parity.cli_audit import class_lines
+
+        a = self.report.data["audit"]
+        head = f"audit {a['op']} {a['candidate']}"
+        if self.passed:
+            return f"{head}: pass; report: {self.report.path}"
+        return "\n".join(class_lines(self.report.data, head) + [f"report: {self.report.path}"])
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed from a baseline report to a current one (``parity compare``)."""
+    comparison: object  # parity.regress.Comparison
+    text: str
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.comparison.regressions)
+
+    @property
+    def regressions(self) -> list[tuple[str, str, str]]:
+        """(kind, case id or entry, detail) for each regression."""
+        return list(self.comparison.regressions)
+
+
+def run(ops: list[str] | None = None, *, variants: list[str] | None = None,
+        dtypes: list[str] | None = None, examples: int | None = None,
+        profile: str | None = None, seed: int = 0, workers: int = 1,
+        out: str | Path = "reports", progress=None) -> Report:
+    """``parity run``: every planned case of ``ops`` (default all); ``examples`` configs per
+    op, every op alike, or the ``profile``'s counts (default ``default``). The report is
+    written to ``out``."""
+    from parity import cli
+    from parity.profiles import shapes_of
+    from parity.session import run_sweep, sweep_plan
+
+    with _as_value_errors():
+        shapes = shapes_of(profile)
+        chosen = cli._ops(",".join(ops) if ops is not None else None, shapes)
+        picked = cli._variants(",".join(variants) if variants is not None else None, chosen)
+        dtypes = cli._dtypes([",".join(dtypes)] if dtypes else None)
+        count = _examples(examples, profile)
+        cli._registry_checked()
+        cli._require_frameworks()
+        planned = sweep_plan(chosen, picked, count, seed, dtypes, examples is None, None,
+                             shapes)
+        cli._plan_or_refuse(planned[0], "no op has the variants asked")
+        n = cli._workers(workers, len(planned[0]))
+        data, path = run_sweep(chosen, examples=count, seed=seed, dtypes=dtypes,
+                               variants=picked, out_dir=cli.check_dir(str(out)),
+                               progress=progress, per_op_share=examples is None, workers=n,
+                               planned=planned, shapes=shapes)
+    return Report(data, Path(path))
+
+
+def audit(op: str, candidate, *, examples: int | None = None, profile: str | None = None,
+          seed: int = 0, dtypes: list[str] | None = None, nonfinite: str = "tf",
+          forward_only: bool = False, module: bool = False, out: str | Path = "reports",
+          progress=None) -> AuditResult:
+    """``parity audit``: ``candidate`` against TensorFlow on ``op``'s configs, failures
+    grouped and shrunk. A callable runs in this process; a ``"package.module:function"``
+    string runs in a worker process (a crash or hang is then a failed case, not a dead
+    caller). ``examples`` default: the profile's count (``default``: 56)."""
+    from parity import cli
+    from parity.auditing import run_audit
+    from parity.candidates import CandidateError
+    from parity.isolation import CandidateUnusable
+    from parity.profiles import shapes_of
+
+    with _as_value_errors():
+        shapes = shapes_of(profile)
+        cli._ops(op, shapes)
+        dtypes = cli._dtypes([",".join(dtypes)] if dtypes else None)
+        count = _examples(examples, profile)
+        cli._registry_checked()
+        cli._require_frameworks()
+        name = candidate if isinstance(candidate, str) else _name_of(candidate)
+        try:
+            data, path = run_audit(op, candidate, name, examples=count, seed=seed,
+                                   dtypes=dtypes, out_dir=cli.check_dir(str(out)),
+                                   nonfinite=nonfinite, forward_only=forward_only,
+                                   module=module, progress=progress, shapes=shapes)
+        except (CandidateUnusable, CandidateError) as e:
+            raise ValueError(f"candidate {name}: {e}") from None
+    return AuditResult(Report(data, Path(path)))
+
+
+def compare(baseline, current, *, fail_on: str | None = None) -> Changes:
+    """``parity compare``: ``baseline`` and ``current`` are reports (``Report``, a report dict
+    or a path); ``fail_on`` as the CLI's ``--fail-on``."""
+    from parity import regress
+
+    def data(r):
+        if isinstance(r, Report):
+            return r.data, r.path
+        if isinstance(r, dict):
+            return r, "(in memory)"
+        return Report.load(r).data, r
+
+    (b, b_path), (c, c_path) = data(baseline), data(current)
+    with _as_value_errors():
+        thresholds = regress.parse_fail_on(fail_on or regress.DEFAULT_FAIL_ON)
+    cmp = regress.compare_reports(b, c, thresholds)
+    return Changes(cmp, regress.render(cmp, b_path, c_path))
+
+
+def equivalence_failures(tf_fn, torch_fn, inputs, *, rtol: float | None = None,
+                         atol: float | None = None) -> list[str]:
+    """Call ``tf_fn`` (a Keras layer or a TF function) and ``torch_fn`` on the same ``inputs``
+    (a NumPy array or a tuple of them, each in its function's own layout) and compare the
+    outputs (a tensor, or a tuple, list or dict of them) with ``torch.testing.assert_close``:
+    its tolerance for the output dtype unless ``rtol`` and ``atol`` are given. Returns one
+    text per output that differs (empty: equivalent).
+
+    >>> import numpy as np, tensorflow as tf, torch
+    >>> x = np.linspace(-2, 2, 12, dtype="float32").reshape(3, 4)
+    >>> equivalence_failures(tf.nn.relu, torch.relu, x)
+    []
+    >>> print(equivalence_failures(tf.nn.relu, torch.nn.functional.gelu, x)[0].splitlines()[0])
+    output 0: Tensor-likes are not close!
+    """
+    import numpy as np
+
+    from parity.backends import tf as T, torch as P
+
+    args = inputs if isinstance(inputs, (tuple, list)) else (inputs,)
+    arrays = [np.asarray(a) for a in args]
+    tf_out = tf_fn(*[T.constant(a, str(a.dtype)) for a in arrays])
+    with P.torch().no_grad():
+        torch_out = torch_fn(*[P.tensor(a, str(a.dtype)) for a in arrays])
+    tf_items, torch_items = _outputs(tf_out), _outputs(torch_out)
+    if list(tf_items) != list(torch_items):
+        return [f"outputs differ in structure: TF gives {list(tf_items)}, torch "
+                f"{list(torch_items)}"]
+    torch = P.torch()
+    failures = []
+    for name, t in torch_items.items():
+        expected = torch.from_numpy(T.to_numpy(tf_items[name])).to(t.dtype).to(t.device)
+        try:
+            torch.testing.assert_close(t.detach(), expected, rtol=rtol, atol=atol)
+        except AssertionError as e:
+            failures.append(f"output {name}: {e}")
+    return failures
+
+
+def _outputs(out) -> dict:
+    if isinstance(out, dict):
+        return dict(out)
+    if isinstance(out, (tuple, list)):
+        return dict(enumerate(out))
+    return {0: out}
+
+
+def _examples(examples: int | None, profile: str | None) -> int:
+    from parity.profiles import EXAMPLES
+
+    if profile is not None and profile not in EXAMPLES:
+        raise ValueError(f"unknown profile {profile!r}; known: {', '.join(sorted(EXAMPLES))}")
+    from types import SimpleNamespace
+
+    from parity import cli
+
+    return cli._examples(SimpleNamespace(examples=examples, profile=profile))
+
+
+def _name_of(fn) -> str:
+    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', type(fn).__name__)}"
+
+
+class _as_value_errors:
+    """The CLI's input errors (one line) as ``ValueError``; the others are ValueErrors."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        from parity.cli import BadInput
+        from parity.registry import UnknownOp
+
+        if kind is not None and issubclass(kind, (BadInput, UnknownOp)):
+            raise ValueError(value.args[0] if value.args else str(value)) from None
+        return False
