@@ -1,1 +1,0 @@
-collect_ignore = ["sample_project"]  # a user's project, run by tests/test_install.py
