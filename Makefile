@@ -11,22 +11,38 @@ UPGRADE_VENV := .venv-upgrade
 
 MATRIX_PROFILE ?= dev
 
-.PHONY: venv venv-gpu parity test bench docs browser baseline upgrade-check gpu-check clean
+.PHONY: venv venv-gpu lock parity test bench docs browser baseline upgrade-check gpu-check clean
 
 venv: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+## make lock: requirements.lock from requirements.in, every transitive package pinned with its
+## hashes (uv pip compile; the CPU torch wheel from pip's find-links). Then make venv.
+UV_VERSION := 0.13.9
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet uv==$(UV_VERSION)
+	.venv-lock/bin/uv pip compile requirements.in --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --quiet \
+	  $(foreach d,$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null),--find-links $(d)) \
+	  -o requirements.lock
+	rm -rf .venv-lock
+
+# requirements.in without the named packages and without hashes: pip resolves their
+# dependencies afresh (the GPU venv's own torch, the upgrade check's swapped package)
+TOP_PINS_WITHOUT = grep -v -E '^(\#|($(1))==)' requirements.in
 
 ## make venv-gpu: .venv-gpu/ on a GPU machine, using its own CUDA torch (no TF needed: run
 ## the sweep there with --reference ARCHIVE recorded on CPU by parity record)
 venv-gpu:
 	$(PYTHON) -m venv --system-site-packages .venv-gpu
-	grep -v -E '^(torch|tensorflow-cpu|keras)==' requirements.lock > .venv-gpu/requirements.txt
+	$(call TOP_PINS_WITHOUT,torch|tensorflow-cpu|keras) > .venv-gpu/requirements.txt
 	.venv-gpu/bin/pip install --quiet -r .venv-gpu/requirements.txt
 	.venv-gpu/bin/pip install --quiet --no-deps -e .
 	.venv-gpu/bin/python -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
@@ -71,7 +87,7 @@ baseline: $(STAMP)
 upgrade-check: $(STAMP)
 	$(PYTHON) -m venv $(UPGRADE_VENV)
 	$(UPGRADE_VENV)/bin/pip install --quiet --upgrade pip
-	grep -v -E '^$(firstword $(subst ==, ,$(UPGRADE)))==' requirements.lock > $(UPGRADE_VENV)/requirements.txt
+	$(call TOP_PINS_WITHOUT,$(firstword $(subst ==, ,$(UPGRADE)))) > $(UPGRADE_VENV)/requirements.txt
 	$(UPGRADE_VENV)/bin/pip install --quiet -r $(UPGRADE_VENV)/requirements.txt "$(UPGRADE)"
 	$(UPGRADE_VENV)/bin/pip install --quiet --no-deps -e .
 	-PARITY_THREADS=1 $(UPGRADE_VENV)/bin/python -m parity replay $(BASELINE) --out reports/upgrade
