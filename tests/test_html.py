@@ -55,3 +55,36 @@ def test_page_runs_in_headless_chromium_without_errors(page):
     ARTIFACT.unlink(missing_ok=True)
     subprocess.run(common + [f"--screenshot={ARTIFACT}", url], capture_output=True, timeout=120)
     assert ARTIFACT.stat().st_size > 10_000
+
+
+def test_unexpected_cases_come_first_and_known_ones_are_grouped_by_divergence(page):
+    """The banner links to the unexpected cases, listed before anything else; known and
+    refused cases are one row per divergence with its count, not a flat list; scatter plots
+    name their dtypes."""
+    import json
+
+    from parity.report import load_report
+    from parity.report.html import render_html
+
+    report = load_report(page[0])
+    known = {}
+    for c in report["cases"]:
+        if c["divergence"]:
+            known[c["divergence"]] = known.get(c["divergence"], 0) + 1
+    assert known  # the fixture's run has known divergences to group
+    quiet = render_html(report)
+    assert 'id="unexpected"' not in quiet and 'href="#unexpected"' not in quiet
+    broken = json.loads(json.dumps(report))
+    victim = next(c for c in broken["cases"] if c["status"] == "pass")
+    victim["status"] = "fail"
+    broken["summary"][0]["unexpected"] = 1
+    text = render_html(broken)
+    assert 'href="#unexpected">the 1 unexpected case first</a>' in text
+    assert text.index('id="unexpected"') < text.index("<h2>Environment")
+    section = text[text.index('id="unexpected"'):text.index("<h2>Environment")]
+    assert victim["id"] in section and section.count('<tr class="bad">') == 1
+    groups = text[text.index('<table id="known"'):text.index("<h2>Known divergences")]
+    rows = re.findall(r'<tr class="known">\s*<td>([^<]+)</td><td class="num">(\d+)</td>', groups)
+    assert {k: int(n) for k, n in rows} == known
+    legends = re.findall(r'<g class="legend">(.*?)</g>', text)
+    assert legends and all("float32" in g or "float64" in g for g in legends)

@@ -14,12 +14,13 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from parity.tolerance import describe_failure, output_failed
+from parity.report.build import unexpected
 from parity.report.plots import scatter, strip_plot
+from parity.tolerance import describe_failure, output_failed
 
-MAX_LISTED = 2000
-LISTED = ("fail", "error", "known_divergence", "tf32", "rejected_tf", "rejected_torch",
-          "rejected_both")
+MAX_LISTED = 2000   # unexpected cases listed in full up to this many (all are in the JSON)
+MAX_IN_GROUP = 200  # cases listed under one divergence's group
+EXPLAINED = ("known_divergence", "tf32", "rejected_tf", "rejected_torch", "rejected_both")
 
 
 def _driver(case: dict) -> tuple[str, float] | None:
@@ -57,6 +58,25 @@ def _listed(case: dict) -> dict:
                 config_json=json.dumps(case["config"], sort_keys=True))
 
 
+def _groups(cases: list[dict]) -> list[dict]:
+    """Cases that are known or explained, grouped by the divergence that explains them (``tf32``
+    for the TF32-only differences), largest group first; each with counts, its ops and one
+    example (the first case)."""
+    groups: dict[str, list] = defaultdict(list)
+    for c in cases:
+        if c["status"] in EXPLAINED and not unexpected(c):
+            groups[c["divergence"] or c["status"]].append(c)
+    out = []
+    for key, members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        statuses = defaultdict(int)
+        for c in members:
+            statuses[c["status"]] += 1
+        out.append({"id": key, "count": len(members), "statuses": dict(sorted(statuses.items())),
+                    "ops": sorted({c["op"] for c in members}), "example": _listed(members[0]),
+                    "cases": members[:MAX_IN_GROUP]})
+    return out
+
+
 def _mechanisms() -> dict:
     try:
         from parity.divergences import Registry
@@ -72,7 +92,8 @@ def render_html(report: dict) -> str:
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
                       lstrip_blocks=True)
     cases = report["cases"]
-    listed = [c for c in cases if c["status"] in LISTED]
+    bad = [c for c in cases if unexpected(c)]
+    groups = _groups(cases)
     strip, scatters = _plots(cases)
     mechanisms = _mechanisms()
     divergences = [dict(d, entry=mechanisms.get(d["id"])) for d in report["divergences"]]
@@ -81,8 +102,9 @@ def render_html(report: dict) -> str:
     return env.get_template("report.html.j2").render(
         model=model, depth=_depth(model) if model else None, report=report, run=report["run"], environment=report["environment"],
         summary=report["summary"], statuses=statuses, strip=strip, scatters=scatters,
-        listed=[_listed(c) for c in listed[:MAX_LISTED]], listed_total=len(listed),
-        divergences=divergences, total=len(cases))
+        unexpected_cases=[_listed(c) for c in bad[:MAX_LISTED]], unexpected_total=len(bad),
+        groups=groups, explained_total=sum(g["count"] for g in groups),
+        max_in_group=MAX_IN_GROUP, divergences=divergences, total=len(cases))
 
 
 def _depth(model: dict) -> str:

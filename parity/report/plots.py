@@ -45,15 +45,26 @@ def strip_plot(rows: list[tuple[str, list[float]]], what: str, lo: int = -20, hi
     return "".join(out)
 
 
+def legend(dtypes: list[str], x: float, y: float) -> str:
+    """A row of coloured dots naming each dtype plotted (``class="legend"``)."""
+    items = []
+    for k, dtype in enumerate(dtypes):
+        cx = x + 78 * k
+        items.append(f'<circle cx="{cx:.1f}" cy="{y - 3}" r="3.5" '
+                     f'fill="{DTYPE_COLORS.get(dtype, "#555")}"/><text x="{cx + 6:.1f}" '
+                     f'y="{y}" font-size="10">{escape(dtype)}</text>')
+    return f'<g class="legend">{"".join(items)}</g>'
+
+
 def scatter(points: list[tuple[float, float, str]], xlabel: str, ylabel: str) -> str:
     """Points (x, y > 0, dtype) with y on a log10 axis; a dashed line at y = 1."""
-    w, h, left, bottom = 420, 220, 50, 30
+    w, h, left, bottom, top = 420, 234, 50, 30, 24  # the legend above the points
     xs = [p[0] for p in points] or [0.0, 1.0]
     ys = [e for p in points if (e := _log10(p[1])) is not None] or [0.0]
     x0, x1 = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
     y0, y1 = min(min(ys), -1.0), max(max(ys), 1.0)
     px = lambda v: left + (v - x0) / (x1 - x0) * (w - left - 10)  # noqa: E731
-    py = lambda e: h - bottom - (e - y0) / (y1 - y0) * (h - bottom - 10)  # noqa: E731
+    py = lambda e: h - bottom - (e - y0) / (y1 - y0) * (h - bottom - top)  # noqa: E731
     out = [f'<svg class="plot" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
            f'xmlns="http://www.w3.org/2000/svg"><line x1="{left}" y1="{py(0):.1f}" x2="{w - 10}" '
            f'y2="{py(0):.1f}" stroke="#c00" stroke-dasharray="4 3"/>'
@@ -70,6 +81,7 @@ def scatter(points: list[tuple[float, float, str]], xlabel: str, ylabel: str) ->
         if e is not None:
             out.append(f'<circle cx="{px(xv):.1f}" cy="{py(e):.1f}" r="2.5" '
                        f'fill="{DTYPE_COLORS.get(dtype, "#555")}" fill-opacity="0.5"/>')
+    out.append(legend(sorted({p[2] for p in points}), left + 6, 14))
     out.append(f'<text x="{(left + w) / 2}" y="{h - 2}" font-size="11" text-anchor="middle">'
                f'{escape(xlabel)}</text><text x="12" y="{h / 2}" font-size="11" '
                f'transform="rotate(-90 12 {h / 2})" text-anchor="middle">{escape(ylabel)}</text>')
