@@ -596,17 +596,13 @@ def _user_registries(files: list[str] | None):
     if not files:
         yield
         return
-    old = os.environ.get(USER_ENV)
-    os.environ[USER_ENV] = os.pathsep.join([*filter(None, [old]),
-                                            *(os.path.abspath(f) for f in files)])
-    try:
+    from unittest import mock
+
+    joined = os.pathsep.join([*filter(None, [os.environ.get(USER_ENV)]),
+                              *(os.path.abspath(f) for f in files)])
+    with mock.patch.dict(os.environ, {USER_ENV: joined}):  # restored on the way out
         Registry.load()
         yield
-    finally:
-        if old is None:
-            os.environ.pop(USER_ENV, None)
-        else:
-            os.environ[USER_ENV] = old
 
 
 def main(argv=None) -> int:

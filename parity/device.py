@@ -52,16 +52,10 @@ def digests_requested() -> bool:
 @contextlib.contextmanager
 def recording_digests(on: bool = True):
     """While it lasts (and in workers started meanwhile), outputs record ``torch_digest``."""
-    old = os.environ.get(DIGESTS)
-    if on:
-        os.environ[DIGESTS] = "1"
-    try:
+    from unittest import mock
+
+    with mock.patch.dict(os.environ, {DIGESTS: "1"} if on else {}):  # restored after
         yield
-    finally:
-        if old is None:
-            os.environ.pop(DIGESTS, None)
-        else:
-            os.environ[DIGESTS] = old
 
 
 def tf32_bounds() -> bool:

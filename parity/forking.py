@@ -41,16 +41,11 @@ def warm(skip: tuple[str, ...] = ()) -> None:
     TensorFlow). One already running is kept as it is."""
     from multiprocessing import forkserver
 
+    from unittest import mock
+
     context()
-    old = os.environ.get("PARITY_PRELOAD_SKIP")
-    os.environ["PARITY_PRELOAD_SKIP"] = ",".join(skip)
-    try:
+    with mock.patch.dict(os.environ, {"PARITY_PRELOAD_SKIP": ",".join(skip)}):  # restored after
         forkserver.ensure_running()
-    finally:
-        if old is None:
-            os.environ.pop("PARITY_PRELOAD_SKIP")
-        else:
-            os.environ["PARITY_PRELOAD_SKIP"] = old
 
 
 def stop() -> None:
