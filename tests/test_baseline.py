@@ -18,10 +18,11 @@ def baseline():
 
 
 def test_baseline_was_made_with_the_pinned_frameworks(baseline):
-    pins = dict(re.findall(r"^([\w-]+)==(\S+)$", (ROOT / "requirements.lock").read_text(), re.M))
+    pins = dict(re.findall(r"^([\w-]+)==(\S+)$", (ROOT / "requirements.in").read_text(), re.M))
     packages = baseline["environment"]["packages"]
     for name in ("torch", "tensorflow-cpu", "keras", "numpy"):
-        assert packages[name].split("+")[0] == pins[name], f"{name}: run make baseline"
+        assert packages[name].split("+")[0] == pins[name].split("+")[0], \
+            f"{name}: run make baseline"
     assert baseline["complete"] and baseline["run"]["command"] == "run"
 
 
