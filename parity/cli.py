@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -575,8 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@functools.cache
 def _version() -> str:
-    """The installed distribution's version, else the package's."""
+    """The installed distribution's version, else the package's (looked up once)."""
     from importlib import metadata
 
     try:
@@ -627,10 +629,9 @@ def main(argv=None) -> int:
 
 
 def _dispatch(args) -> int:
-    return {"list": cmd_list, "run": cmd_run, "audit": cmd_audit,
-                    "replay": cmd_replay, "compare": cmd_compare, "html": cmd_html,
-                    "merge": cmd_merge, "record": cmd_record, "matrix": _cmd_matrix,
-                    "model": _cmd_model}[args.command](args)
+    return {"list": cmd_list, "run": cmd_run, "audit": cmd_audit, "replay": cmd_replay,
+            "compare": cmd_compare, "html": cmd_html, "merge": cmd_merge, "record": cmd_record,
+            "matrix": _cmd_matrix, "model": _cmd_model}[args.command](args)
 
 
 @contextlib.contextmanager
