@@ -1,8 +1,9 @@
 """The Python API: what ``parity run``, ``parity audit`` and ``parity compare`` do, returning
 objects instead of exit codes (``parity.run``, ``parity.audit``, ``parity.compare``).
 
-Bad input raises ``ValueError`` with the CLI's one-line message (an unknown op or dtype, a
-candidate that cannot be imported); nothing here prints.
+Bad input raises ``parity.cli.BadInput``, a ``ValueError``, with the CLI's one-line message
+(an unknown op or dtype, a candidate that cannot be imported); nothing here prints. The CLI's
+``run``, ``audit`` and ``compare`` are this module plus their printing.
 
 Example (a sweep, an audit of a shipped port and of a wrong one, a comparison):
     >>> import tempfile, parity
@@ -101,65 +102,79 @@ class Changes:
         return list(self.comparison.regressions)
 
 
-def run(ops: list[str] | None = None, *, variants: list[str] | None = None,
-        dtypes: list[str] | None = None, examples: int | None = None,
+def run(ops: list[str] | str | None = None, *, variants: list[str] | str | None = None,
+        dtypes: list[str] | str | None = None, examples: int | None = None,
         profile: str | None = None, seed: int = 0, workers: int = 1,
+        shard: tuple[int, int] | None = None, budget_s: float | None = None,
         out: str | Path = "reports", progress=None) -> Report:
-    """``parity run``: every planned case of ``ops`` (default all); ``examples`` configs per
-    op, every op alike, or the ``profile``'s counts (default ``default``). The report is
-    written to ``out``."""
+    """``parity run``: every planned case of ``ops`` (default all; a list, or names separated
+    by commas, as are ``variants`` and ``dtypes``); ``examples`` configs per op, every op
+    alike, or the ``profile``'s counts (default ``default``). ``shard=(i, n)`` keeps shard i of
+    n; ``budget_s`` stops at the first case boundary after that many seconds (default: the
+    profile's). The report is written to ``out``; its ``path`` is on the result."""
     from parity import cli
-    from parity.profiles import shapes_of
+    from parity.profiles import BUDGET_S, shapes_of
     from parity.session import run_sweep, sweep_plan
 
-    with _as_value_errors():
+    with _bad_input():
         shapes = shapes_of(profile)
-        chosen = cli._ops(",".join(ops) if ops is not None else None, shapes)
-        picked = cli._variants(",".join(variants) if variants is not None else None, chosen)
-        dtypes = cli._dtypes([",".join(dtypes)] if dtypes else None)
+        chosen = cli._ops(_comma(ops), shapes)
+        picked = cli._variants(_comma(variants), chosen)
+        dtypes = cli._dtypes([dtypes] if isinstance(dtypes, str) else dtypes)
         count = _examples(examples, profile)
         cli._registry_checked()
         cli._require_frameworks()
-        planned = sweep_plan(chosen, picked, count, seed, dtypes, examples is None, None,
+        planned = sweep_plan(chosen, picked, count, seed, dtypes, examples is None, shard,
                              shapes)
-        cli._plan_or_refuse(planned[0], "no op has the variants asked")
+        cli._plan_or_refuse(planned[0], f"shard {shard[0]}/{shard[1]} of this plan is empty"
+                            if shard else "no op has the variants asked")
         n = cli._workers(workers, len(planned[0]))
-        data, path = run_sweep(chosen, examples=count, seed=seed, dtypes=dtypes,
-                               variants=picked, out_dir=cli.check_dir(str(out)),
-                               progress=progress, per_op_share=examples is None, workers=n,
-                               planned=planned, shapes=shapes)
+        data, path = run_sweep(
+            chosen, examples=count, seed=seed, dtypes=dtypes, variants=picked,
+            out_dir=cli.check_dir(str(out)), progress=progress, per_op_share=examples is None,
+            workers=n, shard=shard, planned=planned, shapes=shapes,
+            budget_s=budget_s if budget_s is not None else BUDGET_S.get(profile or "default"))
     return Report(data, Path(path))
 
 
 def audit(op: str, candidate, *, examples: int | None = None, profile: str | None = None,
-          seed: int = 0, dtypes: list[str] | None = None, nonfinite: str = "tf",
-          forward_only: bool = False, module: bool = False, out: str | Path = "reports",
-          progress=None) -> AuditResult:
+          seed: int = 0, dtypes: list[str] | str | None = None, nonfinite: str = "tf",
+          forward_only: bool = False, module: bool = False, name: str | None = None,
+          case_timeout: float | None = None, memory_gib: float | None = None,
+          out: str | Path = "reports", progress=None) -> AuditResult:
     """``parity audit``: ``candidate`` against TensorFlow on ``op``'s configs, failures
     grouped and shrunk. A callable runs in this process; a ``"package.module:function"``
     string runs in a worker process (a crash or hang is then a failed case, not a dead
-    caller). ``examples`` default: the profile's count (``default``: 56)."""
+    caller), with ``case_timeout`` seconds per case and ``memory_gib`` of address space
+    (defaults 60 and 16; ``memory_gib=0``: no limit). ``examples`` default: the profile's count
+    (``default``: 56). ``name``: how reports and repro snippets call the candidate (default:
+    the string, or ``module:qualname``)."""
     from parity import cli
     from parity.auditing import run_audit
     from parity.candidates import CandidateError
-    from parity.isolation import CandidateUnusable
+    from parity.isolation import DEFAULT_MEMORY_GIB, DEFAULT_TIMEOUT_S, CandidateUnusable
     from parity.profiles import shapes_of
 
-    with _as_value_errors():
+    with _bad_input():
         shapes = shapes_of(profile)
         cli._ops(op, shapes)
-        dtypes = cli._dtypes([",".join(dtypes)] if dtypes else None)
+        dtypes = cli._dtypes([dtypes] if isinstance(dtypes, str) else dtypes)
         count = _examples(examples, profile)
+        timeout = DEFAULT_TIMEOUT_S if case_timeout is None else case_timeout
+        if not timeout > 0:
+            raise cli.BadInput("--case-timeout must be positive")
         cli._registry_checked()
         cli._require_frameworks()
-        name = candidate if isinstance(candidate, str) else _name_of(candidate)
+        name = name or (candidate if isinstance(candidate, str) else _name_of(candidate))
         try:
-            data, path = run_audit(op, candidate, name, examples=count, seed=seed,
-                                   dtypes=dtypes, out_dir=cli.check_dir(str(out)),
-                                   nonfinite=nonfinite, forward_only=forward_only,
-                                   module=module, progress=progress, shapes=shapes)
+            data, path = run_audit(
+                op, candidate, name, examples=count, seed=seed, dtypes=dtypes,
+                out_dir=cli.check_dir(str(out)), nonfinite=nonfinite, forward_only=forward_only,
+                module=module, case_timeout=timeout,
+                memory_gib=DEFAULT_MEMORY_GIB if memory_gib is None else (memory_gib or None),
+                progress=progress, shapes=shapes)
         except (CandidateUnusable, CandidateError) as e:
-            raise ValueError(f"candidate {name}: {e}") from None
+            raise cli.BadInput(f"candidate {name}: {e}") from None
     return AuditResult(Report(data, Path(path)))
 
 
@@ -175,9 +190,13 @@ def compare(baseline, current, *, fail_on: str | None = None) -> Changes:
             return r, "(in memory)"
         return Report.load(r).data, r
 
-    (b, b_path), (c, c_path) = data(baseline), data(current)
-    with _as_value_errors():
+    from parity.cli import BadInput
+
+    try:  # the thresholds first: a bad --fail-on is refused before any report is read
         thresholds = regress.parse_fail_on(fail_on or regress.DEFAULT_FAIL_ON)
+    except regress.BadThreshold as e:
+        raise BadInput(str(e)) from None
+    (b, b_path), (c, c_path) = data(baseline), data(current)
     cmp = regress.compare_reports(b, c, thresholds)
     return Changes(cmp, regress.render(cmp, b_path, c_path))
 
@@ -229,14 +248,19 @@ def _outputs(out) -> dict:
     return {0: out}
 
 
+def _comma(names: list[str] | str | None) -> str | None:
+    return names if names is None or isinstance(names, str) else ",".join(names)
+
+
 def _examples(examples: int | None, profile: str | None) -> int:
     from parity.profiles import EXAMPLES
 
-    if profile is not None and profile not in EXAMPLES:
-        raise ValueError(f"unknown profile {profile!r}; known: {', '.join(sorted(EXAMPLES))}")
     from types import SimpleNamespace
 
     from parity import cli
+
+    if profile is not None and profile not in EXAMPLES:
+        raise cli.BadInput(f"unknown profile {profile!r}; known: {', '.join(sorted(EXAMPLES))}")
 
     return cli._examples(SimpleNamespace(examples=examples, profile=profile))
 
@@ -245,8 +269,9 @@ def _name_of(fn) -> str:
     return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', type(fn).__name__)}"
 
 
-class _as_value_errors:
-    """The CLI's input errors (one line) as ``ValueError``; the others are ValueErrors."""
+class _bad_input:
+    """An unknown op (a KeyError inside) as ``BadInput``, the ValueError every other bad input
+    raises, with the same one-line message."""
 
     def __enter__(self):
         return self
@@ -255,6 +280,6 @@ class _as_value_errors:
         from parity.cli import BadInput
         from parity.registry import UnknownOp
 
-        if kind is not None and issubclass(kind, (BadInput, UnknownOp)):
-            raise ValueError(value.args[0] if value.args else str(value)) from None
+        if kind is not None and issubclass(kind, UnknownOp):
+            raise BadInput(str(value)) from None
         return False

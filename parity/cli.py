@@ -35,8 +35,8 @@ MAX_EXAMPLES = 100_000
 """The most configs ``--examples`` may ask per op (``explore`` draws 5,000)."""
 
 
-class BadInput(Exception):
-    """Reported as one line, exit 2."""
+class BadInput(ValueError):
+    """Reported as one line, exit 2 (the Python API raises it as a ValueError)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -307,34 +307,22 @@ def cmd_run(args) -> int:
 
 
 def _run_or_reference(args) -> int:
-    from parity.session import run_sweep, sweep_plan
+    from parity.api import run
 
     if args.reference:
         return _run_reference(args)
-    shapes, budget = _shapes(args), _budget(args)
-    ops = _ops(args.ops, shapes)
-    variants = _variants(args.variants, ops)
-    dtypes, shard = _dtypes(args.dtypes), _shard(args.shard)
-    _registry_checked()
-    _require_frameworks()
     if args.workers is not None:
         _workers(args.workers, MAX_EXAMPLES)  # the cores cap, before planning
-    examples, seed = _examples(args), _seed(args)
-    planned = sweep_plan(ops, variants, examples, seed, dtypes, args.examples is None, shard,
-                         shapes)
-    _plan_or_refuse(planned[0], f"shard {args.shard} of this plan is empty" if shard else
-                    "no op has the variants asked")
-    workers = _workers(args.workers, len(planned[0]))
-    report, path = run_sweep(ops, examples=examples, seed=seed, dtypes=dtypes,
-                             variants=variants, out_dir=args.out, progress=_progress,
-                             per_op_share=args.examples is None, workers=workers,
-                             shard=shard, planned=planned, shapes=shapes, budget_s=budget)
-    for op, n in report["run"].get("configs", {}).items():
+    examples = _examples(args)
+    report = run(args.ops, variants=args.variants, dtypes=args.dtypes, examples=args.examples, profile=args.profile, seed=_seed(args),
+                 workers=args.workers or 1, shard=_shard(args.shard), budget_s=_budget(args),
+                 out=args.out, progress=_progress)
+    for op, n in report.data["run"].get("configs", {}).items():
         asked = examples if args.examples else registry.get(op).examples(examples)
         if n < asked:
             print(f"{op}: {n} configs of {asked} asked (Hypothesis drew {asked - n} duplicate(s), "
                   "dropped)")
-    return _conclude(report, path)
+    return _conclude(report.data, report.path)
 
 
 def _conclude(report: dict, path, incomplete: str = "the archive's record was interrupted") -> int:
@@ -443,17 +431,11 @@ def cmd_replay(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from parity import regress
-    from parity.report import load_report
+    from parity.api import compare
 
-    try:
-        fail_on = regress.parse_fail_on(args.fail_on)
-    except regress.BadThreshold as e:
-        raise BadInput(str(e)) from None
-    baseline, current = load_report(args.baseline), load_report(args.current)
-    cmp = regress.compare_reports(baseline, current, fail_on)
-    print(regress.render(cmp, args.baseline, args.current))
-    return EXIT_DIVERGENCE if cmp.regressions else EXIT_OK
+    changes = compare(args.baseline, args.current, fail_on=args.fail_on)
+    print(changes.text)
+    return EXIT_DIVERGENCE if changes.regressed else EXIT_OK
 
 
 def cmd_html(args) -> int:
@@ -472,11 +454,10 @@ def cmd_audit(args) -> int:
     _out_dir(args)
     registry.get(args.op)
     args.seed = _seed(args)
-    examples, dtypes = _examples(args), _dtypes(args.dtypes)
+    examples = _examples(args)
+    _dtypes(args.dtypes)
     _choose_device(args)
-    _registry_checked()
-    _require_frameworks()
-    return audit(args, examples, dtypes, _progress)
+    return audit(args, examples, _progress)
 
 
 def _cmd_matrix(args) -> int:

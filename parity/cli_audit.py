@@ -32,27 +32,17 @@ def add_arguments(s) -> None:
                    help="run the candidate in this process (no isolation; for debugging)")
 
 
-def audit(args, examples: int, dtypes: list[str], progress) -> int:
-    from parity.auditing import run_audit
-    from parity.cli import (EXIT_DIVERGENCE, EXIT_INTERRUPTED, EXIT_OK, BadInput, _ops,
-                            load_candidate)
-    from parity.profiles import shapes_of
-    from parity.candidates import CandidateError
-    from parity.isolation import CandidateUnusable
+def audit(args, examples: int, progress) -> int:
+    from parity.api import audit as run_audit
+    from parity.cli import EXIT_DIVERGENCE, EXIT_INTERRUPTED, EXIT_OK, load_candidate
 
-    if args.case_timeout <= 0:
-        raise BadInput("--case-timeout must be positive")
-    shapes = shapes_of(args.profile)
-    _ops(args.op, shapes)  # an op without realistic shapes is refused
     candidate = load_candidate(args.candidate) if args.in_process else args.candidate
-    try:
-        report, path = run_audit(
-            args.op, candidate, args.candidate, examples=examples, seed=args.seed,
-            dtypes=dtypes, out_dir=args.out, nonfinite=args.nonfinite,
-            forward_only=args.forward_only, module=args.module, case_timeout=args.case_timeout,
-            memory_gib=args.case_memory or None, progress=progress, shapes=shapes)
-    except (CandidateUnusable, CandidateError) as e:
-        raise BadInput(f"candidate {args.candidate}: {e}") from None
+    result = run_audit(args.op, candidate, examples=args.examples, profile=args.profile,
+                       seed=args.seed, dtypes=args.dtypes, nonfinite=args.nonfinite,
+                       forward_only=args.forward_only, module=args.module,
+                       name=args.candidate, case_timeout=args.case_timeout,
+                       memory_gib=args.case_memory, out=args.out, progress=progress)
+    report, path = result.report.data, result.report.path
     a, run = report["audit"], report["run"]
     head = f"audit {args.op} {args.candidate}"
     configs = run.get("configs", 0)
