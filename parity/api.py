@@ -182,6 +182,7 @@ def compare(baseline, current, *, fail_on: str | None = None) -> Changes:
     """``parity compare``: ``baseline`` and ``current`` are reports (``Report``, a report dict
     or a path); ``fail_on`` as the CLI's ``--fail-on``."""
     from parity import regress
+    from parity.cli import BadInput
 
     def data(r):
         if isinstance(r, Report):
@@ -189,8 +190,6 @@ def compare(baseline, current, *, fail_on: str | None = None) -> Changes:
         if isinstance(r, dict):
             return r, "(in memory)"
         return Report.load(r).data, r
-
-    from parity.cli import BadInput
 
     try:  # the thresholds first: a bad --fail-on is refused before any report is read
         thresholds = regress.parse_fail_on(fail_on or regress.DEFAULT_FAIL_ON)
@@ -205,9 +204,9 @@ def equivalence_failures(tf_fn, torch_fn, inputs, *, rtol: float | None = None,
                          atol: float | None = None) -> list[str]:
     """Call ``tf_fn`` (a Keras layer or a TF function) and ``torch_fn`` on the same ``inputs``
     (a NumPy array or a tuple of them, each in its function's own layout) and compare the
-    outputs (a tensor, or a tuple, list or dict of them) with ``torch.testing.assert_close``:
-    its tolerance for the output dtype unless ``rtol`` and ``atol`` are given. Returns one
-    text per output that differs (empty: equivalent).
+    outputs (a tensor, or a tuple, list or dict of them): the same dtype, then values within
+    ``torch.testing.assert_close``'s tolerance for that dtype unless ``rtol`` and ``atol`` are
+    given. Returns one text per output that differs (empty: equivalent).
 
     >>> import numpy as np, tensorflow as tf, torch
     >>> x = np.linspace(-2, 2, 12, dtype="float32").reshape(3, 4)
@@ -215,6 +214,8 @@ def equivalence_failures(tf_fn, torch_fn, inputs, *, rtol: float | None = None,
     []
     >>> print(equivalence_failures(tf.nn.relu, torch.nn.functional.gelu, x)[0].splitlines()[0])
     output 0: Tensor-likes are not close!
+    >>> equivalence_failures(tf.nn.relu, lambda t: torch.relu(t).half(), x)
+    ['output 0: dtypes differ: TF float32, torch float16']
     """
     import numpy as np
 
@@ -232,6 +233,10 @@ def equivalence_failures(tf_fn, torch_fn, inputs, *, rtol: float | None = None,
     torch = P.torch()
     failures = []
     for name, t in torch_items.items():
+        tf_dtype, torch_dtype = tf_items[name].dtype.name, str(t.dtype).removeprefix("torch.")
+        if tf_dtype != torch_dtype:  # a lower precision is a difference, not a looser check
+            failures.append(f"output {name}: dtypes differ: TF {tf_dtype}, torch {torch_dtype}")
+            continue
         expected = torch.from_numpy(T.to_numpy(tf_items[name])).to(t.dtype).to(t.device)
         try:
             torch.testing.assert_close(t.detach(), expected, rtol=rtol, atol=atol)
@@ -253,11 +258,10 @@ def _comma(names: list[str] | str | None) -> str | None:
 
 
 def _examples(examples: int | None, profile: str | None) -> int:
-    from parity.profiles import EXAMPLES
-
     from types import SimpleNamespace
 
     from parity import cli
+    from parity.profiles import EXAMPLES
 
     if profile is not None and profile not in EXAMPLES:
         raise cli.BadInput(f"unknown profile {profile!r}; known: {', '.join(sorted(EXAMPLES))}")

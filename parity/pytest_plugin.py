@@ -70,8 +70,9 @@ class Parity:
                           atol: float | None = None) -> None:
         """Call ``tf_fn`` (a Keras layer or a TF function) and ``torch_fn`` on the same
         ``inputs`` (an array or a tuple of arrays, in each function's own layout) and fail
-        the test unless every output agrees within ``torch.testing.assert_close``'s
-        tolerance for its dtype (or ``rtol``/``atol``), saying where and by how much."""
+        the test unless every output has TF's dtype and agrees within
+        ``torch.testing.assert_close``'s tolerance for it (or ``rtol``/``atol``), saying where
+        and by how much."""
         from parity.api import equivalence_failures
 
         failures = equivalence_failures(tf_fn, torch_fn, inputs, rtol=rtol, atol=atol)
