@@ -23,7 +23,7 @@ from collections import Counter
 
 from hypothesis import given, seed as hypothesis_seed
 
-from parity import registry
+from parity import registry, signals
 from parity.divergences import Registry
 from parity.isolation import DEFAULT_MEMORY_GIB, DEFAULT_TIMEOUT_S, IsolatedSide
 from parity.profiles import hypothesis_settings
@@ -167,6 +167,8 @@ def run_audit(op_name: str, candidate, candidate_name: str, *, examples: int, se
                             c["minimal_case"] = minimal["id"]
             except KeyboardInterrupt:
                 run["interrupted"] = True
+                if signals.received():
+                    run["signal"] = signals.received()
     finally:
         if side is not None:
             run["worker_restarts"] = side.restarts

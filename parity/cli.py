@@ -6,8 +6,8 @@ an ``error``, or a rejection no registry entry explains) or a failing audit;
 2 bad input (unknown op or variant, a plan with no cases, bad flag, unimportable
 candidate, bad registry, report or archive, an output that cannot be written),
 checked before any case runs; 3 results that could not be written after all
-(a full disk: what was kept is said); 130 interrupted (the partial report is
-still written). Every error is one line on stderr.
+(a full disk: what was kept is said); 130 interrupted by Ctrl-C or SIGTERM, 129 by
+SIGHUP (the partial report is still written). Every error is one line on stderr.
 """
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ import argparse
 import contextlib
 import functools
 import os
-import signal
 import sys
 from pathlib import Path
 
-from parity import registry
+from parity import registry, signals
 from parity.tolerance import describe_failure, output_failed
 from parity.config import ConfigError
 from parity.divergences import RegistryError
@@ -292,7 +291,7 @@ def cmd_record(args) -> int:
                               "an earlier file there is untouched") from None
     if not complete:
         print(f"interrupted: {out} holds the cases recorded so far (complete: false)")
-        return EXIT_INTERRUPTED
+        return signals.exit_code()
     print(f"recorded the TF side of {len(plan)} cases: {out}")
     return EXIT_OK
 
@@ -337,7 +336,7 @@ def _conclude(report: dict, path, incomplete: str = "the archive's record was in
     print(printable(f"{len(report['cases'])} cases, {len(bad)} unexpected; report: {path}"))
     if report["run"]["interrupted"]:
         print("interrupted: the report holds the cases finished so far (complete: false)")
-        return EXIT_INTERRUPTED
+        return signals.exit_code()
     if report["run"].get("budget_spent"):
         print(f"budget: {report['run']['budget_s']:g} s spent; the report holds the cases "
               "finished by then (complete: false; --budget sets it)")
@@ -589,6 +588,7 @@ def _user_registries(files: list[str] | None):
 
 
 def main(argv=None) -> int:
+    signals.forget()
     with _sigterm_interrupts():
         try:
             args = build_parser().parse_args(argv)
@@ -603,7 +603,7 @@ def main(argv=None) -> int:
             return EXIT_NOT_WRITTEN
         except KeyboardInterrupt:
             print("parity: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return signals.exit_code()
         except BrokenPipeError:  # ``parity list | head``: the reader left; nothing to say
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return EXIT_CLOSED_PIPE
@@ -617,19 +617,17 @@ def _dispatch(args) -> int:
 
 @contextlib.contextmanager
 def _sigterm_interrupts():
-    """SIGTERM is Ctrl-C for the whole command (exit 130, one line), not a silent death
-    (143); while cases run, the session defers it to the next case boundary instead."""
+    """SIGTERM and SIGHUP are Ctrl-C for the whole command (exit 130, 129 for SIGHUP; one
+    line), not a silent death (143, 129 with nothing written); while cases run, the session
+    defers them to the next case boundary instead."""
     def interrupt(signum, frame):
+        signals.note(signum)
         raise KeyboardInterrupt
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread
-        yield
-        return
+    previous = signals.install(interrupt)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signals.restore(previous)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ def add_arguments(s) -> None:
 
 def audit(args, examples: int, progress) -> int:
     from parity.api import audit as run_audit
-    from parity.cli import EXIT_DIVERGENCE, EXIT_INTERRUPTED, EXIT_OK, load_candidate
+    from parity import signals
+    from parity.cli import EXIT_DIVERGENCE, EXIT_OK, load_candidate
 
     candidate = load_candidate(args.candidate) if args.in_process else args.candidate
     result = run_audit(args.op, candidate, examples=args.examples, profile=args.profile,
@@ -50,7 +51,7 @@ def audit(args, examples: int, progress) -> int:
         print(f"{configs} configs ({examples - configs} duplicate draws dropped)")
     if run["interrupted"]:
         print(f"interrupted after {len(report['cases'])} cases; report: {path}")
-        return EXIT_INTERRUPTED
+        return signals.exit_code()
     print(_judged_line(a, run))
     if a["other_dtype_cases"]:
         print(f"note: in {a['other_dtype_cases']} cases the candidate returned another dtype "

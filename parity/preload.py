@@ -4,6 +4,9 @@ frameworks and the harness, nothing configured. A framework that is not installe
 ``PARITY_PRELOAD_SKIP``, comma-separated, are not imported)."""
 import importlib
 import os
+import signal
+
+signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal is the run's to handle
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as parity.backends.tf does
 _SKIP = set(os.environ.get("PARITY_PRELOAD_SKIP", "").split(","))

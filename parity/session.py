@@ -1,17 +1,16 @@
 """A whole run, replay or merge: plan, execute every case, always leave a valid report
 (audits: ``parity.auditing``).
 
-Ctrl-C or SIGTERM stops the loop; the cases done so far are written with
-``complete: false`` and ``run.interrupted: true``.
+Ctrl-C, SIGTERM or SIGHUP stops the loop; the cases done so far are written with
+``complete: false`` and ``run.interrupted: true`` (``run.signal`` names a signal that did it).
 """
 from __future__ import annotations
 
 import json
-import signal
 import time
 from datetime import datetime, timezone
 
-from parity import environment
+from parity import environment, signals
 from parity.divergences import Registry
 from parity.report import ReportError, build_report, write_report, write_report_html
 from parity.runner import recount, run_case
@@ -24,8 +23,8 @@ def run_name(command: str) -> str:
 
 
 class StopAtCaseBoundary:
-    """While a run lasts, SIGTERM asks it to stop at the next case boundary, and so does the
-    end of its time budget (``budget_s``, from entering; ``spent`` says it ran out).
+    """While a run lasts, SIGTERM or SIGHUP asks it to stop at the next case boundary, and so
+    does the end of its time budget (``budget_s``, from entering; ``spent`` says it ran out).
 
     (Ctrl-C still raises KeyboardInterrupt at once; all end in a partial report.)
     """
@@ -51,17 +50,14 @@ class StopAtCaseBoundary:
 
         def handler(signum, frame):
             self.signalled = True
+            signals.note(signum)
             if self.immediate:
                 raise KeyboardInterrupt
-        try:
-            self.old = signal.signal(signal.SIGTERM, handler)
-        except ValueError:  # not the main thread
-            self.old = None
+        self.old = signals.install(handler)
         return self
 
     def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGTERM, self.old)
+        signals.restore(self.old)
 
 
 def finish(records, run: dict, registry: Registry, out_dir, name, complete, started: float,
@@ -202,6 +198,8 @@ def _execute(make_plan, run: dict, out_dir, progress, source_complete: bool = Tr
                         tf_recorded=None if archive is None else archive.tf_result))
         except KeyboardInterrupt:
             run["interrupted"] = True
+        if run["interrupted"] and signals.received():
+            run["signal"] = signals.received()
         if run["interrupted"] and stop.spent and not stop.signalled:
             run["interrupted"], run["budget_spent"] = False, True
     return finish(records, run, registry, out_dir, run_name(run["command"]),

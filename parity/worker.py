@@ -89,7 +89,8 @@ def _leave(code: int = 0) -> None:
 
 
 def _serve_until_done(recv: Connection, send: Connection) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle,
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # and so is a closed terminal
     try:
         serve(recv, send)
     except (EOFError, BrokenPipeError):  # the parent went away
@@ -126,7 +127,8 @@ def cases_main(recv: Connection, send: Connection, environ: dict, cwd: str, dive
     finishes, until it reads ``None``. ``archive``: a record archive's path, whose TF results
     stand in for TensorFlow."""
     _become_worker(environ, cwd)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle,
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # and so is a closed terminal
     from parity.divergences import Registry
     from parity.isolation import close_shared
     from parity.runner import run_case
@@ -167,6 +169,7 @@ def cli_main(args: list[str], cwd: str, environ: dict, out, err, fsize: int | No
         err.close()
     os.chdir(cwd)
     _adopt_environment(environ)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as python -m parity has it (the server ignores it)
     if fsize is not None:
         import resource
 

@@ -1,0 +1,74 @@
+"""SIGHUP (a closed terminal, a dropped SSH session) stops a command as SIGTERM does: the cases
+finished so far are kept in a valid report with ``complete: false`` and ``run.signal:
+"SIGHUP"``, and the exit code is 129 (128 + SIGHUP), documented in the README."""
+import os
+import signal
+import time
+
+import pytest
+
+from parity.report import load_report
+from procs import ParityProcess
+
+
+def _hang_up_after_progress(proc, seconds: float = 2.0) -> tuple[str, str]:
+    """SIGHUP once the command reports progress past its first case (and ``seconds`` more)."""
+    try:
+        for line in proc.stderr:  # "parity: running N cases", then "parity: i/N"
+            if line.startswith("parity: ") and "/" in line:
+                break
+        time.sleep(seconds)
+        proc.send_signal(signal.SIGHUP)
+        return proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sighup_during_run_leaves_a_valid_partial_report_and_exits_129(tmp_path, workers):
+    proc = ParityProcess(["run", "--ops", "conv2d_same,max_pool2d_same", "--examples", "400",
+                          "--workers", str(workers), "--out", str(tmp_path)],
+                         env={**os.environ, "PARITY_THREADS": "1"}, text=True)
+    out, err = _hang_up_after_progress(proc)
+    assert proc.returncode == 129, (out, err[-2000:])
+    report = load_report(tmp_path / "latest.json")  # validated against the schema
+    assert report["complete"] is False and report["run"]["interrupted"] is True
+    assert report["run"]["signal"] == "SIGHUP"
+    assert 0 < len(report["cases"]) < 1600
+
+
+def test_sighup_during_record_keeps_the_cases_recorded(tmp_path):
+    from parity.archive import Archive
+
+    target = tmp_path / "tf.npz"
+    proc = ParityProcess(["record", "--ops", "conv3d_same", "--examples", "200", "--out",
+                          str(target)], text=True)
+    out, err = _hang_up_after_progress(proc, seconds=1.0)
+    assert proc.returncode == 129, (out, err[-2000:])
+    partial = Archive(target)
+    assert partial.complete is False and 0 < len(partial.plan) < 600
+
+
+def test_sighup_during_audit_leaves_the_audit_report(tmp_path):
+    proc = ParityProcess(["audit", "conv2d_same", "parity.ports:conv2d_same", "--examples", "3000",
+                          "--out", str(tmp_path)], text=True)
+    out, err = _hang_up_after_progress(proc, seconds=0.5)
+    assert proc.returncode == 129, (out, err[-2000:])
+    report = load_report(tmp_path / "latest.json")
+    assert report["complete"] is False and report["run"]["signal"] == "SIGHUP"
+    assert report["run"]["command"] == "audit" and 0 < len(report["cases"]) < 3000
+
+
+def test_sighup_outside_the_case_loop_is_an_interruption_with_its_own_code():
+    import parity.cli
+    from parity import signals
+
+    signals.forget()
+    before = signal.getsignal(signal.SIGHUP)
+    with pytest.raises(KeyboardInterrupt):
+        with parity.cli._sigterm_interrupts():
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(5)
+    assert signal.getsignal(signal.SIGHUP) == before and signals.exit_code() == 129
+    signals.forget()
