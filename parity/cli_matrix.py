@@ -18,7 +18,8 @@ def add_arguments(p) -> None:
     p.add_argument("--profile", choices=sorted(EXAMPLES),
                    help="the plan's profile (without --reference; default: dev)")
     p.add_argument("--seed", type=int, help="default 0 (without --reference)")
-    p.add_argument("--settings", help=f"comma-separated, from {', '.join(SETTINGS)} (default: "
+    p.add_argument("--settings", help=f"comma-separated, from {', '.join(SETTINGS)}, or cpu-isa "
+                   "(oneDNN off and every ISA level this CPU reaches; these re-run TF) (default: "
                    "cpu, and the CUDA ones where torch sees CUDA)")
     p.add_argument("--repeats", type=int, default=2,
                    help="runs per setting, compared bitwise (default 2)")
@@ -30,15 +31,31 @@ def _progress(text: str) -> None:
     print(f"parity matrix: {text}", file=sys.stderr, flush=True)
 
 
-def _settings(text: str | None) -> list[str]:
-    from parity.backends import BackendUnavailable, torch as B
+def _settings(text: str | None, reference: bool) -> list[str]:
+    from parity.backends import BackendUnavailable, missing, torch as B
     from parity.cli import BadInput, _names
-    from parity.matrix import SETTINGS, default_settings
+    from parity.matrix import CPU_KERNEL_SETTINGS, SETTINGS, default_settings, reachable
 
     chosen = None if text is None else _names(text, "--settings")
+    if chosen is not None and "cpu-isa" in chosen:
+        i = chosen.index("cpu-isa")
+        chosen[i:i + 1] = [s for s in CPU_KERNEL_SETTINGS if s not in chosen and reachable(s)]
     unknown = [s for s in chosen or [] if s not in SETTINGS]
     if unknown:
-        raise BadInput(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
+        raise BadInput(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}, "
+                       "cpu-isa")
+    kernels = [s for s in chosen or [] if s in CPU_KERNEL_SETTINGS]
+    if kernels and reference:
+        raise BadInput(f"{', '.join(kernels)} re-run TensorFlow under other CPU kernels: they "
+                       "cannot use --reference")
+    if kernels and missing(("tensorflow",)):
+        raise BadInput(f"{', '.join(kernels)} need TensorFlow, which is not importable here")
+    beyond = [s for s in kernels if not reachable(s)]
+    if beyond:
+        from parity.onednn import dispatched
+
+        best = dispatched()["isa"] or "nothing (oneDNN is off)"
+        raise BadInput(f"{', '.join(beyond)}: this CPU's oneDNN reaches {best} at most")
     try:
         torch = B.torch()
     except BackendUnavailable as e:
@@ -69,22 +86,31 @@ def cmd_matrix(args) -> int:
     if args.reference and plan_flags:
         raise BadInput(f"{' '.join(plan_flags[::2])} cannot be used with --reference: the "
                        "archive fixes the cases")
-    settings = _settings(args.settings)
+    settings = _settings(args.settings, bool(args.reference))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    plan = (plan_flags or ["--profile", "dev"]) if not args.reference else []
+    archive, reports, interrupted = None, {}, False
     try:
         if args.reference:
             archive = Path(args.reference)
-        else:
-            archive = matrix.record(out, (plan_flags or ["--profile", "dev"]) + select_flags,
-                                    _progress)
-            select_flags = []
-        reports = matrix.run_settings(archive, settings, args.repeats, out, select_flags,
-                                      _progress)
+        elif any(matrix.SETTINGS[s].get("env") is None for s in settings):
+            archive = matrix.record(out, plan + select_flags, _progress)
+        matrix.run_settings(archive, settings, args.repeats, out, select_flags, _progress,
+                            plan_flags=plan, reports=reports)
     except matrix.MatrixFailed as e:
         print(f"parity: error: {e}", file=sys.stderr)
         return e.code
+    except KeyboardInterrupt:  # the runs finished so far make a matrix, marked incomplete
+        interrupted = True
+        if not reports:
+            raise
     result = matrix.build(archive, reports, out)
+    if interrupted:
+        from parity import signals
+
+        result["complete"], result["interrupted"] = False, True
+        result["signal"] = signals.received()
     try:
         json_path, html_path = matrix.write(result, out)
     except OSError as e:
@@ -92,9 +118,32 @@ def cmd_matrix(args) -> int:
     for op in result["ops"]:
         row = result["cells"][op]
         print(f"{op:24} " + "  ".join(f"{s}: {_short(row[s])}" for s in row))
-    print(f"{len(result['ops'])} ops x {len(settings)} settings, {result['unexpected']} "
+    _print_entries(result)
+    print(f"{len(result['ops'])} ops x {len(result['settings'])} settings, {result['unexpected']} "
           f"unexpected; matrix: {json_path} ({html_path.name})")
+    if interrupted:
+        from parity import signals
+
+        print("interrupted: the matrix holds the runs finished so far (complete: false)")
+        return signals.exit_code()
     return EXIT_DIVERGENCE if result["unexpected"] or not result["complete"] else EXIT_OK
+
+
+def _print_entries(result: dict) -> None:
+    """The registry entries x the settings of TF's CPU kernels: reproduced/exercised cases."""
+    from parity.matrix import CPU_KERNEL_SETTINGS
+
+    names = [s["name"] for s in result["settings"]
+             if s["name"] in CPU_KERNEL_SETTINGS or s["name"] == "cpu"]
+    if not any(n in CPU_KERNEL_SETTINGS for n in names):
+        return
+    print("registry entries, reproduced/exercised cases per setting (isa: "
+          + ", ".join(f"{s['name']}={s.get('isa') or '-'}" for s in result["settings"]
+                      if s["name"] in names) + ")")
+    for entry, row in result["entries"].items():
+        cells = [f"{row[n]['reproduced']}/{row[n]['exercised']}" if n in row else "-"
+                 for n in names]
+        print(f"  {entry:56} " + " ".join(f"{c:>9}" for c in cells))
 
 
 def _short(cell: dict) -> str:

@@ -43,9 +43,12 @@ USER_ENV = "PARITY_DIVERGENCES"
 (``--divergences FILE``)."""
 EXPLAINABLE = ("fail", "rejected_tf", "rejected_torch", "rejected_both")
 JUDGES = ("tf", "reference")
-ENVIRONMENT_NAMES = {"onednn", "cpu", "device", "tf32", "deterministic", "platform", "machine",
-                     "torch", "tensorflow", "keras", "cuda", "cudnn"}
-"""What an entry's ``environment`` predicate may name: ``parity.environment.facts()``."""
+ENVIRONMENT_NAMES = {"onednn", "isa", "onednn_dtypes", "cpu", "device", "tf32", "deterministic", "platform", "machine",
+                     "torch", "tensorflow", "keras", "cuda", "cudnn", "dtype"}
+"""What an entry's ``environment`` predicate may name: ``parity.environment.facts()``, and the
+case's ``dtype`` (TF's oneDNN kernels exist for some dtypes only: ``not onednn or dtype in
+('float16', 'float64')``)."""
+ALL_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
 class RegistryError(ValueError):
@@ -89,23 +92,37 @@ class Divergence:
             raise RegistryError(f"divergence {self.id}: judge = 'reference' needs the outputs "
                                 "TF gets wrong and statuses = ['fail']")
 
-    def in_environment(self, recorded: dict | None = None) -> bool:
+    def in_environment(self, recorded: dict | None = None, dtype: str | None = None) -> bool:
         """Whether the entry applies on this machine, or where ``recorded`` facts were taken
-        (a report's ``environment.facts``)."""
+        (a report's ``environment.facts``), to cases of ``dtype`` (None: of some dtype)."""
+        return bool(self.environment_dtypes(recorded) & ({dtype} if dtype else set(ALL_DTYPES)))
+
+    def environment_dtypes(self, recorded: dict | None = None) -> set[str]:
+        """The dtypes of the entry's cases it applies to under these facts (this machine's, or
+        ``recorded``)."""
+        dtypes = set(self.dtypes or ALL_DTYPES)
         if self.environment == "True":
-            return True
+            return dtypes
         from parity.environment import facts
 
+        known = facts() if recorded is None else recorded
         try:
-            return bool(self._env_predicate(facts() if recorded is None else recorded))
+            return {d for d in sorted(dtypes) if self._env_predicate(dict(known, dtype=d))}
         except Exception as e:
             raise RegistryError(f"divergence {self.id}: environment {self.environment!r} failed: "
                                 f"{type(e).__name__}: {e}") from None
 
     def in_scope(self, op: str, variant: str, config: dict) -> bool:
-        if op not in self.ops or (self.variants and variant not in self.variants):
+        """Whether the case is in the entry's scope on this machine (its environment included)."""
+        if not self.in_config_scope(op, variant, config):
             return False
-        if not self._in_env():
+        applies = self._in_env()
+        return bool(applies) and (config.get("dtype") is None or config["dtype"] in applies)
+
+    def in_config_scope(self, op: str, variant: str, config: dict) -> bool:
+        """Whether the case is in the entry's scope on some machine: op, variant, dtype and the
+        ``when`` predicate, leaving the ``environment`` out."""
+        if op not in self.ops or (self.variants and variant not in self.variants):
             return False
         if self.dtypes and config.get("dtype") not in self.dtypes:
             return False
@@ -115,9 +132,9 @@ class Divergence:
             raise RegistryError(f"divergence {self.id}: predicate {self.when!r} failed on "
                                 f"{op}: {type(e).__name__}: {e}") from None
 
-    def _in_env(self) -> bool:
+    def _in_env(self) -> set[str]:
         if not hasattr(self, "_env_cache"):
-            self._env_cache = self.in_environment()
+            self._env_cache = self.environment_dtypes()
         return self._env_cache
 
     def summary(self) -> dict:

@@ -9,6 +9,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from parity.onednn import VARIABLES as ONEDNN_VARIABLES
+
 PACKAGES = ("numpy", "scipy", "hypothesis", "torch", "tensorflow-cpu", "tensorflow", "keras",
             "ml_dtypes", "jsonschema")
 
@@ -29,6 +31,12 @@ def git_commit() -> str | None:
         return None
 
 
+def _onednn_record() -> dict:
+    from parity import onednn
+
+    return onednn.dispatched()
+
+
 def collect(threads: dict | None = None, device: str | None = None) -> dict:
     """The report's ``environment`` block. ``threads`` comes from the backends that ran."""
     from parity.device import requested
@@ -43,38 +51,45 @@ def collect(threads: dict | None = None, device: str | None = None) -> dict:
         "device": device,
         "numerics": numerics(),
         "threads": threads or {},
-        "env": {k: os.environ[k] for k in ("PARITY_THREADS", "OMP_NUM_THREADS",
-                                           "TF_ENABLE_ONEDNN_OPTS") if k in os.environ},
+        "env": {k: os.environ[k] for k in ("PARITY_THREADS", "OMP_NUM_THREADS", *ONEDNN_VARIABLES)
+                if k in os.environ},
+        "onednn": _onednn_record(),
         "git_commit": git_commit(),
         "argv": sys.argv[1:],
         "facts": {k: sorted(v) if isinstance(v, frozenset) else v for k, v in facts().items()},
     }
 
 
-CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_fp16", "asimd",
-             "sve")
+CPU_FLAGS = ("avx2", "avx512f", "avx512bw", "avx_ne_convert", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "amx_tile",
+             "amx_int8", "amx_bf16", "amx_fp16", "asimd", "sve")
 """The CPU features that pick framework kernels (oneDNN's ISA), as ``/proc/cpuinfo`` names them."""
 
 
 def facts() -> dict:
     """What registry entries may be scoped by (their ``environment`` predicate):
-    ``onednn`` (TensorFlow's oneDNN kernels on: its default on x86-64 Linux unless
-    ``TF_ENABLE_ONEDNN_OPTS=0``), ``cpu`` (the ``CPU_FLAGS`` this CPU has), ``device``, ``tf32``
-    (``--tf32``: default, on or off) and ``deterministic`` (``--deterministic``), ``platform``
-    (``sys.platform``) and ``machine``, the installed ``torch``, ``tensorflow`` and ``keras``
-    versions (``""`` where absent; test them with ``version_in(torch, '<2.12')``), and
-    ``cuda``/``cudnn``, the versions torch was built with and runs (``""`` before torch is
-    loaded, or without CUDA).
+    ``onednn`` (TensorFlow's oneDNN kernels on, as TF itself answers: by default only on CPUs with
+    AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX, and never with ``TF_ENABLE_ONEDNN_OPTS=0``),
+    ``isa`` (the ISA oneDNN dispatches to, e.g. ``'avx2'``, ``'avx512_core_vnni'``, capped by
+    ``ONEDNN_MAX_CPU_ISA``; ``''`` with oneDNN off; ``parity.onednn``), ``onednn_dtypes`` (the
+    dtypes TF gives oneDNN: float32, bfloat16 on AVX-512 CPUs, float16 on AVX512_FP16 ones;
+    TF keeps the others on its own kernels), ``cpu`` (the
+    ``CPU_FLAGS`` this CPU has), ``device``, ``tf32`` (``--tf32``: default, on or off) and
+    ``deterministic`` (``--deterministic``), ``platform`` (``sys.platform``) and ``machine``, the
+    installed ``torch``, ``tensorflow`` and ``keras`` versions (``""`` where absent; test them
+    with ``version_in(torch, '<2.12')``), and ``cuda``/``cudnn``, the versions torch was built
+    with and runs (``""`` before torch is loaded, or without CUDA).
 
     >>> sorted(facts())  # doctest: +NORMALIZE_WHITESPACE
-    ['cpu', 'cuda', 'cudnn', 'deterministic', 'device', 'keras', 'machine', 'onednn',
-     'platform', 'tensorflow', 'tf32', 'torch']
+    ['cpu', 'cuda', 'cudnn', 'deterministic', 'device', 'isa', 'keras', 'machine', 'onednn',
+     'onednn_dtypes', 'platform', 'tensorflow', 'tf32', 'torch']
     """
+    from parity import onednn
     from parity.device import requested
 
-    x86 = platform.machine().lower() in ("x86_64", "amd64")
     chosen = requested()
-    return {"onednn": x86 and os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0",
+    tf_kernels = onednn.dispatched()
+    return {"onednn": bool(tf_kernels["enabled"]), "isa": tf_kernels["isa"],
+            "onednn_dtypes": onednn.dtypes(bool(tf_kernels["enabled"])),
             "cpu": _cpu_flags(), "device": chosen["device"], "tf32": chosen["tf32"],
             "deterministic": chosen["deterministic"], "platform": sys.platform,
             "machine": platform.machine().lower(),
@@ -100,14 +115,9 @@ def _cuda() -> dict:
 @functools.cache
 def _cpu_flags() -> frozenset:
     """The ``CPU_FLAGS`` in ``/proc/cpuinfo`` (read once; empty where there is none)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("flags", "Features")):
-                flags = set(line.split(":", 1)[1].split())
-                return frozenset(f for f in CPU_FLAGS if f in flags)
-    except OSError:
-        pass
-    return frozenset()
+    from parity.onednn import cpu_flags
+
+    return frozenset(f for f in CPU_FLAGS if f in cpu_flags())
 
 
 def numerics() -> dict:

@@ -18,12 +18,24 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from parity.onednn import LEVELS
+
 SETTINGS = {
     "cpu": {"device": "cpu", "tf32": "default", "deterministic": False},
     "cuda-tf32-off": {"device": "cuda", "tf32": "off", "deterministic": False},
     "cuda-tf32-on": {"device": "cuda", "tf32": "on", "deterministic": False},
     "cuda-deterministic": {"device": "cuda", "tf32": "default", "deterministic": True},
+    "cpu-onednn-off": {"device": "cpu", "tf32": "default", "deterministic": False,
+                       "env": {"TF_ENABLE_ONEDNN_OPTS": "0"}},
+    **{f"cpu-isa-{level}": {"device": "cpu", "tf32": "default", "deterministic": False,
+                            "env": {"TF_ENABLE_ONEDNN_OPTS": "1",
+                                    "ONEDNN_MAX_CPU_ISA": level.upper()}}
+       for level in LEVELS},
 }
+"""``env``: a setting that changes TF's CPU kernels (oneDNN off, or capped at one ISA level, as
+an older CPU has it); TF is run again under it, in a fresh process, so it needs TensorFlow and
+takes no ``--reference``. ``cpu-isa`` names every such level this machine reaches, and oneDNN off."""
+CPU_KERNEL_SETTINGS = [n for n, s in SETTINGS.items() if "env" in s]
 MATRIX_VERSION = 1
 AGREEING = ("pass", "tf32")
 
@@ -37,8 +49,30 @@ class MatrixFailed(Exception):
 
 
 def default_settings(cuda: bool) -> list[str]:
-    """Every setting this machine can run: ``cpu``, and the CUDA ones where CUDA is."""
-    return [n for n, s in SETTINGS.items() if cuda or s["device"] == "cpu"]
+    """Every device setting this machine can run: ``cpu``, and the CUDA ones where CUDA is
+    (the settings of TF's CPU kernels only when named: they re-run TF)."""
+    return [n for n, s in SETTINGS.items() if "env" not in s and (cuda or s["device"] == "cpu")]
+
+
+def reached_isa(setting: str) -> str:
+    """The ISA oneDNN dispatches to under ``setting``'s variables (measured by a child TF,
+    ``parity.onednn``; cached), ``""`` where oneDNN is off."""
+    import os
+    from unittest import mock
+
+    from parity import onednn
+
+    with mock.patch.dict(os.environ, SETTINGS[setting].get("env", {})):
+        return onednn.dispatched()["isa"]
+
+
+def reachable(setting: str) -> bool:
+    """Whether this machine's oneDNN runs at ``setting``'s level (a cap above the CPU's best
+    ISA is the CPU's best: that level is not reached here)."""
+    env = SETTINGS[setting].get("env", {})
+    if "ONEDNN_MAX_CPU_ISA" not in env:
+        return True
+    return reached_isa(setting) == env["ONEDNN_MAX_CPU_ISA"].lower()
 
 
 def run_flags(setting: str) -> list[str]:
@@ -71,21 +105,68 @@ def record(out_dir: Path, plan_flags: list[str], progress=None) -> Path:
     return archive
 
 
-def run_settings(archive: Path, settings: list[str], repeats: int, out_dir: Path,
-                 select_flags: list[str], progress=None) -> dict[str, list[Path]]:
-    """Each setting ``repeats`` times against ``archive``: {setting: [report paths]}."""
-    reports: dict[str, list[Path]] = {}
+def _fresh_child(argv: list[str], env: dict, what: str, log: Path) -> int:
+    """``parity ARGV`` in a new interpreter with ``env`` added (TF reads its oneDNN variables
+    when it loads: a fork of the preloaded server would keep the parent's kernels)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "parity", *argv], stdout=out,
+                                stderr=subprocess.STDOUT, env={**os.environ, **env},
+                                start_new_session=True)
+        try:
+            code = proc.wait()
+        except BaseException:  # interrupted: the child and its workers end with the matrix
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+    if code not in (0, 1):
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        raise MatrixFailed(f"{what} exited {code}: {lines[-1] if lines else '(no output)'} "
+                           f"(log: {log})", code)
+    return code
+
+
+def run_settings(archive: Path | None, settings: list[str], repeats: int, out_dir: Path,
+                 select_flags: list[str], progress=None,
+                 plan_flags: list[str] = (), reports: dict | None = None) -> dict[str, list[Path]]:
+    """Each setting ``repeats`` times: {setting: [report paths]} (filled in ``reports`` as the
+    runs finish, so an interrupted matrix keeps them). Device settings run torch against
+    ``archive``; the settings of TF's CPU kernels run both frameworks afresh on the plan
+    (``plan_flags`` + ``select_flags``)."""
+    reports = {} if reports is None else reports
     for setting in settings:
         for r in range(1, repeats + 1):
             where = out_dir / f"{setting}-{r}"
             if progress:
                 progress(f"{setting}, run {r} of {repeats}")
             where.mkdir(parents=True, exist_ok=True)
-            _child(["run", "--reference", str(archive), "--digests", "--out", str(where),
-                    *run_flags(setting), *select_flags], f"the {setting} run {r}",
-                   where / "run.log")
+            env = SETTINGS[setting].get("env")
+            if env is not None:
+                _fresh_child(["run", "--digests", "--out", str(where), *run_flags(setting),
+                              *plan_flags, *select_flags], env, f"the {setting} run {r}",
+                             where / "run.log")
+            else:
+                _child(["run", "--reference", str(archive), "--digests", "--out", str(where),
+                        *run_flags(setting), *select_flags], f"the {setting} run {r}",
+                       where / "run.log")
             reports.setdefault(setting, []).append(where / "latest.json")
     return reports
+
+
+def entries(loaded: dict[str, list[dict]]) -> dict[str, dict]:
+    """Per registry entry and setting, from each setting's first run: the cases that exercised
+    it and those that reproduced it (the entry x setting table of TF's CPU kernels)."""
+    out: dict[str, dict] = {}
+    for setting, runs in loaded.items():
+        for d in runs[0].get("divergences", []):
+            if d.get("exercised") or d.get("reproduced"):
+                out.setdefault(d["id"], {})[setting] = {"exercised": d["exercised"],
+                                                        "reproduced": d["reproduced"]}
+    return dict(sorted(out.items()))
 
 
 def _digests(case: dict) -> dict[str, str]:
@@ -143,12 +224,14 @@ def build(archive: Path, reports: dict[str, list[Path]], out_dir: Path) -> dict:
     for s, runs in loaded.items():
         env = runs[0]["environment"]
         settings.append({"name": s, **SETTINGS[s],
+                         "onednn": (env.get("facts") or {}).get("onednn"),
+                         "isa": (env.get("facts") or {}).get("isa"),
                          "reports": [str(p.relative_to(out_dir)) for p in reports[s]],
                          "complete": all(r["complete"] for r in runs),
                          "numerics": env.get("numerics", {}), "packages": env.get("packages", {})})
     cells = {op: {s: cell(runs, op) for s, runs in loaded.items()} for op in ops}
-    return {"matrix_version": MATRIX_VERSION, "archive": str(archive), "settings": settings,
-            "ops": ops, "cells": cells,
+    return {"matrix_version": MATRIX_VERSION, "archive": str(archive) if archive else None,
+            "settings": settings, "ops": ops, "cells": cells, "entries": entries(loaded),
             "unexpected": sum(c["unexpected"] for row in cells.values() for c in row.values()),
             "complete": all(s["complete"] for s in settings)}
 

@@ -103,9 +103,15 @@ def _applies(entry, facts: dict) -> str:
     from parity.divergences import RegistryError
 
     try:
-        return "applies" if entry.in_environment(facts) else "does not apply"
+        dtypes = entry.environment_dtypes(facts)
     except RegistryError:  # a fact this report does not record
         return "unknown"
+    if not dtypes:
+        return "does not apply"
+    whole = set(entry.dtypes) if entry.dtypes else None
+    if whole is None and len(dtypes) == 4 or dtypes == whole:
+        return "applies"
+    return f"applies to {', '.join(sorted(dtypes))}"
 
 
 def environment_differences(before: dict, after: dict) -> list[str]:
