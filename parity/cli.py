@@ -28,7 +28,8 @@ from parity.outputs import OutputError, check_dir, check_file
 from parity.report import ReportError, WriteFailed
 from parity.text import printable
 
-EXIT_OK, EXIT_DIVERGENCE, EXIT_BAD_INPUT, EXIT_NOT_WRITTEN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_DIVERGENCE, EXIT_BAD_INPUT, EXIT_NOT_WRITTEN = 0, 1, 2, 3
+EXIT_INTERRUPTED = signals.EXIT_INTERRUPTED
 EXIT_CLOSED_PIPE = 141  # as a shell reports a command its SIGPIPE ended
 MAX_EXAMPLES = 100_000
 """The most configs ``--examples`` may ask per op (``explore`` draws 5,000)."""
