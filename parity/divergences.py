@@ -26,6 +26,10 @@ wrong side for those outputs: in scope the float64 reference judges them (for ev
 audited candidates included), and the entry explains a case only where TF disagreed with a
 torch side that the reference accepted. So no entry can excuse a candidate that is wrong
 against the reference.
+
+No entry excuses parity's own port either: on the ``port`` variants (``OWN_VARIANTS``) an entry
+judged by TF cannot explain an output on which the port is the side farther from the reference
+(``torch_farther``); the case stays a ``fail`` and names the entry it was refused.
 """
 from __future__ import annotations
 
@@ -49,6 +53,8 @@ ENVIRONMENT_NAMES = {"onednn", "isa", "onednn_dtypes", "cpu", "device", "tf32", 
 case's ``dtype`` (TF's oneDNN kernels exist for some dtypes only: ``not onednn or dtype in
 ('float16', 'float64')``)."""
 ALL_DTYPES = ("float16", "bfloat16", "float32", "float64")
+OWN_VARIANTS = ("port",)
+"""Variants whose torch side is ``parity.ports``: what no entry may excuse."""
 
 
 class RegistryError(ValueError):
@@ -174,7 +180,8 @@ class Registry:
                 and e.in_scope(op, variant, config) for o in e.outputs}
 
     def classify(self, op: str, variant: str, config: dict, status: str,
-                 failed: set[str] = frozenset(), tf_disagreed: set[str] = frozenset()) -> str | None:
+                 failed: set[str] = frozenset(), tf_disagreed: set[str] = frozenset(),
+                 torch_farther: set[str] = frozenset()) -> str | None:
         """Count scope hits and reproductions; return the first entry that explains ``status``.
 
         For a ``fail``: ``failed`` are the outputs that failed against their judge (TF, or the
@@ -182,7 +189,10 @@ class Registry:
         torch side the reference accepted. The fail is explained only when entries judged by
         TF cover every failed output and entries judged by the reference every disagreement;
         otherwise no entry is returned (the entries that matched still count as reproduced).
+        On ``OWN_VARIANTS``, the failed outputs in ``torch_farther`` are left to no entry.
         """
+        if variant in OWN_VARIANTS:
+            failed = set(failed) - set(torch_farther)
         found, covered = None, set()
         for e in self.entries:
             # a case exercises an entry when it could have shown it: in scope, and either
@@ -206,9 +216,20 @@ class Registry:
                 found = found or e.id
         if status == "fail":
             needed = {("reference", o) for o in tf_disagreed} | {("tf", o) for o in failed}
+            if variant in OWN_VARIANTS and torch_farther:
+                return None
             if not needed or not needed <= covered:
                 return None
         return found
+
+    def refused(self, op: str, variant: str, config: dict, torch_farther: set[str]) -> list[str]:
+        """The TF-judged entries that name a failed output on which parity's port is farther
+        from the reference (``OWN_VARIANTS``): entries that would have excused the port."""
+        if variant not in OWN_VARIANTS or not torch_farther:
+            return []
+        return [e.id for e in self.entries if e.judge == "tf" and "fail" in e.statuses
+                and e.in_scope(op, variant, config)
+                and (not e.outputs or set(e.outputs) & set(torch_farther))]
 
     def get(self, divergence_id: str) -> Divergence | None:
         return next((e for e in self.entries if e.id == divergence_id), None)

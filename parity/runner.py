@@ -18,7 +18,8 @@ from parity import registry
 from parity.backends import BackendUnavailable
 import numpy as np
 
-from parity.tolerance import judged_by_reference, judged_by_tf, problem_outputs, widen_to_tf32
+from parity.tolerance import (judged_by_reference, judged_by_tf, problem_outputs, torch_farther,
+                              widen_to_tf32)
 from parity.config import ConfigError
 from parity.device import digests_requested, tf32_bounds
 from parity.divergences import Registry, RegistryError
@@ -122,7 +123,7 @@ def recount(divergences: Registry, records: list[dict]) -> None:
         try:
             divergences.classify(rec["op"], rec["variant"],
                                  divergence_scope(rec["op"], rec["config"]), raw,
-                                 *problem_outputs(rec["outputs"]))
+                                 *problem_outputs(rec["outputs"]), torch_farther(rec["outputs"]))
         except (ConfigError, registry.UnknownOp, RegistryError):
             continue
 
@@ -201,11 +202,17 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
     except Exception as e:  # harness fault: recorded, the run goes on
         rec["error"] = f"harness: {one_line(e)}"
     if divergences is not None and rec["status"] != "error":
+        farther = torch_farther(rec["outputs"]) if rec["status"] == "fail" else set()
         try:
             rec["divergence"] = divergences.classify(op_name, variant, scope, rec["status"],
-                                                     *problem_outputs(rec["outputs"]))
+                                                     *problem_outputs(rec["outputs"]), farther)
+            refused = divergences.refused(op_name, variant, scope, farther)
         except RegistryError as e:  # a broken registry entry is reported, not raised
-            rec["status"], rec["error"] = "error", str(e)
+            rec["status"], rec["error"], refused = "error", str(e), []
+        if refused:
+            rec.setdefault("warnings", {})["registry"] = [
+                f"{', '.join(refused)} would explain {', '.join(sorted(farther))}, but the port "
+                "is the side farther from the float64 reference: no entry excuses parity.ports"]
         if rec["divergence"] and rec["status"] == "fail":
             rec["status"] = "known_divergence"
     rec["duration_s"] = round(time.perf_counter() - start, 6)

@@ -208,6 +208,14 @@ def problem_outputs(outputs: dict) -> tuple[set[str], set[str]]:
     return failed, disagreed
 
 
+def torch_farther(outputs: dict) -> set[str]:
+    """Failed outputs on which the torch side is the one farther from the float64 reference
+    (judged by the reference and failed, or farther than TF): where the torch side is
+    ``parity.ports``, no registry entry may explain them."""
+    return {n for n, m in outputs.items() if output_failed(m)
+            and (m.get("judge") == "reference" or m.get("farther") == "torch")}
+
+
 def widen_to_tf32(metrics: dict, tensor_cores: bool) -> dict:
     """A float32 output judged where CUDA may compute in TF32: its ratio against the TF32 bound
     (``bound_ratio_tf32``), and, for an output computed by convolution or matmul kernels

@@ -108,15 +108,23 @@ def l2_native(x, dim, eps):
 
 @np.errstate(all="ignore")
 def l2_reference(c: L2Config, inp: dict) -> tuple[dict, dict]:
+    """TF's formula in float64, scaled by each vector's largest magnitude ``m`` so that no
+    square overflows or underflows (the ``huge`` float64 fill squares past float64's range):
+    ``s = m**2 * t`` with ``t = sum((x / m)**2)`` in ``[1, n]``, ``r = rsqrt(max(s, eps))``."""
     x, dy = inp["x"], inp["dy"]
-    s = np.sum(x * x, axis=c.axis, keepdims=True)
-    clamped = s < c.epsilon
-    r = 1.0 / np.sqrt(np.maximum(s, c.epsilon))
-    y = x * r
-    proj = np.sum(x * dy, axis=c.axis, keepdims=True)
-    dx = np.where(clamped, dy * r, dy * r - x * proj * r ** 3)
+    m = np.max(np.abs(x), axis=c.axis, keepdims=True)
+    m = np.where(m > 0, m, 1.0)   # a zero vector: any scale
+    xs = x / m
+    t = np.sum(xs * xs, axis=c.axis, keepdims=True)
+    clamped = m * np.sqrt(t) < math.sqrt(c.epsilon)   # s < epsilon
+    # r = 1 / sqrt(max(s, eps)) as r_scaled / m, and r**3 * x as r_scaled**3 * xs / m
+    rs = np.where(clamped, m / math.sqrt(c.epsilon) if c.epsilon > 0 else np.inf, 1 / np.sqrt(t))
+    y = xs * rs
+    proj = np.sum(xs * dy, axis=c.axis, keepdims=True)
+    dx = np.where(clamped, dy * rs / m, (dy * rs - xs * proj * rs ** 3) / m)
     n = math.prod(c.shape[a] for a in c.axis)
-    mag_dx = np.abs(dy) * r + np.abs(x) * np.sum(np.abs(x * dy), axis=c.axis, keepdims=True) * r ** 3
+    mag_dx = (np.abs(dy) * rs + np.abs(xs) * np.sum(np.abs(xs * dy), axis=c.axis, keepdims=True)
+              * rs ** 3) / m
     return {"y": y, "dx": dx}, {"y": rounding_bound(np.abs(y), n + 3, c.dtype),
                                 "dx": rounding_bound(mag_dx, n + 3, c.dtype)}
 
@@ -214,13 +222,16 @@ def ws_math(w, dy, eps, absolute: bool = False):
     cen = w - w.mean(axis=axes, keepdims=True)
     sigma = np.sqrt((cen * cen).mean(axis=axes, keepdims=True))
     g = 1.0 / (sigma + eps)
+    # the path through sigma(c), (c / sigma) * sum(dy * c) / n: at a constant channel
+    # (sigma = 0, c = 0) its limit is 0 (|c|**2 / sigma -> 0), not sqrt'(0) * 0 = NaN
+    through_sigma = np.where(sigma > 0, g * g / (n * np.where(sigma > 0, sigma, 1.0)), 0.0)
     if absolute:
         y = (np.abs(w) + np.abs(w).mean(axis=axes, keepdims=True)) * g + np.abs(cen * g)
         dc = np.abs(dy) * g + np.abs(cen) * np.sum(np.abs(dy * cen), axis=axes,
-                                                   keepdims=True) * g * g / (n * sigma)
+                                                   keepdims=True) * through_sigma
         return y, dc + dc.mean(axis=axes, keepdims=True)
     # d/dw of sum(dy * y): through c (centering) and through sigma(c)
-    dc = dy * g - cen * np.sum(dy * cen, axis=axes, keepdims=True) * g * g / (n * sigma)
+    dc = dy * g - cen * np.sum(dy * cen, axis=axes, keepdims=True) * through_sigma
     return cen * g, dc - dc.mean(axis=axes, keepdims=True)
 
 
