@@ -56,12 +56,14 @@ test: $(STAMP) browser
 	PARITY_THREADS=1 HYPOTHESIS_PROFILE=ci $(PY) -m pytest -n $(WORKERS) -q
 
 ## make bench: harness/bare throughput ratio; scaling over workers and cost per op family;
-## false-alarm rate of the init comparisons; one MobileNetV2 model comparison
+## false-alarm rate of the init comparisons; one MobileNetV2 model comparison; compare and html
+## of two 200,000-case reports (seconds, peak memory)
 bench: $(STAMP)
 	PARITY_THREADS=1 $(PY) benchmarks/throughput.py --threads-scan
 	PARITY_THREADS=1 $(PY) benchmarks/scaling.py
 	PARITY_THREADS=1 $(PY) benchmarks/init_false_alarm.py
 	$(PY) benchmarks/model.py
+	$(PY) benchmarks/big_report.py
 
 ## make docs: docs/divergences.md from the registry, docs/ops.md from the op declarations
 ## (a test fails when either is stale)

@@ -27,6 +27,7 @@ Example (a sweep, an audit of a shipped port and of a wrong one, a comparison):
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,19 +185,27 @@ def compare(baseline, current, *, fail_on: str | None = None) -> Changes:
     from parity import regress
     from parity.cli import BadInput
 
-    def data(r):
+    def briefed(r):
+        """(head, brief of the cases, name); a file is read one case at a time."""
         if isinstance(r, Report):
-            return r.data, r.path
+            return r.data, regress.brief(r.data["cases"]), r.path
         if isinstance(r, dict):
-            return r, "(in memory)"
-        return Report.load(r).data, r
+            return r, regress.brief(r["cases"]), "(in memory)"
+        return (*regress.brief_file(r), r)
 
     try:  # the thresholds first: a bad --fail-on is refused before any report is read
         thresholds = regress.parse_fail_on(fail_on or regress.DEFAULT_FAIL_ON)
     except regress.BadThreshold as e:
         raise BadInput(str(e)) from None
-    (b, b_path), (c, c_path) = data(baseline), data(current)
-    cmp = regress.compare_reports(b, c, thresholds)
+    files = not isinstance(baseline, (Report, dict)) and not isinstance(current, (Report, dict))
+    if files and (os.cpu_count() or 1) > 1:   # the two files read side by side
+        from parity.report.stream import side_by_side
+
+        (b, b_brief), (c, c_brief) = side_by_side(regress.brief_file, baseline, current)
+        b_path, c_path = baseline, current
+    else:
+        (b, b_brief, b_path), (c, c_brief, c_path) = briefed(baseline), briefed(current)
+    cmp = regress.compare_briefs(b, b_brief, c, c_brief, thresholds)
     return Changes(cmp, regress.render(cmp, b_path, c_path))
 
 

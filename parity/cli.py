@@ -439,12 +439,13 @@ def cmd_compare(args) -> int:
 
 
 def cmd_html(args) -> int:
-    from parity.report import load_report
     from parity.report.html import write_html
+    from parity.report.stream import open_report
 
     out = args.output or str(Path(args.report).with_suffix(".html"))
     check_file(out, "-o", inputs=[args.report])
-    print(f"wrote {write_html(load_report(args.report), out)}")
+    report = open_report(args.report)   # its cases read one at a time
+    print(f"wrote {write_html(report.head, out, report.cases(), report.check_whole)}")
     return EXIT_OK
 
 

@@ -138,47 +138,84 @@ def _grew(name: str, output: str, b: dict, c: dict, factor: float) -> str | None
 
 
 def compare_reports(baseline: dict, current: dict, fail_on: dict) -> Comparison:
+    """Two reports held whole."""
+    return compare_briefs(baseline, brief(baseline["cases"]), current, brief(current["cases"]),
+                          fail_on)
+
+
+def brief(cases) -> dict[str, tuple]:
+    """Each case (from any iterable: ``parity.report.stream`` reads a file one case at a time)
+    by id, as what comparing needs of it and no more: its index, label, status, whether it is
+    unexpected, error, max_abs_diff, and per output (max_abs_diff, bound_ratio). 200,000 cases
+    take about 0.1 GiB this way."""
+    names: dict[str, str] = {}
+    out = {}
+    for i, c in enumerate(cases):
+        label = _label(c)
+        out[c["id"]] = (i, names.setdefault(label, label), names.setdefault(c["status"], c["status"]),
+                        unexpected(c), c.get("error"), c.get("max_abs_diff"),
+                        {names.setdefault(o, o): (m.get("max_abs_diff"), m.get("bound_ratio"))
+                         for o, m in c["outputs"].items()})
+    return out
+
+
+def brief_file(path) -> tuple[dict, dict[str, tuple]]:
+    """(head, ``brief`` of the cases) of a report file, read one case at a time."""
+    from parity.report.stream import open_report
+
+    report = open_report(path)
+    return report.head, brief(report.cases())
+
+
+def compare_briefs(baseline: dict, before: dict[str, tuple], current: dict,
+                   after: dict[str, tuple], fail_on: dict) -> Comparison:
+    """The comparison of two reports given as their heads and the ``brief`` of their cases.
+    The rows come out in the order of the baseline's cases, then the new cases in the current
+    report's order."""
     from parity.divergences import Registry
 
     cmp = Comparison()
     _environment(baseline.get("environment", {}), current.get("environment", {}), cmp)
     cmp.scopes = scope_changes(baseline.get("environment", {}), current.get("environment", {}),
                                Registry.load().entries)
-    before = {c["id"]: c for c in baseline["cases"]}
-    after = {c["id"]: c for c in current["cases"]}
-    for cid, b in before.items():
-        c = after.get(cid)
-        if c is None:
-            cmp.regressions.append(("missing", cid, f"{_label(b)} only in the baseline"))
+    total = len(before)
+    wanted = [m for m in METRICS if m in fail_on]
+    rows: list[tuple[int, bool, tuple[str, str, str]]] = []   # (order, regression?, row)
+    for cid, (j, label, status, is_unexpected, error, new, outputs) in after.items():
+        kept = before.get(cid)
+        if kept is None:  # new coverage that fails unexplained is a regression
+            what = f"{label} only in the current report: {status}"
+            rows.append((total + j, is_unexpected,
+                         ("new case failing" if is_unexpected else "new case", cid, what)))
             continue
+        index, _, b_status, b_unexpected, _, old, b_outputs = kept
         cmp.matched += 1
-        if c["status"] == "error" and b["status"] != "error":
-            cmp.regressions.append(("new error", cid, f"{_label(c)}: {c['error']}"))
-        elif unexpected(c) and not unexpected(b):
-            kind = "new rejection" if c["status"].startswith("rejected") else "new failure"
-            cmp.regressions.append((kind, cid, f"{_label(c)}: {b['status']} -> {c['status']}"))
-        elif c["status"] != b["status"]:
-            cmp.notes.append(("status", cid, f"{_label(c)}: {b['status']} -> {c['status']}"))
-        old, new = b.get("max_abs_diff"), c.get("max_abs_diff")
+        if status == "error" and b_status != "error":
+            rows.append((index, True, ("new error", cid, f"{label}: {error}")))
+        elif is_unexpected and not b_unexpected:
+            kind = "new rejection" if status.startswith("rejected") else "new failure"
+            rows.append((index, True, (kind, cid, f"{label}: {b_status} -> {status}")))
+        elif status != b_status:
+            rows.append((index, False, ("status", cid, f"{label}: {b_status} -> {status}")))
         if old != new:
             cmp.moved += 1
             if isinstance(old, (int, float)) and isinstance(new, (int, float)) and old > 0:
                 cmp.largest_growth = max(cmp.largest_growth, new / old)
-        for output, m in c["outputs"].items():
-            for name in METRICS:
-                if name in fail_on and (bm := b["outputs"].get(output)) is not None:
-                    grew = _grew(name, output, bm, m, fail_on[name])
-                    if grew:
-                        cmp.regressions.append(("growth", cid, f"{_label(c)}: {grew}"))
-    for cid, c in after.items():
-        if cid in before:
-            continue
-        if unexpected(c):  # new coverage that fails unexplained is a regression
-            cmp.regressions.append(("new case failing", cid, f"{_label(c)} only in the current "
-                                    f"report: {c['status']}"))
-        else:
-            cmp.notes.append(("new case", cid, f"{_label(c)} only in the current report: "
-                              f"{c['status']}"))
+        for output, (mad, ratio) in outputs.items():
+            was = b_outputs.get(output)
+            if was is None:
+                continue
+            bm, m = dict(zip(METRICS, was)), {"max_abs_diff": mad, "bound_ratio": ratio}
+            for name in wanted:
+                grew = _grew(name, output, bm, m, fail_on[name])
+                if grew:
+                    rows.append((index, True, ("growth", cid, f"{label}: {grew}")))
+    for cid, (index, label, *_rest) in before.items():
+        if cid not in after:
+            rows.append((index, True, ("missing", cid, f"{label} only in the baseline")))
+    rows.sort(key=lambda r: r[0])   # stable: a case's rows keep their order
+    for _, regression, row in rows:
+        (cmp.regressions if regression else cmp.notes).append(row)
     was = {d["id"]: d for d in baseline.get("divergences", [])}
     for d in current.get("divergences", []):
         if d.get("not_reproduced"):

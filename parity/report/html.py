@@ -34,20 +34,61 @@ def _driver(case: dict) -> tuple[str, float] | None:
     return None
 
 
-def _plots(cases: list[dict]) -> tuple[str, list[tuple[str, str]]]:
-    diffs: dict[str, list] = defaultdict(list)
-    points: dict[str, list] = defaultdict(list)
-    labels: dict[str, str] = {}
-    for c in cases:
+class _Seen:
+    """What the page needs of the cases, gathered in one pass (a report of 200,000 cases is
+    read one case at a time and never held): the unexpected cases up to ``MAX_LISTED``, each
+    group of explained cases up to ``MAX_IN_GROUP`` with its counts, and the plotted values."""
+
+    def __init__(self, check=None):
+        self.check = check or (lambda case: None)   # on each case kept to be shown in full
+        self.total = 0
+        self.bad: list[dict] = []
+        self.bad_total = 0
+        self.groups: dict[str, dict] = {}
+        self.diffs: dict[str, list] = defaultdict(list)
+        self.points: dict[str, list] = defaultdict(list)
+        self.labels: dict[str, str] = {}
+
+    def add(self, c: dict) -> None:
+        self.total += 1
+        if unexpected(c):
+            self.bad_total += 1
+            if len(self.bad) < MAX_LISTED:
+                self.check(c)
+                self.bad.append(_listed(c))
+        elif c["status"] in EXPLAINED:
+            key = c["divergence"] or c["status"]
+            g = self.groups.get(key)
+            if g is None or len(g["cases"]) < MAX_IN_GROUP:
+                self.check(c)
+            if g is None:
+                g = self.groups[key] = {"id": key, "count": 0, "statuses": defaultdict(int),
+                                        "ops": set(), "example": _listed(c), "cases": []}
+            g["count"] += 1
+            g["statuses"][c["status"]] += 1
+            g["ops"].add(c["op"])
+            if len(g["cases"]) < MAX_IN_GROUP:
+                g["cases"].append(c)
         if c["status"] == "pass" and c["max_abs_diff"] is not None:
-            diffs[f"{c['op']} {c['dtype']}"].append(c["max_abs_diff"])
+            self.diffs[f"{c['op']} {c['dtype']}"].append(c["max_abs_diff"])
         d = _driver(c)
         if d and c["max_bound_ratio"] is not None and c["status"] in ("pass", "fail",
                                                                       "known_divergence"):
-            labels[c["op"]] = d[0]
-            points[c["op"]].append((d[1], c["max_bound_ratio"], c["dtype"]))
-    strip = strip_plot(sorted(diffs.items()), "max_abs_diff of agreeing cases")
-    return strip, [(op, scatter(points[op], labels[op], "bound ratio")) for op in sorted(points)]
+            self.labels[c["op"]] = d[0]
+            self.points[c["op"]].append((d[1], c["max_bound_ratio"], c["dtype"]))
+
+    def plots(self) -> tuple[str, list[tuple[str, str]]]:
+        strip = strip_plot(sorted(self.diffs.items()), "max_abs_diff of agreeing cases")
+        return strip, [(op, scatter(self.points[op], self.labels[op], "bound ratio"))
+                       for op in sorted(self.points)]
+
+    def grouped(self) -> list[dict]:
+        """Cases that are known or explained, grouped by the divergence that explains them
+        (``tf32`` for the TF32-only differences), largest group first; each with counts, its
+        ops and one example (the first case)."""
+        out = [dict(g, statuses=dict(sorted(g["statuses"].items())), ops=sorted(g["ops"]))
+               for g in self.groups.values()]
+        return sorted(out, key=lambda g: (-g["count"], g["id"]))
 
 
 def _listed(case: dict) -> dict:
@@ -58,25 +99,6 @@ def _listed(case: dict) -> dict:
                 config_json=json.dumps(case["config"], sort_keys=True))
 
 
-def _groups(cases: list[dict]) -> list[dict]:
-    """Cases that are known or explained, grouped by the divergence that explains them (``tf32``
-    for the TF32-only differences), largest group first; each with counts, its ops and one
-    example (the first case)."""
-    groups: dict[str, list] = defaultdict(list)
-    for c in cases:
-        if c["status"] in EXPLAINED and not unexpected(c):
-            groups[c["divergence"] or c["status"]].append(c)
-    out = []
-    for key, members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        statuses = defaultdict(int)
-        for c in members:
-            statuses[c["status"]] += 1
-        out.append({"id": key, "count": len(members), "statuses": dict(sorted(statuses.items())),
-                    "ops": sorted({c["op"] for c in members}), "example": _listed(members[0]),
-                    "cases": members[:MAX_IN_GROUP]})
-    return out
-
-
 def _mechanisms() -> dict:
     try:
         from parity.divergences import Registry
@@ -85,26 +107,31 @@ def _mechanisms() -> dict:
         return {}
 
 
-def render_html(report: dict) -> str:
+def render_html(report: dict, cases=None, check=None) -> str:
+    """The page of ``report``; ``cases``, when given, are its cases one at a time (an iterator,
+    ``parity.report.stream``) in place of ``report["cases"]``, and ``check(case)`` is called on
+    each case the page shows in full before it is shown."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("parity.report", "templates"),
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
                       lstrip_blocks=True)
-    cases = report["cases"]
-    bad = [c for c in cases if unexpected(c)]
-    groups = _groups(cases)
-    strip, scatters = _plots(cases)
+    seen = _Seen(check)
+    for c in report["cases"] if cases is None else cases:
+        seen.add(c)
+    groups = seen.grouped()
+    strip, scatters = seen.plots()
     mechanisms = _mechanisms()
     divergences = [dict(d, entry=mechanisms.get(d["id"])) for d in report["divergences"]]
     statuses = sorted({k for s in report["summary"] for k in s["counts"]})
     model = report.get("model")
     return env.get_template("report.html.j2").render(
-        model=model, depth=_depth(model) if model else None, report=report, run=report["run"], environment=report["environment"],
-        summary=report["summary"], statuses=statuses, strip=strip, scatters=scatters,
-        unexpected_cases=[_listed(c) for c in bad[:MAX_LISTED]], unexpected_total=len(bad),
-        groups=groups, explained_total=sum(g["count"] for g in groups),
-        max_in_group=MAX_IN_GROUP, divergences=divergences, total=len(cases))
+        model=model, depth=_depth(model) if model else None, report=report, run=report["run"],
+        environment=report["environment"], summary=report["summary"], statuses=statuses,
+        strip=strip, scatters=scatters, unexpected_cases=seen.bad,
+        unexpected_total=seen.bad_total, groups=groups,
+        explained_total=sum(g["count"] for g in groups), max_in_group=MAX_IN_GROUP,
+        divergences=divergences, total=seen.total)
 
 
 def _depth(model: dict) -> str:
@@ -120,8 +147,9 @@ def _depth(model: dict) -> str:
     return depth_plot(series, names, names.index(first) if first in names else None)
 
 
-def write_html(report: dict, path: str | Path) -> Path:
-    """The page of ``report`` written atomically to ``path`` (``WriteFailed`` if it cannot be)."""
+def write_html(report: dict, path: str | Path, cases=None, check=None) -> Path:
+    """The page of ``report`` (its cases from ``cases`` when given, as ``render_html``) written
+    atomically to ``path`` (``WriteFailed`` if it cannot be)."""
     from parity.report.io import write_page
 
-    return write_page(render_html(report), path)
+    return write_page(render_html(report, cases, check), path)

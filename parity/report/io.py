@@ -173,25 +173,30 @@ def check_cases(report: dict, path) -> None:
     """Each case names a known op and variant, holds a config that op accepts, and has the
     id of its (op, variant, config, seed): a hand-edited or crafted case is refused here, not
     met later as a traceback (or silently as a duplicate)."""
+    seen: set[str] = set()
+    for i, case in enumerate(report["cases"]):
+        check_case(case, i + 1, path, seen)
+
+
+def check_case(case: dict, number: int, path, seen: set[str]) -> None:
+    """``check_cases`` for the ``number``-th case (1-based); ``seen`` holds the ids so far."""
     from parity import registry
     from parity.config import ConfigError
     from parity.runner import case_id
 
-    seen = set()
-    for i, case in enumerate(report["cases"]):
-        where = f"report {path}: case {i + 1} ({case['id']})"
-        try:
-            op = registry.get(case["op"])
-            if case["variant"] != "audit":
-                op.variant(case["variant"])
-            op.parse_config(case["config"])
-        except (registry.UnknownOp, ConfigError) as e:
-            raise ReportError(f"{where}: {e}") from None
-        if case_id(case["op"], case["variant"], case["config"], case["seed"]) != case["id"]:
-            raise ReportError(f"{where}: the id is not that of its op, variant, config and seed")
-        if case["id"] in seen:
-            raise ReportError(f"{where}: the id appears twice")
-        seen.add(case["id"])
+    where = f"report {path}: case {number} ({case['id']})"
+    try:
+        op = registry.get(case["op"])
+        if case["variant"] != "audit":
+            op.variant(case["variant"])
+        op.parse_config(case["config"])
+    except (registry.UnknownOp, ConfigError) as e:
+        raise ReportError(f"{where}: {e}") from None
+    if case_id(case["op"], case["variant"], case["config"], case["seed"]) != case["id"]:
+        raise ReportError(f"{where}: the id is not that of its op, variant, config and seed")
+    if case["id"] in seen:
+        raise ReportError(f"{where}: the id appears twice")
+    seen.add(case["id"])
 
 
 def write_report_html(report: dict, json_path: str | Path) -> Path:
