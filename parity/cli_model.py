@@ -6,7 +6,10 @@
 
 ``--torch`` names a callable returning the torch module (called with no arguments). Exit codes:
 0 every layer agrees, 1 a layer diverges, 2 bad input (unknown zoo name, unmappable model,
-unreadable file), 130 interrupted.
+unreadable file), 130 interrupted (Ctrl-C, SIGTERM), 129 hung up (SIGHUP). SIGTERM and SIGHUP stop
+the comparison before the next layer: the report holds the layers compared so far, with
+``complete: false`` and ``model.stopped_at``; Ctrl-C stops at once and the report holds no
+model section.
 """
 from __future__ import annotations
 
@@ -56,33 +59,57 @@ def cmd_model(args) -> int:
             mapping = json.loads(open(args.mapping).read())
         except (OSError, ValueError) as e:
             raise BadInput(f"cannot read mapping {args.mapping}: {e}") from None
+    from parity import signals
+
     t0 = time.perf_counter()
+    stopping = []
+    previous = signals.install(lambda signum, frame: (signals.note(signum), stopping.append(1)))
     try:
         if args.zoo:
-            result = run(args.zoo, seed=args.seed, carry_weights=not args.no_carry)
+            result = run(args.zoo, seed=args.seed, carry_weights=not args.no_carry,
+                         stop=lambda: bool(stopping))
         else:
             from parity.model import compare
 
             keras_model, torch_module = _models(args)
             result = compare(keras_model, torch_module, mapping=mapping, seed=args.seed,
-                             carry_weights=not args.no_carry)
+                             carry_weights=not args.no_carry, stop=lambda: bool(stopping))
     except ModelError as e:
         raise BadInput(str(e)) from None
+    except KeyboardInterrupt:
+        path = _write(None, args, time.perf_counter() - t0)
+        print(f"interrupted; report: {path}")
+        return signals.exit_code()
+    finally:
+        signals.restore(previous)
     path = _write(result, args, time.perf_counter() - t0)
     _print(result, path)
+    if "stopped_at" in result:
+        print(f"stopped by {signals.received()} before layer {result['stopped_at']}: "
+              f"{result['layers_compared']} of {result['layers_total']} layers compared")
+        return signals.exit_code()
     return EXIT_OK if result["verdict"]["status"] == "pass" else EXIT_DIVERGENCE
 
 
-def _write(result: dict, args, seconds: float):
-    from parity import environment
+def _write(result: dict | None, args, seconds: float):
+    """The report of a comparison; ``result`` None: interrupted before it ended (no model
+    section), or a result with ``stopped_at``: stopped by a signal (``complete: false``)."""
+    from parity import environment, signals
     from parity.report.build import build_report
     from parity.report.io import validate, write_report, write_report_html
 
-    run = {"command": "model", "seed": args.seed, "duration_s": round(seconds, 3)}
-    report = build_report([], run=run, environment=environment.collect(environment.framework_threads()), complete=True)
-    report["model"] = result
+    stopped = result is None or "stopped_at" in result
+    run = {"command": "model", "seed": args.seed, "duration_s": round(seconds, 3),
+           "interrupted": stopped}
+    if stopped and signals.received():
+        run["signal"] = signals.received()
+    report = build_report([], run=run, complete=not stopped,
+                          environment=environment.collect(environment.framework_threads()))
+    if result is not None:
+        report["model"] = result
     validate(report)
-    name = f"model-{result.get('zoo', {}).get('name') or result['keras_model']}"
+    name = "model-" + ((result or {}).get("zoo", {}).get("name") or (result or {}).get(
+        "keras_model") or args.zoo or "interrupted")
     path = write_report(report, args.out, name)
     write_report_html(report, path)
     return path

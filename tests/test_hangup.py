@@ -72,3 +72,59 @@ def test_sighup_outside_the_case_loop_is_an_interruption_with_its_own_code():
             time.sleep(5)
     assert signal.getsignal(signal.SIGHUP) == before and signals.exit_code() == 129
     signals.forget()
+
+
+def test_sighup_during_matrix_keeps_the_runs_finished(tmp_path):
+    import json
+
+    proc = ParityProcess(["matrix", "--ops", "conv1d_same", "--variants", "port", "--examples", "3",
+                          "--dtypes", "float32", "--settings", "cpu", "--repeats", "4",
+                          "--out", str(tmp_path)], text=True)
+    try:
+        for line in proc.stderr:   # "parity matrix: cpu, run 2 of 4": run 1 is in
+            if "run 2 of" in line:
+                break
+        proc.send_signal(signal.SIGHUP)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 129, (out, err[-2000:])
+    m = json.loads((tmp_path / "matrix.json").read_text())
+    assert m["complete"] is False and m["signal"] == "SIGHUP"
+    assert 1 <= len(m["settings"][0]["reports"]) < 4
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGHUP, 129), (signal.SIGTERM, 130)])
+def test_a_signal_during_parity_model_leaves_the_layers_compared_so_far(tmp_path, monkeypatch,
+                                                                        capsys, signum, code):
+    """The signal arrives while the second layer is compared; the comparison stops before the
+    next one and the report holds the layers compared, ``complete: false``."""
+    import parity.model.core as core
+    from parity import cli, signals
+
+    compared = []
+    real = core._diverges
+
+    def diverges(m):
+        compared.append(m)
+        if len(compared) == 5:   # two dtypes x isolated/propagated per layer: in the 2nd layer
+            os.kill(os.getpid(), signum)
+        return real(m)
+
+    monkeypatch.setattr(core, "_diverges", diverges)
+    signals.forget()
+    try:
+        assert cli.main(["model", "--zoo", "twin", "--out", str(tmp_path)]) == code
+    finally:
+        signals.forget()
+    report = load_report(tmp_path / "latest.json")
+    assert report["complete"] is False and report["run"]["signal"] == signals_name(signum)
+    model = report["model"]
+    assert model["layers_compared"] == 2 < model["layers_total"]
+    assert model["stopped_at"] not in [r["layer"] for r in model["layers"]]
+    assert "stopped by" in capsys.readouterr().out
+
+
+def signals_name(signum) -> str:
+    return signal.Signals(signum).name

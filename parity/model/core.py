@@ -34,7 +34,8 @@ def _diverges(m: dict | None) -> bool:
 
 def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weights: bool = True,
             dtypes=("float32", "float64"), channels_first: bool = True, batch: int = 2,
-            seed: int = 0, explain: bool = True, weights: str | None = None) -> dict:
+            seed: int = 0, explain: bool = True, weights: str | None = None,
+            stop=None) -> dict:
     """Compare ``keras_model`` (Keras 3 on TensorFlow) with ``torch_module`` layer by layer.
 
     ``inputs``: a Keras-layout array (default: ``batch`` samples uniform in [-1, 1), seeded);
@@ -42,7 +43,9 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
     mapping gets wrong; ``carry_weights``: copy Keras's weights into the torch module (else
     its own weights are used and checked against Keras's); ``channels_first``: the torch
     module's activations are NC... (Keras's are channels-last); ``explain``: run the matching
-    op pair on the first diverging layer; ``weights``: how the weights were made (reported).
+    op pair on the first diverging layer; ``weights``: how the weights were made (reported);
+    ``stop()``, asked before each layer, ends the comparison there when it returns True (a
+    signal): the layers compared so far are returned, ``stopped_at`` names the next one.
     Returns the ``model`` section of a report (``report/schema.json``).
     """
     t0 = time.perf_counter()
@@ -80,8 +83,11 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
     tl = lambda a: torch_layout(a, channels_first)  # noqa: E731
     kinds_of = {c.label: c.kind for c in calls}
     mapped = {n for n, _ in pairs}
-    rows = []
+    rows, stopped_at = [], None
     for name, labels in pairs:
+        if stop is not None and stop():
+            stopped_at = name
+            break
         layer, kind = kg.by_name[name], kg.kind(name)
         # Keras applies an activation inside the layer that torch applies without a module:
         # compare the layer's output before it
@@ -152,7 +158,7 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
         rows.append(row)
 
     verdict = _verdict(rows)
-    if explain:
+    if explain and stopped_at is None:
         for row in [r for r in rows if r["verdict"] == "diverges"][:MAX_EXPLAINED]:
             row["cause"] = _cause(kg, tg, row, channels_first, carried["problems"])
         if verdict["first_diverging"]:
@@ -171,7 +177,8 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
         output[dt] = {"max_abs_diff": m["max_abs_diff"], "max_rel_diff": m["max_rel_diff"],
                       "shape_match": m["shape_match"],
                       "minimum_tolerance": {"atol": m["max_abs_diff"], "rtol": m["max_rel_diff"]}}
-    return {
+    stopped = {} if stopped_at is None else {"stopped_at": stopped_at}
+    return stopped | {
         "keras_model": getattr(keras_model, "name", type(keras_model).__name__),
         "torch_module": type(torch_module).__name__,
         "input_shape": list(x.shape), "seed": seed, "dtypes": list(dtypes),
