@@ -1,14 +1,17 @@
-"""Seconds for one whole-model comparison (isolated + propagated, float32 and float64):
-keras.applications.MobileNetV2 at 224x224, batch 2, against its parity.ports twin."""
+"""Seconds for whole-model comparisons (isolated + propagated, float32 and float64):
+keras.applications.MobileNetV2 at 224x224, batch 2, against its parity.ports twin; and a
+keras.applications-style ResNet-50 at 224x224, batch 1, against a torchvision-style port (traced
+with torch.fx, matched by dataflow)."""
 import time
 
 from parity.model.zoo import run
 
-t0 = time.perf_counter()
-result = run("mobilenetv2")
-total = time.perf_counter() - t0
-s = result["seconds"]
-print(f"mobilenetv2: {result['layers_compared']} layers compared, verdict "
-      f"{result['verdict']['status']}; {total:.1f} s in all (build, weights, compare: "
-      f"setup {s['setup']:.1f} s, model runs {s['runs']:.1f} s, per-layer checks "
-      f"{s['total'] - s['setup'] - s['runs']:.1f} s)")
+for name in ("mobilenetv2", "tv-resnet50"):
+    t0 = time.perf_counter()
+    result = run(name)
+    total = time.perf_counter() - t0
+    s = result["seconds"]
+    print(f"{name}: {result['layers_compared']} layers compared, verdict "
+          f"{result['verdict']['status']}; {total:.1f} s in all (build, weights, compare: "
+          f"setup {s['setup']:.1f} s, model runs {s['runs']:.1f} s, per-layer checks "
+          f"{s['total'] - s['setup'] - s['runs']:.1f} s)")

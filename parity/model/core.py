@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from parity.tolerance import compare_output
-from parity.model import ModelError, bounds, carry, diagnose
+from parity.model import ModelError, bounds, carry, dataflow, diagnose
 from parity.model import mapping as mapper
 from parity.model.diagnose import torch_layout
 from parity.model.mapping import fused_activation
@@ -62,7 +62,9 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
     tg = TorchGraph(torch_module, channels_first)
     x_t = torch_layout(x, channels_first)
     calls, _, _ = tg.run(x_t.astype("float32"), "float32")
-    pairs = mapper.automatic(kg, calls, units(torch_module), mapping)
+    traced = tg.nodes is not None
+    pairs = (dataflow.automatic(kg, tg, units(torch_module), mapping) if traced else
+             mapper.automatic(kg, calls, units(torch_module), mapping))
     if carry_weights:
         carried = carry.load(kg, tg, pairs, channels_first)
         checked = {}
@@ -84,6 +86,7 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
     kinds_of = {c.label: c.kind for c in calls}
     mapped = {n for n, _ in pairs}
     rows, stopped_at = [], None
+    at_node = {dt: {dataflow.KERAS_INPUT: x.astype(dt)} for dt in dtypes}  # Keras values
     for name, labels in pairs:
         if stop is not None and stop():
             stopped_at = name
@@ -103,6 +106,7 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
                                "applies it without a module)")
         iso64_max = 0.0
         mods = [module_name(lbl) for lbl in labels]
+        starts = dataflow.upstream_values(kg, tg, pairs, name) if traced else None
         for dt in sorted(dtypes, key=lambda d: d != "float64"):  # float64 first: its bound
             k_in = kg.layer_inputs(name, kouts[dt])
             ref = kg.call_layer(name, [a.astype(np.float64) for a in k_in], "float64",
@@ -111,15 +115,20 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
             if dt == "float64":
                 iso64_max = float(np.max(bound, initial=0.0))
             try:
-                t_iso = _fit(tg.call_units(mods, [_torch_input(kg, name, a, channels_first)
-                                                  for a in k_in], dt), keras_out[dt])
+                if traced:   # the torch segment from the values Keras has where it starts
+                    t_iso = _fit(tg.call_segment(labels[-1], {
+                        s: torch_layout(at_node[dt][k], channels_first)
+                        for s, k in starts.items()}, dt), keras_out[dt])
+                else:
+                    t_iso = _fit(tg.call_units(mods, [_torch_input(kg, name, a, channels_first)
+                                                      for a in k_in], dt), keras_out[dt])
             except Exception as e:  # noqa: BLE001 - the torch layer refusing Keras's input
                 t_iso = None
                 row.setdefault("errors", []).append(
                     f"{dt} isolated: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
             pad = kg.inputs_of[name][0]
-            if (t_iso is None or np.shape(t_iso) != np.shape(tl(keras_out[dt]))) and \
-                    pad in kg.by_name and kg.kind(pad) == "pad" and pad not in mapped:
+            if not traced and (t_iso is None or np.shape(t_iso) != np.shape(tl(keras_out[dt]))) \
+                    and pad in kg.by_name and kg.kind(pad) == "pad" and pad not in mapped:
                 # Keras pads in a layer of its own, the torch module inside the conv: isolate both
                 k_in = kg.layer_inputs(pad, kouts[dt])
                 t_iso = _fit(tg.call_units(mods, [_torch_input(kg, pad, k_in[0],
@@ -156,6 +165,8 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
         row["verdict"] = "diverges" if any(_diverges(m) for m in row["isolated"].values()) else \
             ("propagated" if any(_diverges(m) for m in row["propagated"].values()) else "pass")
         rows.append(row)
+        for dt in dtypes:
+            at_node[dt][name] = keras_out[dt]
 
     verdict = _verdict(rows)
     if explain and stopped_at is None:

@@ -1,6 +1,14 @@
 """The torch side of a model comparison: its units (modules of a known kind, and leaf modules)
-in the order a forward pass calls them, each call's input and output captured by hooks, a
-float64 copy, and single units run on given inputs."""
+in the order a forward pass calls them, each call's input and output captured (as copies: a
+later in-place op never rewrites them), a float64 copy, and single units or whole segments of
+the graph run on given inputs.
+
+The graph comes from ``torch.fx`` (symbolic tracing, the units as leaves), so the functional
+code of ``forward`` (``F.pad``, ``x + y``, ``torch.cat``, ``flatten``, in-place ``relu_``) is
+made of nodes too, each with the nodes it reads (``nodes``: the dataflow the mapping follows).
+A module fx cannot trace (control flow on values) is run with forward hooks instead: its units
+in call order, with no dataflow (``nodes`` is None).
+"""
 from __future__ import annotations
 
 import copy
@@ -30,9 +38,13 @@ def module_name(label: str) -> str:
 
 
 def modules_of(module, labels: list[str]) -> list:
-    """The modules of ``module`` that the call labels name, in order."""
+    """The modules of ``module`` that the call labels name, in order; those with weights
+    alone where some have them (a mapping ``["pad1", "conv"]``: the conv takes the weights)."""
     named = dict(module.named_modules())
-    return [named[module_name(lbl)] for lbl in labels]
+    mods = [named[module_name(lbl)] for lbl in labels]
+    weighted = [m for m in mods if any(True for _ in m.parameters()) or
+                any(True for _ in m.buffers())]
+    return weighted or mods
 
 
 def units(module) -> dict:
@@ -53,6 +65,19 @@ def units(module) -> dict:
     return found
 
 
+@dataclass
+class Node:
+    """One node of the traced graph: a unit's call (``label`` as ``Call.label``), a function or
+    method of ``forward`` (fx's node name), or the input (``INPUT``)."""
+    label: str
+    op: str            # placeholder, call_module, call_function, call_method, get_attr
+    kind: str          # a unit's kind, or "function"
+    inputs: list[str]  # labels of the nodes it reads
+
+
+INPUT = "input"
+
+
 class TorchGraph:
     """``module``: a torch ``nn.Module`` taking one tensor; ``channels_first``: whether its
     activations are NC... (else the same channels-last layout as Keras)."""
@@ -65,6 +90,43 @@ class TorchGraph:
         self.channels_first = channels_first
         self._copies = {}
         self.calls: list[Call] = []
+        self._graph, self.nodes = self._trace()
+
+    def _trace(self):
+        """(fx graph, [Node]) of the module with its units as leaves, or (None, None) where fx
+        cannot trace it."""
+        fx = self.torch.fx
+        found = units(self.module)
+        if set(found) == {""}:
+            return None, None
+        leaves = set(found)
+
+        class Tracer(fx.Tracer):
+            def is_leaf_module(self, m, qualname):
+                return qualname in leaves or super().is_leaf_module(m, qualname)
+        try:
+            graph = Tracer().trace(self.module)
+        except Exception:  # noqa: BLE001 - control flow on values, unsupported calls: hooks
+            return None, None
+        labels, nodes, seen = {}, [], {}
+        for n in graph.nodes:
+            if n.op == "output":
+                continue
+            if n.op == "placeholder":
+                if labels:   # a second input: not a module of one tensor
+                    return None, None
+                label, kind = INPUT, "input"
+            elif n.op == "call_module":
+                k = seen.get(n.target, 0)
+                seen[n.target] = k + 1
+                label = n.target if k == 0 else f"{n.target}#{k}"
+                kind = torch_kind(found[n.target]) if n.target in found else None
+                kind = kind or "other"
+            else:
+                label, kind = n.name, "function"
+            labels[n.name] = label
+            nodes.append(Node(label, n.op, kind, [labels[a.name] for a in n.all_input_nodes]))
+        return graph, nodes
 
     def copy_for(self, dtype: str):
         if dtype not in self._copies:
@@ -76,7 +138,10 @@ class TorchGraph:
         self._copies.clear()
 
     def run(self, x: np.ndarray, dtype: str, training: bool = False):
-        """(calls, {label: (input, output)}) of one forward pass on ``x`` (torch layout)."""
+        """(calls, {label: (input, output)}, output) of one forward pass on ``x`` (torch layout);
+        traced, every node's label is in the dict (a function's output as ``(None, output)``)."""
+        if self._graph is not None:
+            return self._run_traced(x, dtype, training)
         torch = self.torch
         module = self.copy_for(dtype)
         module.train(training)
@@ -106,6 +171,84 @@ class TorchGraph:
         self.calls = calls
         return calls, captured, _np(out)
 
+    def _run_traced(self, x: np.ndarray, dtype: str, training: bool):
+        torch, fx = self.torch, self.torch.fx
+        module = self.copy_for(dtype)
+        module.train(training)
+        gm = fx.GraphModule(module, self._graph)
+        labels = iter(self.nodes)
+        captured, calls = {}, []
+        by_fx: dict[str, str] = {}
+
+        class Capture(fx.Interpreter):
+            def run_node(self, n):
+                out = super().run_node(n)
+                if n.op == "output":
+                    return out
+                node = next(labels)
+                by_fx[n.name] = node.label
+                first = next(iter(n.all_input_nodes), None)
+                captured[node.label] = (captured[by_fx[first.name]][1] if first is not None
+                                        and by_fx.get(first.name) in captured else None, _np(out))
+                if n.op == "call_module":
+                    name, _, k = node.label.partition("#")
+                    calls.append(Call(name, int(k or 0), node.kind))
+                return out
+        try:
+            with torch.set_grad_enabled(False):
+                out = Capture(gm).run(torch.from_numpy(np.ascontiguousarray(x)).to(
+                    getattr(torch, dtype)))
+        except Exception as e:  # noqa: BLE001 - the user's model refusing our input
+            raise ModelError(f"the torch module failed on the input: {type(e).__name__}: "
+                             f"{str(e).splitlines()[0][:300]}") from None
+        self.calls = calls
+        return calls, captured, _np(out)
+
+    def segment(self, output: str, boundary: set[str]) -> list[str]:
+        """The labels of the nodes that compute ``output`` from the ``boundary`` nodes' values,
+        in graph order (``output`` included, the boundary not)."""
+        by_label = {n.label: n for n in self.nodes}
+        needed, todo = set(), [output]
+        while todo:
+            label = todo.pop()
+            if label in needed or label in boundary:
+                continue
+            if label == INPUT:
+                raise ModelError(f"torch node {output!r} reads the input past the nodes given")
+            needed.add(label)
+            todo += by_label[label].inputs
+        return [n.label for n in self.nodes if n.label in needed]
+
+    def call_segment(self, output: str, values: dict[str, np.ndarray], dtype: str) -> np.ndarray:
+        """The value of node ``output`` computed from ``values`` ({label: array}) given for the
+        nodes where the segment starts (``segment``): a Keras layer's counterpart with the
+        functional code around it (a pad before the conv, a crop after it)."""
+        torch, fx = self.torch, self.torch.fx
+        module = self.copy_for(dtype)
+        module.eval()
+        labels = set(self.segment(output, set(values)))
+        env = {k: torch.from_numpy(np.ascontiguousarray(v)).to(getattr(torch, dtype))
+               for k, v in values.items()}
+        named = dict(module.named_modules())
+        with torch.no_grad():
+            for n, node in zip((m for m in self._graph.nodes if m.op != "output"), self.nodes):
+                if node.label not in labels:
+                    continue
+                args = fx.node.map_arg(n.args, lambda a: env[_label_of(self, a)])
+                kwargs = fx.node.map_arg(n.kwargs, lambda a: env[_label_of(self, a)])
+                if n.op == "call_module":
+                    env[node.label] = named[n.target](*args, **kwargs)
+                elif n.op == "call_function":
+                    env[node.label] = n.target(*args, **kwargs)
+                elif n.op == "call_method":
+                    env[node.label] = getattr(args[0], n.target)(*args[1:], **kwargs)
+                elif n.op == "get_attr":
+                    obj = module
+                    for part in n.target.split("."):
+                        obj = getattr(obj, part)
+                    env[node.label] = obj
+        return _np(env[output])
+
     def module_named(self, name: str, dtype: str):
         return dict(self.copy_for(dtype).named_modules())[name]
 
@@ -122,7 +265,18 @@ class TorchGraph:
         return _np(hs[0])
 
 
+def _label_of(graph: "TorchGraph", fx_node) -> str:
+    """The label of an fx node of ``graph``'s trace."""
+    cache = graph.__dict__.setdefault("_labels", {})
+    if not cache:
+        cache.update({n.name: node.label for n, node in zip(
+            (m for m in graph._graph.nodes if m.op != "output"), graph.nodes)})
+    return cache[fx_node.name]
+
+
 def _np(t):
+    """A copy of ``t``'s values as they are now: a later in-place op (``ReLU(inplace=True)``,
+    ``x += y``) rewrites the tensor, never the copy."""
     if t is None or not hasattr(t, "detach"):
         return None
-    return t.detach().cpu().numpy()
+    return t.detach().cpu().numpy().copy()

@@ -74,7 +74,38 @@ def _efficientnet_pytorch():
     return model, keras_preprocessing(model, torch_model)
 
 
-ZOO = {e.name: e for e in [
+def _thirdparty(family: str, mistake: str | None = None):
+    def build():
+        from parity.model import zoo_thirdparty as z
+
+        if family == "resnet50":
+            return z.keras_resnet(**z.RESNET50), z.torchvision_resnet(**z.RESNET50)
+        if family == "resnet":
+            return z.keras_resnet(), z.torchvision_resnet(mistake=mistake)
+        return z.keras_mobilenet_v2(), z.torchvision_mobilenet_v2(mistake=mistake)
+    return build
+
+
+_THIRDPARTY = [
+    Entry("tv-resnet", "a small keras.applications-style ResNet v1 vs a torchvision-style port "
+          "(Bottleneck, downsample after bn3, in-place add and ReLU), v1 strides", _thirdparty("resnet")),
+    Entry("tv-resnet50", "keras.applications-style ResNet-50 at 224x224 (its sizes and names) vs "
+          "a torchvision-style port", _thirdparty("resnet50"), batch=1),
+    Entry("tv-resnet-v1.5", "the same with torchvision's v1.5 stride on the 3x3 conv",
+          _thirdparty("resnet", "v1.5")),
+    Entry("tv-resnet-no-bias", "the same with torchvision's bias=False convs",
+          _thirdparty("resnet", "no-bias")),
+    Entry("tv-resnet-bn-defaults", "the same with BatchNorm2d's eps 1e-5 (Keras: 1.001e-5)",
+          _thirdparty("resnet", "bn-defaults")),
+    Entry("tv-mobilenetv2", "a small keras.applications-style MobileNetV2 vs a torchvision-style "
+          "port (ReLU6(inplace=True), F.pad and ZeroPad2d for TF's SAME)", _thirdparty("mobilenet")),
+    Entry("tv-mobilenetv2-symmetric", "the same with torchvision's padding=1 at stride 2",
+          _thirdparty("mobilenet", "symmetric")),
+    Entry("tv-mobilenetv2-bn-defaults", "the same with BatchNorm2d's eps 1e-5 (Keras: 1e-3)",
+          _thirdparty("mobilenet", "bn-defaults")),
+]
+
+ZOO = {e.name: e for e in _THIRDPARTY + [
     Entry("twin", "a small Keras CNN vs its torch twin written with parity.ports (agrees)",
           _twin("ports"), batch=2),
     Entry("naive-twin", "the same CNN vs a hand port: padding=k//2, BatchNorm2d defaults, "

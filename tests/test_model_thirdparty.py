@@ -1,0 +1,137 @@
+"""parity model on models nobody here wrote: torchvision-style ports of keras.applications-style
+models (branches run in another order, in-place ops, pads outside the conv), matched by dataflow
+with no mapping. Each correct port passes; each typical mistake is caught at its layer with its
+mechanism."""
+import numpy as np
+import pytest
+
+from parity.model import ModelError, compare
+from parity.model import zoo_thirdparty as z
+from parity.model.weights import randomize
+
+
+def _pair(keras_model, seed=0):
+    from parity.backends import tf as B
+
+    B.keras().utils.set_random_seed(seed)
+    model = keras_model()
+    shape = tuple(model.inputs[0].shape[1:])
+    x = np.random.default_rng(seed).uniform(-1, 1, (2, *shape)).astype(np.float32)
+    return model, x, randomize(model, x, seed)
+
+
+@pytest.fixture(scope="module")
+def resnet():
+    return _pair(z.keras_resnet)
+
+
+@pytest.fixture(scope="module")
+def mobilenet():
+    return _pair(z.keras_mobilenet_v2)
+
+
+def _rows(result):
+    return {r["layer"]: r for r in result["layers"]}
+
+
+def test_a_torchvision_style_resnet_port_passes_with_its_shortcut_run_after_bn3(resnet):
+    model, x, how = resnet
+    result = compare(model, z.torchvision_resnet(), inputs=x, weights=how)
+    rows = _rows(result)
+    assert result["verdict"]["status"] == "pass", result["verdict"]
+    # the shortcut conv reads the block's input, whatever the order either side lists it in
+    assert rows["conv2_block1_0_conv"]["torch"] == ["layer1.0.downsample.0"]
+    assert rows["conv2_block1_3_conv"]["torch"] == ["layer1.0.conv3"]
+    assert rows["conv2_block1_out"]["torch"] == ["layer1.0.relu#2"]   # after the in-place add
+    assert rows["conv1_conv"]["torch"] == ["conv1"]   # padding=3 inside = conv1_pad + VALID
+    assert result["layers_compared"] == 46 and "conv1_pad" in result["not_compared"]
+
+
+@pytest.mark.parametrize("mistake, layer, text", [
+    ("v1.5", "conv3_block1_1_conv", "output shape [2, 16, 8, 8] in torch, [2, 16, 4, 4] in Keras"),
+    ("no-bias", "conv1_conv", "has no 'bias'"),
+    ("bn-defaults", "conv1_bn", "eps 1e-05 (Keras epsilon 1.001e-05)"),
+])
+def test_each_resnet_port_mistake_is_caught_at_its_layer(resnet, mistake, layer, text):
+    model, x, _ = resnet
+    v = compare(model, z.torchvision_resnet(mistake=mistake), inputs=x)["verdict"]
+    assert v["status"] == "fail" and v["first_diverging"] == layer
+    assert text in v["cause"]["text"]
+
+
+def test_a_torchvision_style_mobilenet_v2_with_inplace_relu6_and_pads_outside_passes(mobilenet):
+    """ReLU6(inplace=True) after every BatchNorm: the values captured are copies (hooks that
+    kept the tensor saw it rewritten by the ReLU); F.pad in forward and nn.ZeroPad2d before
+    padding=0 convs are part of the conv's segment."""
+    model, x, how = mobilenet
+    result = compare(model, z.torchvision_mobilenet_v2(), inputs=x, weights=how)
+    rows = _rows(result)
+    assert result["verdict"]["status"] == "pass", result["verdict"]
+    assert rows["Conv1"]["isolated"]["float32"]["shape_match"]   # F.pad + conv(padding=0)
+    assert rows["bn_Conv1"]["propagated"]["float64"]["bound_ratio"] < 1
+    assert rows["block_1_pad"]["torch"] == ["features.2.conv.1.0"]   # ZeroPad2d = ZeroPadding2D
+
+
+@pytest.mark.parametrize("mistake, layer, entry", [
+    ("symmetric", "Conv1", "torch-symmetric-padding-k-over-2"),
+    ("bn-defaults", "bn_Conv1", "torch-batchnorm-defaults-copied"),
+])
+def test_each_mobilenet_port_mistake_is_caught_with_its_mechanism(mobilenet, mistake, layer,
+                                                                  entry):
+    model, x, _ = mobilenet
+    v = compare(model, z.torchvision_mobilenet_v2(mistake=mistake), inputs=x)["verdict"]
+    assert v["status"] == "fail" and v["first_diverging"] == layer
+    assert v["cause"]["op_pair"]["divergence"]["id"] == entry
+
+
+def test_hooks_that_keep_the_tensor_would_see_it_rewritten_by_an_inplace_relu():
+    """What the copies guard against: the output a forward hook receives is rewritten by the
+    next in-place ReLU6."""
+    import torch
+    import torch.nn as nn
+
+    net = nn.Sequential(nn.BatchNorm2d(2).eval(), nn.ReLU6(inplace=True))
+    kept = []
+    net[0].register_forward_hook(lambda m, a, out: kept.append((out.numpy(), out.numpy().copy())))
+    with torch.no_grad():
+        net(-torch.ones(1, 2, 2, 2))
+    shared, copied = kept[0]
+    assert (shared == 0).all() and (copied < 0).all()
+
+
+def test_an_unmappable_weighted_layer_names_the_last_pair_matched():
+    import torch.nn as nn
+
+    from parity.backends import tf as B
+
+    keras = B.keras()
+    L = keras.layers
+    inp = keras.Input((8, 8, 3))
+    model = keras.Model(inp, L.Conv2D(4, 3, name="c2")(L.Conv2D(4, 3, name="c1")(inp)))
+    wrong = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    with pytest.raises(ModelError, match="cannot map Keras layer 'c2'.*last matched: Keras 'c1' = "
+                                         "torch '0'.*next unmatched torch call: '1'"):
+        compare(model, wrong, inputs=np.zeros((1, 8, 8, 3), np.float32), explain=False)
+
+
+def _stem():
+    from parity.backends import tf as B
+
+    keras = B.keras()
+    inp = keras.Input((16, 16, 3))
+    return keras.Model(inp, keras.layers.Conv2D(8, 3, strides=2, padding="same", name="stem")(inp))
+
+
+@pytest.mark.parametrize("mapping", [None, {"stem": ["0", "1"]}])
+def test_a_zero_pad_module_before_a_valid_conv_is_the_keras_same_conv(mapping):
+    """Keras's SAME conv at stride 2 as torch writes it by hand: ZeroPad2d((0, 1, 0, 1)) and a
+    padding=0 conv. Found by itself, or named with both modules: the weights go to the conv."""
+    import torch.nn as nn
+
+    model, x, how = _pair(_stem)
+    port = nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(3, 8, 3, stride=2))
+    result = compare(model, port, inputs=x, mapping=mapping, weights=how)
+    assert result["verdict"]["status"] == "pass", result["layers"]
+    assert result["carry"]["problems"] == []
+    symmetric = nn.Sequential(nn.ZeroPad2d(1), nn.Conv2d(3, 8, 3, stride=2))   # a wrong pad
+    assert compare(model, symmetric, inputs=x, mapping=mapping)["verdict"]["status"] == "fail"
