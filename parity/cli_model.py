@@ -26,6 +26,9 @@ def add_arguments(p) -> None:
     p.add_argument("--mapping", help="JSON file {keras_layer: torch_module or [modules]}")
     p.add_argument("--no-carry", action="store_true",
                    help="keep the torch module's own weights (checked against Keras's)")
+    p.add_argument("--carry", choices=("keras-to-torch", "torch-to-keras", "none"),
+                   default=None, help="which way the weights go (default keras-to-torch; "
+                   "torch-to-keras: a model ported from torch to Keras; none = --no-carry)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="reports", help="report directory (default: reports)")
 
@@ -61,19 +64,23 @@ def cmd_model(args) -> int:
             raise BadInput(f"cannot read mapping {args.mapping}: {e}") from None
     from parity import signals
 
+    if args.no_carry and args.carry not in (None, "none"):
+        raise BadInput(f"--no-carry and --carry {args.carry} contradict each other")
+    direction = "none" if args.no_carry else (args.carry or "keras-to-torch")
+    carry = {"keras-to-torch": True, "torch-to-keras": "torch-to-keras", "none": False}[direction]
     t0 = time.perf_counter()
     stopping = []
     previous = signals.install(lambda signum, frame: (signals.note(signum), stopping.append(1)))
     try:
         if args.zoo:
-            result = run(args.zoo, seed=args.seed, carry_weights=not args.no_carry,
+            result = run(args.zoo, seed=args.seed, carry_weights=carry,
                          stop=lambda: bool(stopping))
         else:
             from parity.model import compare
 
             keras_model, torch_module = _models(args)
             result = compare(keras_model, torch_module, mapping=mapping, seed=args.seed,
-                             carry_weights=not args.no_carry, stop=lambda: bool(stopping))
+                             carry_weights=carry, stop=lambda: bool(stopping))
     except ModelError as e:
         raise BadInput(str(e)) from None
     except KeyboardInterrupt:

@@ -44,7 +44,9 @@ def test_a_torchvision_style_resnet_port_passes_with_its_shortcut_run_after_bn3(
     assert rows["conv2_block1_3_conv"]["torch"] == ["layer1.0.conv3"]
     assert rows["conv2_block1_out"]["torch"] == ["layer1.0.relu#2"]   # after the in-place add
     assert rows["conv1_conv"]["torch"] == ["conv1"]   # padding=3 inside = conv1_pad + VALID
-    assert result["layers_compared"] == 46 and "conv1_pad" in result["not_compared"]
+    assert rows["conv2_block1_add"]["torch"] == ["add"]   # out += identity in forward
+    assert rows["conv2_block1_add"]["isolated"]["float64"]["shape_match"]
+    assert result["layers_compared"] == 50 and result["not_compared"] == ["conv1_pad", "pool1_pad"]
 
 
 @pytest.mark.parametrize("mistake, layer, text", [
@@ -132,6 +134,84 @@ def test_a_zero_pad_module_before_a_valid_conv_is_the_keras_same_conv(mapping):
     port = nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(3, 8, 3, stride=2))
     result = compare(model, port, inputs=x, mapping=mapping, weights=how)
     assert result["verdict"]["status"] == "pass", result["layers"]
-    assert result["carry"]["problems"] == []
+    assert result["carry"]["problems"] == [] and result["carry"]["torch_unmatched"] == []
     symmetric = nn.Sequential(nn.ZeroPad2d(1), nn.Conv2d(3, 8, 3, stride=2))   # a wrong pad
     assert compare(model, symmetric, inputs=x, mapping=mapping)["verdict"]["status"] == "fail"
+
+
+def _transposed_then_cropped(crop):
+    """Keras's SAME transposed conv (k=3, s=2) written as converters write it: VALID, then
+    ``Cropping2D``; ``crop`` ((1, 0), (1, 0)) is the right one."""
+    def build():
+        from parity.backends import tf as B
+
+        keras = B.keras()
+        L = keras.layers
+        inp = keras.Input((8, 8, 3))
+        y = L.Conv2DTranspose(4, 3, strides=2, padding="valid", name="up")(inp)
+        y = L.Cropping2D(crop, name="crop")(y)
+        return keras.Model(inp, L.Conv2D(2, 1, name="head")(y))
+    return build
+
+
+def test_a_keras_crop_after_a_valid_transposed_conv_is_the_torch_padded_one():
+    """torch's ConvTranspose2d(padding=1, output_padding=1) crops itself what Keras crops in a
+    layer of its own: compared at the crop (16x16 both), the pair agrees; a crop at the other
+    end is caught at the transposed conv."""
+    import torch.nn as nn
+
+    def port():
+        return nn.Sequential(nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1),
+                             nn.Conv2d(4, 2, 1))
+    model, x, how = _pair(_transposed_then_cropped(((1, 0), (1, 0))))
+    result = compare(model, port(), inputs=x, weights=how)
+    rows = _rows(result)
+    assert result["verdict"]["status"] == "pass", result["layers"]
+    assert "with the following crop" in rows["up"]["compared"]
+    assert rows["up"]["isolated"]["float32"]["shape_match"]
+    model, x, _ = _pair(_transposed_then_cropped(((0, 1), (0, 1))))
+    v = compare(model, port(), inputs=x, explain=False)["verdict"]
+    assert v["status"] == "fail" and v["first_diverging"] == "up"
+
+
+def test_a_port_that_drops_a_residual_add_is_refused_naming_the_two_branches(mobilenet):
+    """Without ``x + self.conv(x)`` the torch graph no longer reads what Keras's next conv reads
+    (both branches of block_2_add): the mapping says so at that conv."""
+    model, x, _ = mobilenet
+    port = z.torchvision_mobilenet_v2()
+    port.features[3].use_res_connect = False
+    with pytest.raises(ModelError, match="cannot map Keras layer 'Conv_1'.*block_1_project_BN, "
+                                         "block_2_project_BN"):
+        compare(model, port, inputs=x, explain=False)
+
+
+def test_weights_carried_from_torch_into_keras_make_a_correct_port_pass():
+    """A model ported from torch to Keras: the torch module keeps its own (torch-initialized)
+    weights, they go into the Keras model converted, and the pair agrees; every torch tensor
+    with a Keras counterpart is carried. Keras's own weights, not carried, disagree."""
+    import torch
+
+    from parity.backends import tf as B
+
+    B.keras().utils.set_random_seed(1)
+    torch.manual_seed(1)
+    model = z.keras_resnet()
+    port = z.torchvision_resnet()
+    for m in port.modules():   # non-trivial BatchNorm statistics on the torch side
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 1.5)
+    x = np.random.default_rng(1).uniform(-1, 1, (2, *z.RESNET_INPUT)).astype(np.float32)
+    before = {n: p.detach().clone() for n, p in port.state_dict().items()}
+    result = compare(model, port, inputs=x, carry_weights="torch-to-keras")
+    assert result["verdict"]["status"] == "pass", result["verdict"]
+    assert result["carry_direction"] == "torch-to-keras" and result["carry"]["problems"] == []
+    assert [t["name"] for t in result["carry"]["torch_unmatched"]] == [
+        n for n in before if n.endswith("num_batches_tracked")]
+    assert all(torch.equal(before[n], p) for n, p in port.state_dict().items())   # untouched
+    kernel = model.get_layer("conv2_block1_0_conv").get_weights()[0]
+    assert np.array_equal(kernel.transpose(3, 2, 0, 1),
+                          before["layer1.0.downsample.0.weight"].numpy())
+    fresh = z.keras_resnet()
+    v = compare(fresh, z.torchvision_resnet(), inputs=x, carry_weights=False, explain=False)
+    assert v["verdict"]["status"] == "fail"

@@ -16,7 +16,7 @@ import numpy as np
 
 from parity import layout
 from parity.model.keras_graph import weights_by_name
-from parity.model.torch_graph import module_name, modules_of
+from parity.model.torch_graph import module_name, modules_of, weighted_labels
 
 
 _KERNEL = {"conv": layout.kernel_tf_to_torch, "depthwise": layout.depthwise_tf_to_torch,
@@ -50,10 +50,12 @@ def _named(layer) -> dict:
     return {k: np.asarray(w.numpy()) for k, w in weights_by_name(layer).items()}
 
 
-def expected(kgraph, name: str, modules: list, channels_first: bool = True) -> dict:
-    """{(module index, torch parameter name): array} a correct torch counterpart holds."""
+def expected(kgraph, name: str, modules: list, channels_first: bool = True,
+             weights: dict | None = None) -> dict:
+    """{(module index, torch parameter name): array} a correct torch counterpart holds (of the
+    layer's own weights, or of ``weights`` given in their place, by short name)."""
     layer, kind = kgraph.by_name[name], kgraph.kind(name)
-    w = _named(layer)
+    w = _named(layer) if weights is None else weights
     out = {}
     if kind in _KERNEL:
         out[(0, "weight")] = _KERNEL[kind](w["kernel"])
@@ -93,6 +95,8 @@ def expected(kgraph, name: str, modules: list, channels_first: bool = True) -> d
 
 def hyperparameters(kgraph, name: str, modules: list) -> list[str]:
     """What a torch counterpart's settings get wrong (BatchNorm momentum and epsilon, norm eps)."""
+    if not modules:   # computed by forward's code (x + y): no settings
+        return []
     layer, kind, m = kgraph.by_name[name], kgraph.kind(name), modules[0]
     issues = []
     if kind == "batchnorm":
@@ -120,9 +124,10 @@ def load(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
     assigned, layers, problems = set(), [], []
     for name, labels in pairs:
         modules = modules_of(tgraph.module, labels)
+        named = weighted_labels(tgraph.module, labels)
         want = expected(kgraph, name, modules, channels_first)
         for (i, pname), value in want.items():
-            mod_name = module_name(labels[i])
+            mod_name = module_name(named[i])
             target = getattr(modules[i], pname, None)
             if target is None:
                 problems.append(f"{name}: torch module {mod_name!r} has no {pname!r} for Keras's "
@@ -138,6 +143,52 @@ def load(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
             assigned.add(f"{mod_name}.{pname}" if mod_name else pname)
         layers.append({"layer": name, "torch": labels,
                        "hyperparameters": hyperparameters(kgraph, name, modules)})
+    return account(kgraph, tgraph, pairs, assigned) | {"problems": problems}
+
+
+_BASE = 2.0 ** 40
+"""Where the element indices pushed through the conversion start: above any value it makes up."""
+
+
+def load_into_keras(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
+    """The other direction, for a model ported from torch to Keras: copy every mapped torch
+    module's weights into the Keras layer, converted to Keras's layouts; the carry report.
+
+    The conversion is ``expected``'s, inverted exactly: each Keras weight's element indices are
+    pushed through it, so every torch element lands where the forward carry would have taken
+    it from (a weight the conversion does not determine, such as a BatchNorm's missing gamma,
+    is left as it is)."""
+    assigned, problems = set(), []
+    for name, labels in pairs:
+        modules = modules_of(tgraph.module, labels)
+        named = weighted_labels(tgraph.module, labels)
+        current = _named(kgraph.by_name[name])
+        if not current:
+            continue
+        offsets, start = {}, 0
+        for k, v in current.items():
+            offsets[k] = start
+            start += v.size
+        index = {k: _BASE + np.arange(offsets[k], offsets[k] + v.size,
+                                      dtype=np.float64).reshape(v.shape)
+                 for k, v in current.items()}
+        flat = np.concatenate([v.ravel().astype(np.float64) for v in current.values()])
+        for (i, pname), where in expected(kgraph, name, modules, channels_first, index).items():
+            mod_name = module_name(named[i])
+            source = getattr(modules[i], pname, None)
+            if source is None or tuple(source.shape) != tuple(where.shape):
+                have = "none" if source is None else f"shape {tuple(source.shape)}"
+                problems.append(f"{name}: torch {mod_name}.{pname} ({have}) does not take "
+                                f"Keras's {tuple(where.shape)} values: not carried")
+                continue
+            if not (where >= _BASE).all():   # a value the conversion makes up (gamma 1)
+                continue
+            positions = (where.ravel() - _BASE).astype(np.int64)
+            flat[positions] = source.detach().cpu().numpy().astype(np.float64).ravel()
+            assigned.add(f"{mod_name}.{pname}" if mod_name else pname)
+        for k, w in weights_by_name(kgraph.by_name[name]).items():
+            part = flat[offsets[k]:offsets[k] + current[k].size].reshape(current[k].shape)
+            w.assign(part.astype(current[k].dtype))
     return account(kgraph, tgraph, pairs, assigned) | {"problems": problems}
 
 
@@ -174,6 +225,7 @@ def check(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
     out = {}
     for name, labels in pairs:
         modules = modules_of(tgraph.module, labels)
+        named = weighted_labels(tgraph.module, labels)
         for (i, pname), value in expected(kgraph, name, modules, channels_first).items():
             target = getattr(modules[i], pname, None)
             have = None if target is None else target.detach().cpu().numpy().astype(np.float64)
@@ -181,5 +233,5 @@ def check(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
                     np.allclose(have, value, rtol=1e-6, atol=0):
                 continue
             out.setdefault(name, []).append(
-                f"{labels[i]}.{pname}: " + weight_mistake(kgraph, name, pname, have, value))
+                f"{named[i]}.{pname}: " + weight_mistake(kgraph, name, pname, have, value))
     return out

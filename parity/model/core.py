@@ -32,7 +32,8 @@ def _diverges(m: dict | None) -> bool:
     return m is not None and (not m["shape_match"] or m["mismatched"] > 0)
 
 
-def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weights: bool = True,
+def compare(keras_model, torch_module, inputs=None, mapping=None, *,
+            carry_weights: bool | str = True,
             dtypes=("float32", "float64"), channels_first: bool = True, batch: int = 2,
             seed: int = 0, explain: bool = True, weights: str | None = None,
             stop=None) -> dict:
@@ -40,7 +41,8 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
 
     ``inputs``: a Keras-layout array (default: ``batch`` samples uniform in [-1, 1), seeded);
     ``mapping``: ``{keras_layer: torch_module_name or [names]}`` for layers the automatic
-    mapping gets wrong; ``carry_weights``: copy Keras's weights into the torch module (else
+    mapping gets wrong; ``carry_weights``: copy Keras's weights into the torch module
+    (``"torch-to-keras"``: the torch module's into the Keras model, for a port from torch; else
     its own weights are used and checked against Keras's); ``channels_first``: the torch
     module's activations are NC... (Keras's are channels-last); ``explain``: run the matching
     op pair on the first diverging layer; ``weights``: how the weights were made (reported);
@@ -65,7 +67,10 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
     traced = tg.nodes is not None
     pairs = (dataflow.automatic(kg, tg, units(torch_module), mapping) if traced else
              mapper.automatic(kg, calls, units(torch_module), mapping))
-    if carry_weights:
+    if carry_weights == "torch-to-keras":
+        carried = carry.load_into_keras(kg, tg, pairs, channels_first)
+        checked = {}
+    elif carry_weights:
         carried = carry.load(kg, tg, pairs, channels_first)
         checked = {}
     else:
@@ -97,6 +102,10 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
         linear = fused_activation(layer) is not None and kinds_of.get(labels[-1]) != "activation"
         keras_out = {dt: kg.call_layer(name, kg.layer_inputs(name, kouts[dt]), dt, linear=True)
                      if linear else kouts[dt][name] for dt in dtypes}
+        crop = _crop_after(kg, name, mapped, tl(kouts["float32"][name]),
+                           touts["float32"][labels[-1]][1], kouts["float32"], tl)
+        if crop:   # Keras crops in a layer of its own what the torch module crops itself
+            keras_out = {dt: kouts[dt][crop] for dt in dtypes}
         row = {"layer": name, "type": type(layer).__name__, "kind": kind, "torch": labels,
                "shape": list(np.shape(kouts["float32"][name])), "isolated": {},
                "propagated": {}, "hyperparameters": hyper.get(name, []),
@@ -104,6 +113,8 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
         if linear:
             row["compared"] = (f"before its {fused_activation(layer)} activation (the torch side "
                                "applies it without a module)")
+        if crop:
+            row["compared"] = f"with the following {crop} (the torch module crops itself)"
         iso64_max = 0.0
         mods = [module_name(lbl) for lbl in labels]
         starts = dataflow.upstream_values(kg, tg, pairs, name) if traced else None
@@ -112,6 +123,8 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
             ref = kg.call_layer(name, [a.astype(np.float64) for a in k_in], "float64",
                                 linear=linear)
             bound = bounds.isolated(kg, name, k_in, ref, dt, linear)
+            if crop:
+                ref, bound = (kg.call_layer(crop, [a], "float64") for a in (ref, bound))
             if dt == "float64":
                 iso64_max = float(np.max(bound, initial=0.0))
             try:
@@ -193,14 +206,33 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *, carry_weigh
         "keras_model": getattr(keras_model, "name", type(keras_model).__name__),
         "torch_module": type(torch_module).__name__,
         "input_shape": list(x.shape), "seed": seed, "dtypes": list(dtypes),
-        "weights": weights or ("Keras's weights carried into the torch module" if carry_weights
+        "weights": weights or ("the torch module's weights carried into the Keras model"
+                               if carry_weights == "torch-to-keras" else
+                               "Keras's weights carried into the torch module" if carry_weights
                                else "each model's own weights (checked, not carried)"),
-        "carry_weights": carry_weights, "channels_first": channels_first,
+        "carry_weights": bool(carry_weights),
+        "carry_direction": ("torch-to-keras" if carry_weights == "torch-to-keras" else
+                            "keras-to-torch" if carry_weights else "none"),
+        "channels_first": channels_first,
         "layers_total": len(kg.layers), "layers_compared": len(rows),
         "not_compared": [layer.name for layer in kg.layers if layer.name not in mapped],
         "carry": carried, "layers": rows, "verdict": verdict, "output": output,
         "seconds": {"setup": round(t_setup, 3), "runs": round(t_runs, 3),
                     "total": round(time.perf_counter() - t0, 3)}}
+
+
+def _crop_after(kg, name: str, mapped: set, keras_value, torch_value, outs: dict,
+                tl) -> str | None:
+    """The unmatched Keras cropping layer that alone reads layer ``name``, where the torch
+    counterpart's output has the crop's shape and not the layer's (a VALID transposed conv and
+    ``Cropping2D``, as converters write a SAME one, against ``ConvTranspose2d(padding=...)``)."""
+    readers = [n for n, srcs in kg.inputs_of.items() if name in srcs]
+    if len(readers) != 1 or readers[0] in mapped or kg.kind(readers[0]) != "crop":
+        return None
+    shape = np.shape(torch_value)
+    if shape == np.shape(keras_value) or shape != np.shape(tl(outs[readers[0]])):
+        return None
+    return readers[0]
 
 
 def _fit(t, k):

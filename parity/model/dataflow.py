@@ -84,8 +84,15 @@ class _Walk:
         want = frozenset(self.k2t[k] for k in self.keras_upstream(name))
         layer = self.kg.by_name[name]
         found = []
+        merge = _MERGE_KIND.get(type(layer).__name__) if kind == "merge" else None
         for n in self.tg.nodes:
-            if n.label in self.taken or n.op != "call_module":
+            if n.label in self.taken:
+                continue
+            if merge is not None and n.kind == merge:   # x + y in forward for Keras's Add
+                if self.torch_upstream(n.label) == want:
+                    found.append(n.label)
+                continue
+            if n.op != "call_module":
                 continue
             module = self.modules.get(module_name(n.label))
             call = _CallView(n)
@@ -113,6 +120,8 @@ class _Walk:
             labels.append(pw[0])
             after = [c for c in self.consumers[pw[0]] if c not in self.taken]
         layer = self.kg.by_name[name]
+        if self.nodes[first].op != "call_module":
+            return labels
         if fused_activation(layer) and len(after) == 1 and len(self.consumers[labels[-1]]) == 1:
             nxt = self.nodes[after[0]]
             if nxt.op == "call_module" and nxt.kind == "activation" and \
@@ -123,6 +132,11 @@ class _Walk:
     def take(self, name: str, labels: list[str]) -> None:
         self.k2t[name] = labels[-1]
         self.taken |= set(labels)
+
+
+_MERGE_KIND = {"Add": "fn:add", "Concatenate": "fn:cat", "Multiply": "fn:mul",
+               "Subtract": "fn:sub"}
+"""Keras merge layers and the ``forward`` code that computes them (``TorchGraph`` node kinds)."""
 
 
 class _CallView:

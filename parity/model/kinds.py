@@ -26,6 +26,7 @@ _KERAS = {
     "Dropout": "dropout", "SpatialDropout1D": "dropout", "SpatialDropout2D": "dropout",
     "SpatialDropout3D": "dropout",
     "ZeroPadding1D": "pad", "ZeroPadding2D": "pad", "ZeroPadding3D": "pad",
+    "Cropping1D": "crop", "Cropping2D": "crop", "Cropping3D": "crop",
     "Flatten": "layout", "Reshape": "layout", "Permute": "layout",
     "Add": "merge", "Multiply": "merge", "Concatenate": "merge", "Subtract": "merge",
     "Average": "merge", "Maximum": "merge", "Minimum": "merge",

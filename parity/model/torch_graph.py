@@ -37,14 +37,21 @@ def module_name(label: str) -> str:
     return label.split("#")[0]
 
 
-def modules_of(module, labels: list[str]) -> list:
-    """The modules of ``module`` that the call labels name, in order; those with weights
-    alone where some have them (a mapping ``["pad1", "conv"]``: the conv takes the weights)."""
+def weighted_labels(module, labels: list[str]) -> list[str]:
+    """The labels of ``labels`` that name modules of ``module`` (a function node of ``forward``,
+    ``x + y``, names none), those with weights alone where some have them (a mapping
+    ``["pad1", "conv"]``: the conv takes the weights)."""
     named = dict(module.named_modules())
-    mods = [named[module_name(lbl)] for lbl in labels]
-    weighted = [m for m in mods if any(True for _ in m.parameters()) or
-                any(True for _ in m.buffers())]
-    return weighted or mods
+    called = [lbl for lbl in labels if module_name(lbl) in named]
+    weighted = [lbl for lbl in called if any(True for _ in named[module_name(lbl)].parameters())
+                or any(True for _ in named[module_name(lbl)].buffers())]
+    return weighted or called
+
+
+def modules_of(module, labels: list[str]) -> list:
+    """The modules of ``weighted_labels(module, labels)``, in order."""
+    named = dict(module.named_modules())
+    return [named[module_name(lbl)] for lbl in weighted_labels(module, labels)]
 
 
 def units(module) -> dict:
@@ -123,7 +130,7 @@ class TorchGraph:
                 kind = torch_kind(found[n.target]) if n.target in found else None
                 kind = kind or "other"
             else:
-                label, kind = n.name, "function"
+                label, kind = n.name, function_kind(n)
             labels[n.name] = label
             nodes.append(Node(label, n.op, kind, [labels[a.name] for a in n.all_input_nodes]))
         return graph, nodes
@@ -263,6 +270,25 @@ class TorchGraph:
                 m.eval()
                 hs = [m(*hs)]
         return _np(hs[0])
+
+
+_MERGES = {"add": "fn:add", "add_": "fn:add", "iadd": "fn:add", "cat": "fn:cat",
+           "concat": "fn:cat", "mul": "fn:mul", "mul_": "fn:mul", "imul": "fn:mul",
+           "sub": "fn:sub", "isub": "fn:sub"}
+
+
+def function_kind(fx_node) -> str:
+    """A function or method node of ``forward``: ``fn:add`` for ``x + y``, ``out += y``,
+    ``torch.add``; ``fn:cat``, ``fn:mul``, ``fn:sub`` likewise; else ``function``. Only nodes of
+    two or more tensors count (``x + 1`` is not a merge)."""
+    name = fx_node.target if isinstance(fx_node.target, str) else \
+        getattr(fx_node.target, "__name__", "")
+    kind = _MERGES.get(name)
+    if kind is None:
+        return "function"
+    if kind == "fn:cat":
+        return kind
+    return kind if len(fx_node.all_input_nodes) >= 2 else "function"
 
 
 def _label_of(graph: "TorchGraph", fx_node) -> str:
