@@ -29,6 +29,9 @@ def add_arguments(p) -> None:
     p.add_argument("--carry", choices=("keras-to-torch", "torch-to-keras", "none"),
                    default=None, help="which way the weights go (default keras-to-torch; "
                    "torch-to-keras: a model ported from torch to Keras; none = --no-carry)")
+    p.add_argument("--torch-layout", choices=("nchw", "nhwc"), default=None,
+                   help="the layout of the torch module's input (default nchw; nhwc: a module "
+                   "that takes channels-last input and transposes it itself, as converters write)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="reports", help="report directory (default: reports)")
 
@@ -38,14 +41,13 @@ def _models(args):
 
     if not (args.keras and args.torch):
         raise BadInput("parity model needs --zoo NAME, or --keras FILE and --torch pkg.mod:fn")
-    from parity.backends import tf as B
+    from parity.model import ModelError, legacy
 
-    try:
-        keras_model = B.keras().models.load_model(args.keras)
-    except Exception as e:  # noqa: BLE001 - any unreadable model file
-        raise BadInput(f"cannot load Keras model {args.keras}: {type(e).__name__}: "
-                       f"{str(e).splitlines()[0][:200]}") from None
-    return keras_model, load(args.torch)()
+    try:   # Keras 3, or a Keras 2 (tf_keras) file rebuilt in Keras 3 and checked
+        keras_model, how = legacy.load(args.keras)
+    except ModelError as e:
+        raise BadInput(str(e)) from None
+    return keras_model, load(args.torch)(), how
 
 
 def cmd_model(args) -> int:
@@ -78,9 +80,11 @@ def cmd_model(args) -> int:
         else:
             from parity.model import compare
 
-            keras_model, torch_module = _models(args)
+            keras_model, torch_module, how = _models(args)
             result = compare(keras_model, torch_module, mapping=mapping, seed=args.seed,
-                             carry_weights=carry, stop=lambda: bool(stopping))
+                             carry_weights=carry, stop=lambda: bool(stopping),
+                             input_layout=args.torch_layout)
+            result["keras_source"] = how
     except ModelError as e:
         raise BadInput(str(e)) from None
     except KeyboardInterrupt:

@@ -36,6 +36,24 @@ def _top_level() -> dict[str, str]:
     return pins
 
 
+def _no_deps() -> dict[str, tuple[str, list[str]]]:
+    """name -> (version, hashes) from requirements-nodeps.txt (installed without dependencies)."""
+    entries, name = {}, None
+    for line in (ROOT / "requirements-nodeps.txt").read_text().splitlines():
+        if m := re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line):
+            name = canonicalize_name(m[1])
+            entries[name] = (m[2], [])
+        elif m := re.match(r"^\s+--hash=sha256:([0-9a-f]{64})", line):
+            entries[name][1].append(m[1])
+    return entries
+
+
+def test_every_package_installed_without_dependencies_is_pinned_with_a_hash_and_not_locked():
+    no_deps = _no_deps()
+    assert no_deps and all(hashes for _, hashes in no_deps.values())
+    assert not set(no_deps) & set(_locked())
+
+
 def test_every_locked_package_has_a_version_and_hashes():
     locked = _locked()
     assert len(locked) > 40  # the transitive closure, not the top-level pins alone
@@ -63,7 +81,7 @@ def test_the_environment_is_the_lock():
     make venv, nothing else is installed either (pip and parity itself aside)."""
     installed = {canonicalize_name(d.metadata["Name"]): d.version
                  for d in metadata.distributions()}
-    locked = {n: v for n, (v, _) in _locked().items()}
+    locked = {n: v for n, (v, _) in (_locked() | _no_deps()).items()}
     wrong = {n: (v, installed.get(n)) for n, v in locked.items()
              if Version(installed.get(n, "0")) != Version(v)}
     assert not wrong, f"(locked, installed): {wrong}"

@@ -215,3 +215,50 @@ def test_weights_carried_from_torch_into_keras_make_a_correct_port_pass():
     fresh = z.keras_resnet()
     v = compare(fresh, z.torchvision_resnet(), inputs=x, carry_weights=False, explain=False)
     assert v["verdict"]["status"] == "fail"
+
+
+def _small_cnn():
+    from parity.backends import tf as B
+
+    keras = B.keras()
+    L = keras.layers
+    inp = keras.Input((12, 12, 3))
+    y = L.Conv2D(6, 3, padding="same", name="conv")(inp)
+    y = L.ReLU(name="relu")(L.BatchNormalization(name="bn")(y))
+    y = L.GlobalAveragePooling2D(name="gap")(y)
+    return keras.Model(inp, L.Dense(4, name="head")(y))
+
+
+def test_a_module_that_takes_channels_last_input_and_transposes_it_itself():
+    """A converter's output takes NHWC and permutes it in forward: with input_layout="nhwc" the
+    pair agrees; fed NCHW (the default) it fails on the first layer."""
+    import torch.nn as nn
+
+    class Converted(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 6, 3, padding=1)
+            self.bn = nn.BatchNorm2d(6, eps=1e-3, momentum=0.01)
+            self.relu = nn.ReLU()
+            self.gap = nn.AdaptiveAvgPool2d(1)
+            self.head = nn.Linear(6, 4)
+
+        def forward(self, x):
+            x = self.relu(self.bn(self.conv(x.permute(0, 3, 1, 2))))
+            return self.head(self.gap(x).flatten(1))
+
+    model, x, how = _pair(_small_cnn)
+    result = compare(model, Converted(), inputs=x, weights=how, input_layout="nhwc")
+    assert result["verdict"]["status"] == "pass" and result["input_layout"] == "nhwc"
+    with pytest.raises(ModelError, match="torch module failed on the input"):
+        compare(model, Converted(), inputs=x, explain=False)
+    with pytest.raises(ModelError, match="input_layout must be"):
+        compare(model, Converted(), inputs=x, input_layout="chw")
+
+
+def test_contradicting_carry_flags_are_bad_input(tmp_path, capsys):
+    from parity.cli import main
+
+    assert main(["model", "--zoo", "twin", "--no-carry", "--carry", "torch-to-keras",
+                 "--out", str(tmp_path)]) == 2
+    assert "contradict" in capsys.readouterr().err

@@ -36,7 +36,7 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
             carry_weights: bool | str = True,
             dtypes=("float32", "float64"), channels_first: bool = True, batch: int = 2,
             seed: int = 0, explain: bool = True, weights: str | None = None,
-            stop=None) -> dict:
+            stop=None, input_layout: str | None = None) -> dict:
     """Compare ``keras_model`` (Keras 3 on TensorFlow) with ``torch_module`` layer by layer.
 
     ``inputs``: a Keras-layout array (default: ``batch`` samples uniform in [-1, 1), seeded);
@@ -47,7 +47,9 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
     module's activations are NC... (Keras's are channels-last); ``explain``: run the matching
     op pair on the first diverging layer; ``weights``: how the weights were made (reported);
     ``stop()``, asked before each layer, ends the comparison there when it returns True (a
-    signal): the layers compared so far are returned, ``stopped_at`` names the next one.
+    signal): the layers compared so far are returned, ``stopped_at`` names the next one;
+    ``input_layout``: ``"nhwc"`` for a torch module that takes channels-last input and
+    transposes it itself (a converter's output), ``"nchw"``; default: as ``channels_first``.
     Returns the ``model`` section of a report (``report/schema.json``).
     """
     t0 = time.perf_counter()
@@ -62,7 +64,10 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
         raise ModelError(f"inputs have shape {x.shape}; the Keras model takes "
                          f"(batch, {', '.join(map(str, kg.input_shape))})")
     tg = TorchGraph(torch_module, channels_first)
-    x_t = torch_layout(x, channels_first)
+    if input_layout not in (None, "nchw", "nhwc"):
+        raise ModelError(f"input_layout must be 'nchw' or 'nhwc', got {input_layout!r}")
+    input_first = channels_first if input_layout is None else input_layout == "nchw"
+    x_t = torch_layout(x, input_first)
     calls, _, _ = tg.run(x_t.astype("float32"), "float32")
     traced = tg.nodes is not None
     pairs = (dataflow.automatic(kg, tg, units(torch_module), mapping) if traced else
@@ -130,7 +135,8 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
             try:
                 if traced:   # the torch segment from the values Keras has where it starts
                     t_iso = _fit(tg.call_segment(labels[-1], {
-                        s: torch_layout(at_node[dt][k], channels_first)
+                        s: torch_layout(at_node[dt][k], input_first if
+                                        k == dataflow.KERAS_INPUT else channels_first)
                         for s, k in starts.items()}, dt), keras_out[dt])
                 else:
                     t_iso = _fit(tg.call_units(mods, [_torch_input(kg, name, a, channels_first)
@@ -196,8 +202,11 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
         k = torch_layout(last_keras_out[dt] if rows and rows[-1]["layer"] == last and
                          "activation" in rows[-1].get("compared", "") else kouts[dt][last],
                          channels_first)
-        m = compare_output(k, tfinal[dt], torch_layout(kouts["float64"][last], channels_first)
-                           if "float64" in kouts else k, np.full(np.shape(k), np.inf))
+        k64 = torch_layout(kouts["float64"][last], channels_first) if "float64" in kouts else k
+        if np.shape(tfinal[dt]) != np.shape(k) and np.ndim(k) > 2 and \
+                np.shape(tfinal[dt]) == np.shape(kouts[dt][last]):   # the module's output is
+            k, k64 = kouts[dt][last], kouts.get("float64", kouts[dt])[last]   # channels-last
+        m = compare_output(k, tfinal[dt], k64, np.full(np.shape(k), np.inf))
         output[dt] = {"max_abs_diff": m["max_abs_diff"], "max_rel_diff": m["max_rel_diff"],
                       "shape_match": m["shape_match"],
                       "minimum_tolerance": {"atol": m["max_abs_diff"], "rtol": m["max_rel_diff"]}}
@@ -213,7 +222,7 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
         "carry_weights": bool(carry_weights),
         "carry_direction": ("torch-to-keras" if carry_weights == "torch-to-keras" else
                             "keras-to-torch" if carry_weights else "none"),
-        "channels_first": channels_first,
+        "channels_first": channels_first, "input_layout": "nchw" if input_first else "nhwc",
         "layers_total": len(kg.layers), "layers_compared": len(rows),
         "not_compared": [layer.name for layer in kg.layers if layer.name not in mapped],
         "carry": carried, "layers": rows, "verdict": verdict, "output": output,
