@@ -262,3 +262,68 @@ def test_contradicting_carry_flags_are_bad_input(tmp_path, capsys):
     assert main(["model", "--zoo", "twin", "--no-carry", "--carry", "torch-to-keras",
                  "--out", str(tmp_path)]) == 2
     assert "contradict" in capsys.readouterr().err
+
+
+class _BinaryOp:
+    """onnx2torch's OnnxBinaryMathOperation, as published: one torch function on two inputs."""
+
+    def __new__(cls, fn):
+        import torch.nn as nn
+
+        class OnnxBinaryMathOperation(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.math_op_function = fn
+
+            def forward(self, first, second):
+                return self.math_op_function(first, second)
+        return OnnxBinaryMathOperation()
+
+
+def _converted_cnn(bn_as="chain"):
+    """A converter's output for _small_cnn: the BatchNormalization as x * scale + shift and the
+    Dense as x @ W + b, modules of one operation taking the constant as their second input."""
+    import torch
+    import torch.nn as nn
+
+    class OnnxMatMul(nn.Module):
+        def forward(self, x, y):
+            return torch.matmul(x, y)
+
+    class Converted(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 6, 3, padding=1)
+            self.register_buffer("bn_scale", torch.ones(1, 6, 1, 1))
+            self.register_buffer("bn_shift", torch.zeros(1, 6, 1, 1))
+            self.register_buffer("dense_w", torch.zeros(6, 4))
+            self.register_buffer("dense_b", torch.zeros(4))
+            self.mul, self.add = _BinaryOp(torch.mul), _BinaryOp(torch.add)
+            self.matmul, self.add_1 = OnnxMatMul(), _BinaryOp(torch.add)
+            self.relu = nn.ReLU()
+            self.shift_first = bn_as == "shift-first"
+
+        def forward(self, x):
+            y = self.conv(x)
+            if self.shift_first:   # a wrong fold: (x + shift) * scale
+                y = self.mul(self.add(y, self.bn_shift), self.bn_scale)
+            else:
+                y = self.add(self.mul(y, self.bn_scale), self.bn_shift)
+            y = self.relu(y).mean(dim=(2, 3))
+            return self.add_1(self.matmul(y, self.dense_w), self.dense_b)
+    return Converted()
+
+
+def test_a_converters_folded_batchnorm_and_matmul_dense_are_matched_and_carried():
+    """x * scale + shift for BatchNormalization and x @ W + b for Dense, each a module taking
+    two inputs: matched by dataflow, Keras's weights folded into the constants (float64 kept
+    exact for the float64 run), and the pair agrees; a fold in the wrong order is refused."""
+    model, x, how = _pair(_small_cnn)
+    result = compare(model, _converted_cnn(), inputs=x, weights=how)
+    rows = _rows(result)
+    assert result["verdict"]["status"] == "pass", result["layers"]
+    assert rows["bn"]["torch"] == ["mul", "add"] and rows["head"]["torch"] == ["matmul", "add_1"]
+    assert rows["bn"]["isolated"]["float64"]["bound_ratio"] < 1
+    assert result["carry"]["torch_unmatched"] == [] and result["carry"]["problems"] == []
+    with pytest.raises(ModelError, match="cannot map Keras layer 'bn'"):
+        compare(model, _converted_cnn("shift-first"), inputs=x, explain=False)

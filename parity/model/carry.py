@@ -118,11 +118,49 @@ def hyperparameters(kgraph, name: str, modules: list) -> list[str]:
     return issues
 
 
+def folded(kgraph, name: str, channels_first: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(scale or W, shift) in float64 that ``x * scale + shift`` (a BatchNormalization in
+    inference) or ``x @ W + b`` (a Dense) computes the Keras layer with."""
+    layer, kind = kgraph.by_name[name], kgraph.kind(name)
+    w = {k: v.astype(np.float64) for k, v in _named(layer).items()}
+    if kind == "batchnorm":
+        n = w["moving_mean"].shape[0]
+        scale = w.get("gamma", np.ones(n)) / np.sqrt(w["moving_variance"] + layer.epsilon)
+        return scale, w.get("beta", np.zeros(n)) - w["moving_mean"] * scale
+    flat = flatten_source_shape(kgraph, name) if channels_first else None
+    kernel = dense_kernel_to_torch(w["kernel"], flat).T
+    return kernel, w.get("bias", np.zeros(kernel.shape[1]))
+
+
+def _load_chain(kgraph, tgraph, name: str, paths: list[str], channels_first: bool,
+                assigned: set, problems: list) -> None:
+    """Keras's weights folded into the constants of a converter's chain (``folded``): float32
+    values in the module, and the float64 values kept exact for its float64 copy."""
+    torch = tgraph.torch
+    for path, value in zip(paths, folded(kgraph, name, channels_first)):
+        target = tgraph.attribute(tgraph.module, path)
+        if target.numel() != value.size:
+            problems.append(f"{name}: torch constant {path} holds {target.numel()} values, "
+                            f"Keras's folded weights {value.size}: not carried")
+            continue
+        shaped = value.reshape(tuple(target.shape))
+        with torch.no_grad():
+            target.copy_(torch.from_numpy(shaped).to(target.dtype))
+        tgraph.exact[path] = shaped
+        assigned.add(path)
+
+
 def load(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
     """Copy every mapped layer's weights; return the carry report."""
+    from parity.model.dataflow import chain_constants
+
     torch = tgraph.torch
     assigned, layers, problems = set(), [], []
     for name, labels in pairs:
+        paths = chain_constants(tgraph, labels)
+        if paths is not None:
+            _load_chain(kgraph, tgraph, name, paths, channels_first, assigned, problems)
+            continue
         modules = modules_of(tgraph.module, labels)
         named = weighted_labels(tgraph.module, labels)
         want = expected(kgraph, name, modules, channels_first)
@@ -158,8 +196,14 @@ def load_into_keras(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
     pushed through it, so every torch element lands where the forward carry would have taken
     it from (a weight the conversion does not determine, such as a BatchNorm's missing gamma,
     is left as it is)."""
+    from parity.model.dataflow import chain_constants
+
     assigned, problems = set(), []
     for name, labels in pairs:
+        if chain_constants(tgraph, labels) is not None:
+            problems.append(f"{name}: folded into the constants of a converter's chain: "
+                            "not carried into Keras (the fold cannot be undone)")
+            continue
         modules = modules_of(tgraph.module, labels)
         named = weighted_labels(tgraph.module, labels)
         current = _named(kgraph.by_name[name])
@@ -222,8 +266,13 @@ def check(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
     conversion, and if not which common mistake they equal (``diagnose.weight_mistake``)."""
     from parity.model.diagnose import weight_mistake
 
+    from parity.model.dataflow import chain_constants
+
     out = {}
     for name, labels in pairs:
+        if chain_constants(tgraph, labels) is not None:
+            out[name] = ["folded into the constants of a converter's chain: not checked"]
+            continue
         modules = modules_of(tgraph.module, labels)
         named = weighted_labels(tgraph.module, labels)
         for (i, pname), value in expected(kgraph, name, modules, channels_first).items():

@@ -129,6 +129,29 @@ class _Walk:
                 labels.append(nxt.label)
         return labels
 
+    def affine_chain(self, name: str, kind: str) -> list[str]:
+        """A BatchNormalization as a converter writes it, ``x * scale + shift``, or a Dense as
+        ``x @ W + b`` (functions, or modules of one operation each, on constants): the two
+        nodes, where the first reads what the Keras layer reads."""
+        first_kind = {"batchnorm": "fn:mul", "dense": "fn:matmul"}.get(kind)
+        if first_kind is None:
+            return []
+        want = frozenset(self.k2t[k] for k in self.keras_upstream(name))
+        for n in self.tg.nodes:
+            if n.label in self.taken or n.kind != first_kind or not self._one_tensor_input(n):
+                continue
+            if self.torch_upstream(n.label) != want:
+                continue
+            after = self.consumers[n.label]
+            if len(after) == 1 and self.nodes[after[0]].kind == "fn:add" and \
+                    self._one_tensor_input(self.nodes[after[0]]):
+                return [n.label, after[0]]
+        return []
+
+    def _one_tensor_input(self, node) -> bool:
+        kinds = [self.nodes[i].kind == "constant" for i in node.inputs]
+        return kinds.count(False) == 1 and kinds.count(True) == 1
+
     def take(self, name: str, labels: list[str]) -> None:
         self.k2t[name] = labels[-1]
         self.taken |= set(labels)
@@ -176,7 +199,8 @@ def automatic(kgraph, tgraph, modules: dict, user: dict | None = None) -> list[t
             last = (name, pinned[name][-1])
             continue
         found = walk.candidates(name, kind)
-        labels = walk.labels_for(name, kind, found[0]) if found else []
+        labels = walk.labels_for(name, kind, found[0]) if found else \
+            walk.affine_chain(name, kind)
         if labels:
             walk.take(name, labels)
             pairs.append((name, labels))
@@ -201,6 +225,22 @@ def automatic(kgraph, tgraph, modules: dict, user: dict | None = None) -> list[t
             raise ModelError(f"torch call {_describe_call(_CallView(walk.nodes[label]), modules.get(module_name(label)))} "
                              "has weights but no Keras layer was mapped to it")
     return pairs
+
+
+def chain_constants(tgraph, labels: list[str]) -> list[str] | None:
+    """The attribute paths of the constants of an ``affine_chain`` (scale or W, then shift), or
+    None where ``labels`` are not one."""
+    nodes = {n.label: n for n in tgraph.nodes or []}
+    if len(labels) != 2 or any(nodes.get(lbl) is None or not nodes[lbl].kind.startswith("fn:")
+                               for lbl in labels):
+        return None
+    paths = []
+    for lbl in labels:
+        const = [nodes[i] for i in nodes[lbl].inputs if nodes[i].kind == "constant"]
+        if len(const) != 1:
+            return None
+        paths.append(const[0].target)
+    return paths
 
 
 def upstream_values(kgraph, tgraph, pairs: list[tuple[str, list]], name: str) -> dict[str, str]:

@@ -78,8 +78,9 @@ class Node:
     method of ``forward`` (fx's node name), or the input (``INPUT``)."""
     label: str
     op: str            # placeholder, call_module, call_function, call_method, get_attr
-    kind: str          # a unit's kind, or "function"
+    kind: str          # a unit's kind, a function's (``function_kind``), or "constant"
     inputs: list[str]  # labels of the nodes it reads
+    target: str = ""   # a constant's attribute path (get_attr)
 
 
 INPUT = "input"
@@ -96,6 +97,7 @@ class TorchGraph:
         self.module = module.eval()
         self.channels_first = channels_first
         self._copies = {}
+        self.exact: dict[str, np.ndarray] = {}   # attribute path -> its float64 value
         self.calls: list[Call] = []
         self._graph, self.nodes = self._trace()
 
@@ -127,19 +129,34 @@ class TorchGraph:
                 k = seen.get(n.target, 0)
                 seen[n.target] = k + 1
                 label = n.target if k == 0 else f"{n.target}#{k}"
-                kind = torch_kind(found[n.target]) if n.target in found else None
+                unit = found.get(n.target)
+                kind = (torch_kind(unit) or module_op_kind(unit, n)) if unit is not None else None
                 kind = kind or "other"
+            elif n.op == "get_attr":
+                label, kind = n.name, "constant"
             else:
                 label, kind = n.name, function_kind(n)
             labels[n.name] = label
-            nodes.append(Node(label, n.op, kind, [labels[a.name] for a in n.all_input_nodes]))
+            nodes.append(Node(label, n.op, kind, [labels[a.name] for a in n.all_input_nodes],
+                              n.target if n.op == "get_attr" else ""))
         return graph, nodes
 
     def copy_for(self, dtype: str):
         if dtype not in self._copies:
             m = copy.deepcopy(self.module)
-            self._copies[dtype] = m.to(getattr(self.torch, dtype))
+            m = m.to(getattr(self.torch, dtype))
+            if dtype == "float64":   # constants carried from values float32 cannot hold
+                for path, value in self.exact.items():
+                    self.attribute(m, path).copy_(self.torch.from_numpy(value))
+            self._copies[dtype] = m
         return self._copies[dtype]
+
+    @staticmethod
+    def attribute(module, path: str):
+        obj = module
+        for part in path.split("."):
+            obj = getattr(obj, part)
+        return obj
 
     def reset_copies(self) -> None:
         self._copies.clear()
@@ -250,10 +267,7 @@ class TorchGraph:
                 elif n.op == "call_method":
                     env[node.label] = getattr(args[0], n.target)(*args[1:], **kwargs)
                 elif n.op == "get_attr":
-                    obj = module
-                    for part in n.target.split("."):
-                        obj = getattr(obj, part)
-                    env[node.label] = obj
+                    env[node.label] = self.attribute(module, n.target)
         return _np(env[output])
 
     def module_named(self, name: str, dtype: str):
@@ -274,7 +288,7 @@ class TorchGraph:
 
 _MERGES = {"add": "fn:add", "add_": "fn:add", "iadd": "fn:add", "cat": "fn:cat",
            "concat": "fn:cat", "mul": "fn:mul", "mul_": "fn:mul", "imul": "fn:mul",
-           "sub": "fn:sub", "isub": "fn:sub"}
+           "sub": "fn:sub", "isub": "fn:sub", "matmul": "fn:matmul"}
 
 
 def function_kind(fx_node) -> str:
@@ -289,6 +303,17 @@ def function_kind(fx_node) -> str:
     if kind == "fn:cat":
         return kind
     return kind if len(fx_node.all_input_nodes) >= 2 else "function"
+
+
+def module_op_kind(module, fx_node) -> str | None:
+    """A module that only applies one tensor operation to two inputs, as converters write
+    them (onnx2torch's ``OnnxBinaryMathOperation`` holds it as ``math_op_function``, its
+    ``OnnxMatMul`` calls ``torch.matmul``): the kind ``function_kind`` gives that operation."""
+    fn = getattr(module, "math_op_function", None)
+    name = getattr(fn, "__name__", None) or ("matmul" if type(module).__name__ == "OnnxMatMul"
+                                             else None)
+    kind = _MERGES.get(name or "")
+    return kind if kind is not None and len(fx_node.all_input_nodes) >= 2 else None
 
 
 def _label_of(graph: "TorchGraph", fx_node) -> str:
