@@ -50,7 +50,7 @@ def test_a_torchvision_style_resnet_port_passes_with_its_shortcut_run_after_bn3(
 
 
 @pytest.mark.parametrize("mistake, layer, text", [
-    ("v1.5", "conv3_block1_1_conv", "output shape [2, 16, 8, 8] in torch, [2, 16, 4, 4] in Keras"),
+    ("v1.5", "conv3_block1_1_conv", "stride (1, 1) (Keras strides (2, 2))"),
     ("no-bias", "conv1_conv", "has no 'bias'"),
     ("bn-defaults", "conv1_bn", "eps 1e-05 (Keras epsilon 1.001e-05)"),
 ])
@@ -327,3 +327,17 @@ def test_a_converters_folded_batchnorm_and_matmul_dense_are_matched_and_carried(
     assert result["carry"]["torch_unmatched"] == [] and result["carry"]["problems"] == []
     with pytest.raises(ModelError, match="cannot map Keras layer 'bn'"):
         compare(model, _converted_cnn("shift-first"), inputs=x, explain=False)
+
+
+def test_without_carrying_only_the_tensors_without_a_keras_counterpart_are_unmatched(resnet):
+    """--no-carry used to list every torch parameter as unmatched; now only those no Keras
+    weight corresponds to (a BatchNorm's num_batches_tracked counter), and an extra module."""
+    import torch.nn as nn
+
+    model, x, _ = resnet
+    port = z.torchvision_resnet()
+    port.extra = nn.Linear(2, 2)   # never called: no Keras counterpart
+    result = compare(model, port, inputs=x, carry_weights=False, explain=False)
+    left = [t["name"] for t in result["carry"]["torch_unmatched"]]
+    assert "extra.weight" in left and "extra.bias" in left
+    assert all(n.startswith("extra.") or n.endswith("num_batches_tracked") for n in left), left

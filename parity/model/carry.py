@@ -94,7 +94,8 @@ def expected(kgraph, name: str, modules: list, channels_first: bool = True,
 
 
 def hyperparameters(kgraph, name: str, modules: list) -> list[str]:
-    """What a torch counterpart's settings get wrong (BatchNorm momentum and epsilon, norm eps)."""
+    """What a torch counterpart's settings get wrong (BatchNorm momentum and epsilon, norm eps,
+    a convolution's stride and dilation: ResNet v1.5's stride on the 3x3 conv)."""
     if not modules:   # computed by forward's code (x + y): no settings
         return []
     layer, kind, m = kgraph.by_name[name], kgraph.kind(name), modules[0]
@@ -115,6 +116,11 @@ def hyperparameters(kgraph, name: str, modules: list) -> list[str]:
         eps = getattr(m, "eps", None)
         if eps is not None and not math.isclose(eps, layer.epsilon, rel_tol=1e-6):
             issues.append(f"eps {eps:g} (Keras epsilon {layer.epsilon:g})")
+    elif kind in ("conv", "depthwise", "transpose"):
+        for torch_name, keras_name in (("stride", "strides"), ("dilation", "dilation_rate")):
+            have, want = getattr(m, torch_name, None), getattr(layer, keras_name, None)
+            if have is not None and want is not None and tuple(have) != tuple(want):
+                issues.append(f"{torch_name} {tuple(have)} (Keras {keras_name} {tuple(want)})")
     return issues
 
 
@@ -234,6 +240,28 @@ def load_into_keras(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
             part = flat[offsets[k]:offsets[k] + current[k].size].reshape(current[k].shape)
             w.assign(part.astype(current[k].dtype))
     return account(kgraph, tgraph, pairs, assigned) | {"problems": problems}
+
+
+def counterparts(kgraph, tgraph, pairs, channels_first: bool = True) -> set[str]:
+    """The torch parameters, buffers and constants that a mapped Keras weight corresponds to
+    (what ``load`` would carry into), without carrying: with ``--no-carry`` the accounting
+    lists as unmatched only what has no Keras counterpart."""
+    from parity.model.dataflow import chain_constants
+
+    found = set()
+    for name, labels in pairs:
+        paths = chain_constants(tgraph, labels)
+        if paths is not None:
+            found |= set(paths)
+            continue
+        modules = modules_of(tgraph.module, labels)
+        named = weighted_labels(tgraph.module, labels)
+        for (i, pname), value in expected(kgraph, name, modules, channels_first).items():
+            target = getattr(modules[i], pname, None)
+            if target is not None and tuple(target.shape) == tuple(value.shape):
+                mod_name = module_name(named[i])
+                found.add(f"{mod_name}.{pname}" if mod_name else pname)
+    return found
 
 
 def account(kgraph, tgraph, pairs, assigned: set) -> dict:

@@ -79,7 +79,9 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
         carried = carry.load(kg, tg, pairs, channels_first)
         checked = {}
     else:
-        carried = carry.account(kg, tg, pairs, set()) | {"problems": []}
+        carried = carry.account(kg, tg, pairs, carry.counterparts(kg, tg, pairs,
+                                                                  channels_first)) | \
+            {"problems": []}
         checked = carry.check(kg, tg, pairs, channels_first)
     hyper = {name: carry.hyperparameters(kg, name, modules_of(torch_module, labels))
              for name, labels in pairs}
