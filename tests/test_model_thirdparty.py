@@ -341,3 +341,34 @@ def test_without_carrying_only_the_tensors_without_a_keras_counterpart_are_unmat
     left = [t["name"] for t in result["carry"]["torch_unmatched"]]
     assert "extra.weight" in left and "extra.bias" in left
     assert all(n.startswith("extra.") or n.endswith("num_batches_tracked") for n in left), left
+
+
+def _fold_float32(model, port, eps=True):
+    """The converter's own fold: Keras's BatchNormalization folded in float32 arithmetic (with
+    its epsilon, or without: a wrong fold), the Dense kernel as is."""
+    import torch
+
+    g, b, mean, var = (w.astype(np.float32) for w in model.get_layer("bn").get_weights())
+    e = np.float32(model.get_layer("bn").epsilon if eps else 0.0)
+    scale = g / np.sqrt(var + e)
+    with torch.no_grad():
+        port.bn_scale.copy_(torch.from_numpy(scale.reshape(1, -1, 1, 1)))
+        port.bn_shift.copy_(torch.from_numpy((b - mean * scale).reshape(1, -1, 1, 1)))
+
+
+def test_a_converters_own_float32_fold_passes_where_the_bound_counts_its_rounding():
+    """Not carried, the chain's constants are the converter's, folded in float32: the float64
+    comparison alone would call float32's rounding a divergence; the bound includes the
+    constants' difference from Keras's weights folded in float64, and says so. A fold without
+    epsilon is still caught, at the BatchNormalization."""
+    model, x, how = _pair(_small_cnn)
+    port = _converted_cnn()
+    compare(model, port, inputs=x, explain=False)   # the conv and Dense carried, as converted
+    _fold_float32(model, port)
+    result = compare(model, port, inputs=x, carry_weights=False, explain=False)
+    rows = _rows(result)
+    assert result["verdict"]["status"] == "pass", rows["bn"]
+    assert "folded in float64" in rows["bn"]["weights_bound"]
+    _fold_float32(model, port, eps=False)
+    v = compare(model, port, inputs=x, carry_weights=False, explain=False)["verdict"]
+    assert v["status"] == "fail" and v["first_diverging"] == "bn"

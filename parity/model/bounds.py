@@ -124,12 +124,54 @@ def isolated(kgraph, name: str, inputs: list[np.ndarray], y64: np.ndarray, dtype
     return bound
 
 
-def propagated64(k32, k64, t32, t64, iso64_max: float) -> float:
+def propagated64(k32, k64, t32, t64, iso64_max: float, weights_rho: float = 0.0) -> float:
+    """``weights_rho``: the largest relative difference between a torch side's own weights and
+    Keras's upstream (a converter's float32 fold): a perturbation of that size at one layer,
+    bounded by the float32 drift scaled from float32's unit roundoff to it."""
     drift = float(np.max(np.abs(k32 - k64), initial=0.0)) + \
         float(np.max(np.abs(t32 - t64), initial=0.0))
-    return ROUNDING_C * unit_roundoff("float64") / unit_roundoff("float32") * drift + iso64_max
+    return ROUNDING_C * (unit_roundoff("float64") + weights_rho) / unit_roundoff("float32") * \
+        drift + iso64_max
 
 
 def propagated32(k32, k64, t32, t64, b64: float) -> float:
     return float(np.max(np.abs(k32 - k64), initial=0.0)) + \
         float(np.max(np.abs(t32 - t64), initial=0.0)) + b64
+
+
+def folded_difference(kgraph, tgraph, name: str, labels: list[str], inputs: list[np.ndarray],
+                      channels_first: bool = True):
+    """For a converter's chain (``x * scale + shift``, ``x @ W + b``) whose constants are its
+    own (not carried): the bound's extra term from their difference with Keras's weights folded
+    in float64, ``|x| * |d scale| + |d shift|`` (``|x| @ |d W| + |d b|``), in Keras's layout,
+    a line saying so, and the largest relative difference; None where the pair is not such a
+    chain. A converter that folds in float32 leaves differences of float32's rounding, which the
+    float64 bound alone (2**-53) would call a divergence; each difference counts up to
+    ``ROUNDING_C`` float32 roundings of the value, no more (a wrong fold stays caught)."""
+    from parity.model import carry
+    from parity.model.dataflow import chain_constants
+    from parity.model.diagnose import torch_layout
+
+    paths = chain_constants(tgraph, labels)
+    if paths is None:
+        return None
+    want = carry.folded(kgraph, name, channels_first)
+    have = [tgraph.attribute(tgraph.module, p).detach().cpu().numpy().astype(np.float64)
+            for p in paths]
+    if any(h.size != w.size for h, w in zip(have, want)):
+        return None
+    # only what storing the weights in float32 can explain counts: a difference beyond
+    # ROUNDING_C float32 roundings of the value is a wrong weight, left for the comparison
+    cap = [ROUNDING_C * unit_roundoff("float32") * np.abs(w.reshape(h.shape)) for h, w in
+           zip(have, want)]
+    d_scale, d_shift = (np.minimum(np.abs(h - w.reshape(h.shape)), c) for h, w, c in
+                        zip(have, want, cap))
+    x = np.abs(torch_layout(np.asarray(inputs[0], np.float64), channels_first))
+    extra = (x @ d_scale if kgraph.kind(name) == "dense" else x * d_scale) + d_shift
+    back = np.moveaxis(extra, 1, -1) if channels_first and extra.ndim > 2 else extra
+    worst = max(float(d_scale.max(initial=0.0)), float(d_shift.max(initial=0.0)))
+    rho = max(float(np.max(d / np.maximum(np.abs(w.reshape(d.shape)), 1e-300), initial=0.0))
+              for d, w in ((d_scale, want[0]), (d_shift, want[1])))
+    return back, (f"the bound includes the torch constants' difference from Keras's weights "
+                  f"folded in float64 (largest {worst:.3g}, relative {rho:.3g}; the propagated "
+                  "float64 bounds after it grow with it)"), rho

@@ -99,6 +99,7 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
     mapped = {n for n, _ in pairs}
     rows, stopped_at = [], None
     at_node = {dt: {dataflow.KERAS_INPUT: x.astype(dt)} for dt in dtypes}  # Keras values
+    weights_rho = 0.0   # the largest relative difference of a torch side's own folded weights
     for name, labels in pairs:
         if stop is not None and stop():
             stopped_at = name
@@ -132,6 +133,12 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
             bound = bounds.isolated(kg, name, k_in, ref, dt, linear)
             if crop:
                 ref, bound = (kg.call_layer(crop, [a], "float64") for a in (ref, bound))
+            folded = None if carry_weights or not traced else \
+                bounds.folded_difference(kg, tg, name, labels, k_in, channels_first)
+            if folded is not None:   # the converter's own folded constants, not Keras's
+                bound = bound + folded[0]
+                row["weights_bound"] = folded[1]
+                weights_rho = max(weights_rho, folded[2])
             if dt == "float64":
                 iso64_max = float(np.max(bound, initial=0.0))
             try:
@@ -170,7 +177,7 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
             t32, t64 = (_fit(touts[d][labels[-1]][1], keras_out[d]) for d in ("float32",
                                                                                 "float64"))
             if k32.shape == t32.shape == k64.shape == t64.shape:
-                b64 = bounds.propagated64(k32, k64, t32, t64, iso64_max)
+                b64 = bounds.propagated64(k32, k64, t32, t64, iso64_max, weights_rho)
                 row["propagated"]["float64"] = _metrics(compare_output(k64, t64, k64,
                                                                        np.full(k64.shape, b64)))
                 row["propagated"]["float32"] = _metrics(compare_output(
