@@ -11,11 +11,16 @@ from parity.report import load_report
 from procs import ParityProcess
 
 
-def _hang_up_after_progress(proc, seconds: float = 2.0) -> tuple[str, str]:
-    """SIGHUP once the command reports progress past its first case (and ``seconds`` more)."""
+def _progressed(line: str) -> bool:   # "parity: running N cases", then "parity: i/N"
+    return line.startswith("parity: ") and "/" in line
+
+
+def _hang_up_after_progress(proc, seconds: float = 2.0, reached=_progressed) -> tuple[str, str]:
+    """SIGHUP once the command's stderr shows a line ``reached`` accepts (by default progress
+    past its first case), and ``seconds`` more."""
     try:
-        for line in proc.stderr:  # "parity: running N cases", then "parity: i/N"
-            if line.startswith("parity: ") and "/" in line:
+        for line in proc.stderr:
+            if reached(line):
                 break
         time.sleep(seconds)
         proc.send_signal(signal.SIGHUP)
@@ -80,15 +85,8 @@ def test_sighup_during_matrix_keeps_the_runs_finished(tmp_path):
     proc = ParityProcess(["matrix", "--ops", "conv1d_same", "--variants", "port", "--examples", "3",
                           "--dtypes", "float32", "--settings", "cpu", "--repeats", "4",
                           "--out", str(tmp_path)], text=True)
-    try:
-        for line in proc.stderr:   # "parity matrix: cpu, run 2 of 4": run 1 is in
-            if "run 2 of" in line:
-                break
-        proc.send_signal(signal.SIGHUP)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # "parity matrix: cpu, run 2 of 4": run 1 is in
+    out, err = _hang_up_after_progress(proc, 0.0, lambda line: "run 2 of" in line)
     assert proc.returncode == 129, (out, err[-2000:])
     m = json.loads((tmp_path / "matrix.json").read_text())
     assert m["complete"] is False and m["signal"] == "SIGHUP"

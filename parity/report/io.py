@@ -152,6 +152,14 @@ def load_report(path: str | Path) -> dict:
         raw = Path(path).read_bytes()
     except OSError as e:
         raise ReportError(f"cannot read report {path}: {e.strerror}") from None
+    data = report_from_bytes(raw, path)
+    check_cases(data, path)
+    return data
+
+
+def report_from_bytes(raw: bytes, path) -> dict:
+    """A report's JSON parsed, upgraded to the current schema and validated (its cases not
+    checked against the registry: ``check_cases``)."""
     data = parse_json(raw, f"report {path}")
     if not isinstance(data, dict):
         raise ReportError(f"report {path} is not a JSON object")
@@ -165,7 +173,6 @@ def load_report(path: str | Path) -> dict:
         validate(data)
     except RecursionError:
         raise ReportError(f"report {path} is nested too deeply to be a report") from None
-    check_cases(data, path)
     return data
 
 

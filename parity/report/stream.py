@@ -33,7 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from parity.report.io import ReportError, load_report, parse_json, schema, validate
+from parity.report.io import ReportError, load_report, parse_json, report_from_bytes, schema
 
 _OPEN, _CLOSE = b' "cases": [\n', b" ]"
 _EMPTY = b' "cases": []'
@@ -156,17 +156,7 @@ def open_report(path: str | Path) -> StreamedReport:
     if head is None:
         whole = load_report(path)
         return StreamedReport(path, dict(whole, cases=[]), None, whole)
-    data = parse_json(head + _EMPTY + tail, f"report {path}")
-    if not isinstance(data, dict):
-        raise ReportError(f"report {path} is not a JSON object")
-    from parity.report.upgrade import IncompatibleReport, upgrade
-
-    try:
-        data = upgrade(data)
-    except IncompatibleReport as e:
-        raise ReportError(f"report {path}: {e}") from None
-    validate(data)
-    return StreamedReport(path, data, span)
+    return StreamedReport(path, report_from_bytes(head + _EMPTY + tail, path), span)
 
 
 def _split(f) -> tuple[bytes | None, tuple[int, int] | None, bytes]:
