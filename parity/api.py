@@ -197,8 +197,11 @@ def compare(baseline, current, *, fail_on: str | None = None) -> Changes:
         thresholds = regress.parse_fail_on(fail_on or regress.DEFAULT_FAIL_ON)
     except regress.BadThreshold as e:
         raise BadInput(str(e)) from None
+    import multiprocessing
+
     files = not isinstance(baseline, (Report, dict)) and not isinstance(current, (Report, dict))
-    if files and (os.cpu_count() or 1) > 1:   # the two files read side by side
+    if files and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        # the two files read side by side, the baseline in a forked process
         from parity.report.stream import side_by_side
 
         (b, b_brief), (c, c_brief) = side_by_side(regress.brief_file, baseline, current)
