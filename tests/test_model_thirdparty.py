@@ -372,3 +372,46 @@ def test_a_converters_own_float32_fold_passes_where_the_bound_counts_its_roundin
     _fold_float32(model, port, eps=False)
     v = compare(model, port, inputs=x, carry_weights=False, explain=False)["verdict"]
     assert v["status"] == "fail" and v["first_diverging"] == "bn"
+
+
+def test_a_timm_style_block_with_squeeze_excite_passes_and_a_missing_gate_is_caught():
+    """timm's Conv2dSame (F.pad inside its forward), SiLU modules after BN, and squeeze-excite
+    written with x.mean and x * gate: the se convs take their activations, Keras's multiply is
+    x * gate. Without the sigmoid gate, se_expand is compared before its sigmoid (torch has no
+    module for it) and agrees; the port is caught where the ungated value is used: the excite."""
+    model, x, how = _pair(z.keras_efficientnet_block)
+    result = compare(model, z.timm_efficientnet_block(), inputs=x, weights=how)
+    rows = _rows(result)
+    assert result["verdict"]["status"] == "pass", result["verdict"]
+    assert rows["block1a_se_reduce"]["torch"] == ["se.conv_reduce", "se.act1"]
+    assert rows["block1a_se_expand"]["torch"] == ["se.conv_expand", "se.gate"]
+    assert rows["block1a_se_excite"]["torch"] == ["mul"]
+    wrong = compare(model, z.timm_efficientnet_block("se-no-gate"), inputs=x, explain=False)
+    assert wrong["verdict"]["status"] == "fail"
+    assert wrong["verdict"]["first_diverging"] == "block1a_se_excite"
+    assert "before its sigmoid" in _rows(wrong)["block1a_se_expand"]["compared"]
+
+
+def test_an_inplace_op_in_a_segment_never_writes_into_the_values_it_was_fed():
+    """out += identity and ReLU(inplace=True) run on the values given to a segment: they get
+    tensors of their own, the caller's arrays keep their values."""
+    import torch.nn as nn
+
+    from parity.model.torch_graph import TorchGraph
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.relu = nn.ReLU(inplace=True)
+
+        def forward(self, x):
+            y = self.relu(x)   # in place, on the segment's input itself
+            y += 1
+            return y
+
+    g = TorchGraph(Block())
+    fed = -np.ones((1, 2, 2, 2), np.float32)
+    fed.setflags(write=False)   # as Keras's outputs come
+    kept = fed.copy()
+    out = g.call_segment(g.nodes[-1].label, {"input": fed}, "float32")
+    assert (out == 1).all() and np.array_equal(fed, kept)

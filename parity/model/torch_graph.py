@@ -151,6 +151,12 @@ class TorchGraph:
             self._copies[dtype] = m
         return self._copies[dtype]
 
+    def tensor(self, a: np.ndarray, dtype: str):
+        """A torch tensor of its own holding ``a``'s values: an in-place op of the module
+        (``ReLU(inplace=True)``, ``out += identity``) never writes into the caller's array
+        (Keras's values, fed to a segment, are read again later)."""
+        return self.torch.from_numpy(np.array(a, dtype=dtype, copy=True))
+
     @staticmethod
     def attribute(module, path: str):
         obj = module
@@ -185,7 +191,7 @@ class TorchGraph:
             handles.append(m.register_forward_hook(hook_for(name, torch_kind(m) or "other")))
         try:
             with torch.set_grad_enabled(False):
-                out = module(torch.from_numpy(np.ascontiguousarray(x)).to(getattr(torch, dtype)))
+                out = module(self.tensor(x, dtype))
         except Exception as e:  # noqa: BLE001 - the user's model refusing our input
             raise ModelError(f"the torch module failed on the input: {type(e).__name__}: "
                              f"{str(e).splitlines()[0][:300]}") from None
@@ -220,8 +226,7 @@ class TorchGraph:
                 return out
         try:
             with torch.set_grad_enabled(False):
-                out = Capture(gm).run(torch.from_numpy(np.ascontiguousarray(x)).to(
-                    getattr(torch, dtype)))
+                out = Capture(gm).run(self.tensor(x, dtype))
         except Exception as e:  # noqa: BLE001 - the user's model refusing our input
             raise ModelError(f"the torch module failed on the input: {type(e).__name__}: "
                              f"{str(e).splitlines()[0][:300]}") from None
@@ -251,8 +256,7 @@ class TorchGraph:
         module = self.copy_for(dtype)
         module.eval()
         labels = set(self.segment(output, set(values)))
-        env = {k: torch.from_numpy(np.ascontiguousarray(v)).to(getattr(torch, dtype))
-               for k, v in values.items()}
+        env = {k: self.tensor(v, dtype) for k, v in values.items()}
         named = dict(module.named_modules())
         with torch.no_grad():
             for n, node in zip((m for m in self._graph.nodes if m.op != "output"), self.nodes):
@@ -277,7 +281,7 @@ class TorchGraph:
         """The named units applied in turn to the inputs ``xs`` (a separable conv: two
         units; a merge: several inputs)."""
         torch = self.torch
-        hs = [torch.from_numpy(np.ascontiguousarray(x)).to(getattr(torch, dtype)) for x in xs]
+        hs = [self.tensor(x, dtype) for x in xs]
         with torch.no_grad():
             for name in names:
                 m = self.module_named(name, dtype)

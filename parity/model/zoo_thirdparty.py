@@ -243,3 +243,89 @@ def torchvision_mobilenet_v2(mistake: str | None = None):
             return self.classifier(torch_flatten(self.pool(x)))
 
     return MobileNetV2()
+
+
+# ------------------------------------------------------------------ EfficientNet block (timm)
+def keras_efficientnet_block():
+    """A keras.applications.EfficientNet-style stem and MBConv block with squeeze-excite
+    (GlobalAveragePooling2D, Reshape, reduce/expand convs with swish and sigmoid, multiply)."""
+    from parity.backends import tf as B
+
+    keras = B.keras()
+    L = keras.layers
+    inp = keras.Input((16, 16, 3))
+    x = L.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(inp)
+    x = L.BatchNormalization(name="stem_bn")(x)
+    x = L.Activation("swish", name="stem_activation")(x)
+    x = L.DepthwiseConv2D(3, padding="same", use_bias=False, name="block1a_dwconv")(x)
+    x = L.BatchNormalization(name="block1a_bn")(x)
+    x = L.Activation("swish", name="block1a_activation")(x)
+    se = L.GlobalAveragePooling2D(name="block1a_se_squeeze")(x)
+    se = L.Reshape((1, 1, 8), name="block1a_se_reshape")(se)
+    se = L.Conv2D(2, 1, padding="same", activation="swish", name="block1a_se_reduce")(se)
+    se = L.Conv2D(8, 1, padding="same", activation="sigmoid", name="block1a_se_expand")(se)
+    x = L.multiply([x, se], name="block1a_se_excite")
+    x = L.Conv2D(8, 1, use_bias=False, name="block1a_project_conv")(x)
+    x = L.BatchNormalization(name="block1a_project_bn")(x)
+    x = L.GlobalAveragePooling2D(name="avg_pool")(x)
+    return keras.Model(inp, L.Dense(5, name="predictions")(x), name="efficientnet_block")
+
+
+def timm_efficientnet_block(mistake: str | None = None):
+    """timm's code for the same: ``Conv2dSame`` (the padding computed in forward and applied
+    with ``F.pad``), ``BatchNormAct2d``-style BN + SiLU, ``SqueezeExcite`` with
+    ``x.mean((2, 3), keepdim=True)`` and ``x * self.gate(x_se)``. ``mistake="se-no-gate"`` drops
+    the sigmoid gate (a port that multiplies by the raw expand output)."""
+    import math
+
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Conv2dSame(nn.Conv2d):
+        def forward(self, x):
+            ih, iw = x.shape[-2:]
+            kh, kw = self.weight.shape[-2:]
+            pads = [max((math.ceil(i / s) - 1) * s + (k - 1) * d + 1 - i, 0) for i, k, s, d in
+                    ((ih, kh, self.stride[0], self.dilation[0]),
+                     (iw, kw, self.stride[1], self.dilation[1]))]
+            x = F.pad(x, [pads[1] // 2, pads[1] - pads[1] // 2, pads[0] // 2,
+                          pads[0] - pads[0] // 2])
+            return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation,
+                            self.groups)
+
+    class SqueezeExcite(nn.Module):
+        def __init__(self, chs, rd):
+            super().__init__()
+            self.conv_reduce = nn.Conv2d(chs, rd, 1)
+            self.act1 = nn.SiLU(inplace=True)
+            self.conv_expand = nn.Conv2d(rd, chs, 1)
+            self.gate = nn.Identity() if mistake == "se-no-gate" else nn.Sigmoid()
+
+        def forward(self, x):
+            x_se = x.mean((2, 3), keepdim=True)
+            x_se = self.act1(self.conv_reduce(x_se))
+            x_se = self.conv_expand(x_se)
+            return x * self.gate(x_se)
+
+    def bn(c):
+        return nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv_stem = Conv2dSame(3, 8, 3, stride=2, bias=False)
+            self.bn1, self.act1 = bn(8), nn.SiLU(inplace=True)
+            self.conv_dw = Conv2dSame(8, 8, 3, groups=8, bias=False)
+            self.bn2, self.act2 = bn(8), nn.SiLU(inplace=True)
+            self.se = SqueezeExcite(8, 2)
+            self.conv_pwl = nn.Conv2d(8, 8, 1, bias=False)
+            self.bn3 = bn(8)
+            self.classifier = nn.Linear(8, 5)
+
+        def forward(self, x):
+            x = self.act1(self.bn1(self.conv_stem(x)))
+            x = self.se(self.act2(self.bn2(self.conv_dw(x))))
+            x = self.bn3(self.conv_pwl(x))
+            return self.classifier(x.mean((2, 3)))
+
+    return Net()
