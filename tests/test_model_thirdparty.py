@@ -390,6 +390,7 @@ def test_a_timm_style_block_with_squeeze_excite_passes_and_a_missing_gate_is_cau
     assert wrong["verdict"]["status"] == "fail"
     assert wrong["verdict"]["first_diverging"] == "block1a_se_excite"
     assert "before its sigmoid" in _rows(wrong)["block1a_se_expand"]["compared"]
+    assert "applies none right after it" in _rows(wrong)["block1a_se_expand"]["compared"]
 
 
 def test_an_inplace_op_in_a_segment_never_writes_into_the_values_it_was_fed():
@@ -415,3 +416,36 @@ def test_an_inplace_op_in_a_segment_never_writes_into_the_values_it_was_fed():
     kept = fed.copy()
     out = g.call_segment(g.nodes[-1].label, {"input": fed}, "float32")
     assert (out == 1).all() and np.array_equal(fed, kept)
+
+
+def test_an_activation_written_as_a_function_is_part_of_the_layer():
+    """Keras's fused activation against F.relu in forward: compared after the activation. A
+    torch.sigmoid there instead is not relu: the conv is compared before its activation, and
+    the sigmoid, now at the start of the next layer's segment, is caught there."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    def build():
+        from parity.backends import tf as B
+
+        keras = B.keras()
+        inp = keras.Input((8, 8, 3))
+        y = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c")(inp)
+        return keras.Model(inp, keras.layers.Conv2D(2, 1, name="head")(y))
+
+    class Port(nn.Module):
+        def __init__(self, act):
+            super().__init__()
+            self.c, self.head, self.act = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 2, 1), act
+
+        def forward(self, x):
+            return self.head(self.act(self.c(x)))
+
+    model, x, how = _pair(build)
+    result = compare(model, Port(F.relu), inputs=x, weights=how)
+    rows = _rows(result)
+    assert result["verdict"]["status"] == "pass" and len(rows["c"]["torch"]) == 2
+    assert "compared" not in rows["c"]   # after the activation, as Keras's output is
+    v = compare(model, Port(torch.sigmoid), inputs=x, explain=False)["verdict"]
+    assert v["status"] == "fail" and v["first_diverging"] == "head"

@@ -105,9 +105,12 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
             stopped_at = name
             break
         layer, kind = kg.by_name[name], kg.kind(name)
-        # Keras applies an activation inside the layer that torch applies without a module:
-        # compare the layer's output before it
-        linear = fused_activation(layer) is not None and kinds_of.get(labels[-1]) != "activation"
+        # Keras applies an activation inside the layer that the torch side's matched nodes do
+        # not end with: compare the layer's output before it
+        last_kind = next((n.kind for n in tg.nodes if n.label == labels[-1]), "") if traced \
+            else kinds_of.get(labels[-1], "")
+        linear = fused_activation(layer) is not None and last_kind != "activation" and \
+            not last_kind.startswith("fn:act:")
         keras_out = {dt: kg.call_layer(name, kg.layer_inputs(name, kouts[dt]), dt, linear=True)
                      if linear else kouts[dt][name] for dt in dtypes}
         crop = _crop_after(kg, name, mapped, tl(kouts["float32"][name]),
@@ -120,7 +123,9 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
                "weights": checked.get(name, [])}
         if linear:
             row["compared"] = (f"before its {fused_activation(layer)} activation (the torch side "
-                               "applies it without a module)")
+                               + ("applies none right after it: the layers after it see the "
+                                  "difference, if any)" if traced else
+                                  "applies it without a module)"))
         if crop:
             row["compared"] = f"with the following {crop} (the torch module crops itself)"
         iso64_max = 0.0

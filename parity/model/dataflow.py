@@ -8,8 +8,8 @@ layers upstream. So a ResNet's shortcut conv, run after the block's third conv i
 listed before it by Keras, is matched to the conv that reads the block's input, and branches
 are matched as branches. Where several nodes qualify (parallel convs reading one tensor), the
 one whose parameter shapes take the layer's weights is chosen, then the first in call order.
-A Keras layer with a fused activation also takes the activation module that reads its conv
-alone; a ``SeparableConv2D`` takes the depthwise conv and the pointwise conv that reads it.
+A Keras layer with a fused activation also takes the activation that reads its conv alone
+(a module, or a function such as ``F.relu`` in ``forward``); a ``SeparableConv2D`` takes the depthwise conv and the pointwise conv that reads it.
 Layers without weights that find no counterpart are left uncompared (their values are still
 compared at the next matched layer); a layer with weights that finds none is an error naming
 the last pair matched upstream and the candidates. A user mapping pins the layers it names.
@@ -124,8 +124,11 @@ class _Walk:
             return labels
         if fused_activation(layer) and len(after) == 1 and len(self.consumers[labels[-1]]) == 1:
             nxt = self.nodes[after[0]]
+            act = {"swish": "silu"}.get(fused_activation(layer), fused_activation(layer))
             if nxt.op == "call_module" and nxt.kind == "activation" and \
                     _compatible_activation(layer, self.modules.get(module_name(nxt.label))):
+                labels.append(nxt.label)
+            elif nxt.kind == f"fn:act:{act}":   # F.relu(x) in forward
                 labels.append(nxt.label)
         return labels
 

@@ -295,15 +295,24 @@ _MERGES = {"add": "fn:add", "add_": "fn:add", "iadd": "fn:add", "cat": "fn:cat",
            "sub": "fn:sub", "isub": "fn:sub", "matmul": "fn:matmul"}
 
 
+_ACTIVATIONS = {"relu": "relu", "relu_": "relu", "relu6": "relu6", "sigmoid": "sigmoid",
+                "sigmoid_": "sigmoid", "silu": "silu", "silu_": "silu", "tanh": "tanh",
+                "tanh_": "tanh", "gelu": "gelu", "hardswish": "hard_silu", "softmax": "softmax",
+                "elu": "elu", "leaky_relu": "leaky_relu"}
+"""Activations written as functions (``F.relu``, ``torch.sigmoid``, ``x.relu_()``): node kind
+``fn:act:<name>``, the names of ``parity.model.kinds``' activations."""
+
+
 def function_kind(fx_node) -> str:
     """A function or method node of ``forward``: ``fn:add`` for ``x + y``, ``out += y``,
-    ``torch.add``; ``fn:cat``, ``fn:mul``, ``fn:sub`` likewise; else ``function``. Only nodes of
-    two or more tensors count (``x + 1`` is not a merge)."""
+    ``torch.add``; ``fn:cat``, ``fn:mul``, ``fn:sub`` likewise (only nodes of two or more
+    tensors: ``x + 1`` is not a merge); ``fn:act:relu`` for ``F.relu(x)``; else ``function``."""
     name = fx_node.target if isinstance(fx_node.target, str) else \
         getattr(fx_node.target, "__name__", "")
     kind = _MERGES.get(name)
     if kind is None:
-        return "function"
+        act = _ACTIVATIONS.get(name)
+        return f"fn:act:{act}" if act and len(fx_node.all_input_nodes) == 1 else "function"
     if kind == "fn:cat":
         return kind
     return kind if len(fx_node.all_input_nodes) >= 2 else "function"
