@@ -95,7 +95,8 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
     t_runs = time.perf_counter() - t0 - t_setup
 
     tl = lambda a: torch_layout(a, channels_first)  # noqa: E731
-    kinds_of = {c.label: c.kind for c in calls}
+    kinds_of = {n.label: n.kind for n in tg.nodes} if traced else \
+        {c.label: c.kind for c in calls}   # traced: every node's, functions included
     mapped = {n for n, _ in pairs}
     rows, stopped_at = [], None
     at_node = {dt: {dataflow.KERAS_INPUT: x.astype(dt)} for dt in dtypes}  # Keras values
@@ -107,8 +108,7 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
         layer, kind = kg.by_name[name], kg.kind(name)
         # Keras applies an activation inside the layer that the torch side's matched nodes do
         # not end with: compare the layer's output before it
-        last_kind = next((n.kind for n in tg.nodes if n.label == labels[-1]), "") if traced \
-            else kinds_of.get(labels[-1], "")
+        last_kind = kinds_of.get(labels[-1], "")
         linear = fused_activation(layer) is not None and last_kind != "activation" and \
             not last_kind.startswith("fn:act:")
         keras_out = {dt: kg.call_layer(name, kg.layer_inputs(name, kouts[dt]), dt, linear=True)

@@ -9,7 +9,8 @@ listed before it by Keras, is matched to the conv that reads the block's input, 
 are matched as branches. Where several nodes qualify (parallel convs reading one tensor), the
 one whose parameter shapes take the layer's weights is chosen, then the first in call order.
 A Keras layer with a fused activation also takes the activation that reads its conv alone
-(a module, or a function such as ``F.relu`` in ``forward``); a ``SeparableConv2D`` takes the depthwise conv and the pointwise conv that reads it.
+(a module, or a function such as ``F.relu`` in ``forward``); a ``SeparableConv2D`` takes the
+depthwise conv and the pointwise conv that reads it.
 Layers without weights that find no counterpart are left uncompared (their values are still
 compared at the next matched layer); a layer with weights that finds none is an error naming
 the last pair matched upstream and the candidates. A user mapping pins the layers it names.
@@ -225,8 +226,8 @@ def automatic(kgraph, tgraph, modules: dict, user: dict | None = None) -> list[t
                          "pass mapping={keras_layer: torch_module} for it")
     for label in calls:
         if label not in walk.taken and walk.nodes[label].kind in WEIGHTED:
-            raise ModelError(f"torch call {_describe_call(_CallView(walk.nodes[label]), modules.get(module_name(label)))} "
-                             "has weights but no Keras layer was mapped to it")
+            call = _describe_call(_CallView(walk.nodes[label]), modules.get(module_name(label)))
+            raise ModelError(f"torch call {call} has weights but no Keras layer was mapped to it")
     return pairs
 
 

@@ -99,15 +99,15 @@ class TorchGraph:
         self._copies = {}
         self.exact: dict[str, np.ndarray] = {}   # attribute path -> its float64 value
         self.calls: list[Call] = []
-        self._graph, self.nodes = self._trace()
+        self._graph, self.nodes, self._labels = self._trace()
 
     def _trace(self):
-        """(fx graph, [Node]) of the module with its units as leaves, or (None, None) where fx
-        cannot trace it."""
+        """(fx graph, [Node], {fx node name: label}) of the module with its units as leaves, or
+        (None, None, {}) where fx cannot trace it."""
         fx = self.torch.fx
         found = units(self.module)
         if set(found) == {""}:
-            return None, None
+            return None, None, {}
         leaves = set(found)
 
         class Tracer(fx.Tracer):
@@ -116,14 +116,14 @@ class TorchGraph:
         try:
             graph = Tracer().trace(self.module)
         except Exception:  # noqa: BLE001 - control flow on values, unsupported calls: hooks
-            return None, None
+            return None, None, {}
         labels, nodes, seen = {}, [], {}
         for n in graph.nodes:
             if n.op == "output":
                 continue
             if n.op == "placeholder":
                 if labels:   # a second input: not a module of one tensor
-                    return None, None
+                    return None, None, {}
                 label, kind = INPUT, "input"
             elif n.op == "call_module":
                 k = seen.get(n.target, 0)
@@ -139,7 +139,7 @@ class TorchGraph:
             labels[n.name] = label
             nodes.append(Node(label, n.op, kind, [labels[a.name] for a in n.all_input_nodes],
                               n.target if n.op == "get_attr" else ""))
-        return graph, nodes
+        return graph, nodes, labels
 
     def copy_for(self, dtype: str):
         if dtype not in self._copies:
@@ -206,20 +206,18 @@ class TorchGraph:
         module = self.copy_for(dtype)
         module.train(training)
         gm = fx.GraphModule(module, self._graph)
-        labels = iter(self.nodes)
+        nodes, by_fx = iter(self.nodes), self._labels
         captured, calls = {}, []
-        by_fx: dict[str, str] = {}
 
         class Capture(fx.Interpreter):
             def run_node(self, n):
                 out = super().run_node(n)
                 if n.op == "output":
                     return out
-                node = next(labels)
-                by_fx[n.name] = node.label
+                node = next(nodes)
                 first = next(iter(n.all_input_nodes), None)
                 captured[node.label] = (captured[by_fx[first.name]][1] if first is not None
-                                        and by_fx.get(first.name) in captured else None, _np(out))
+                                        and by_fx[first.name] in captured else None, _np(out))
                 if n.op == "call_module":
                     name, _, k = node.label.partition("#")
                     calls.append(Call(name, int(k or 0), node.kind))
@@ -262,8 +260,8 @@ class TorchGraph:
             for n, node in zip((m for m in self._graph.nodes if m.op != "output"), self.nodes):
                 if node.label not in labels:
                     continue
-                args = fx.node.map_arg(n.args, lambda a: env[_label_of(self, a)])
-                kwargs = fx.node.map_arg(n.kwargs, lambda a: env[_label_of(self, a)])
+                args = fx.node.map_arg(n.args, lambda a: env[self._labels[a.name]])
+                kwargs = fx.node.map_arg(n.kwargs, lambda a: env[self._labels[a.name]])
                 if n.op == "call_module":
                     env[node.label] = named[n.target](*args, **kwargs)
                 elif n.op == "call_function":
@@ -327,15 +325,6 @@ def module_op_kind(module, fx_node) -> str | None:
                                              else None)
     kind = _MERGES.get(name or "")
     return kind if kind is not None and len(fx_node.all_input_nodes) >= 2 else None
-
-
-def _label_of(graph: "TorchGraph", fx_node) -> str:
-    """The label of an fx node of ``graph``'s trace."""
-    cache = graph.__dict__.setdefault("_labels", {})
-    if not cache:
-        cache.update({n.name: node.label for n, node in zip(
-            (m for m in graph._graph.nodes if m.op != "output"), graph.nodes)})
-    return cache[fx_node.name]
 
 
 def _np(t):
