@@ -24,7 +24,10 @@ _KERNEL = {"conv": layout.kernel_tf_to_torch, "depthwise": layout.depthwise_tf_t
 
 
 def flatten_source_shape(kgraph, name: str) -> tuple | None:
-    """The (h, w, ..., c) shape a Dense layer's Flatten input had, or None."""
+    """The (h, w, ..., c) shape a Dense layer's Flatten input had, or None (also where the
+    torch side flattens in Keras's order: ``kgraph.flattens_as_keras``)."""
+    if name in getattr(kgraph, "flattens_as_keras", ()):
+        return None
     src = kgraph.inputs_of[name][0]
     while src in kgraph.by_name and kgraph.kind(src) in ("dropout", "activation"):
         src = kgraph.inputs_of[src][0]
@@ -272,12 +275,18 @@ def account(kgraph, tgraph, pairs, assigned: set) -> dict:
                   for layer in kgraph.layers if layer.name not in mapped for w in layer.weights]
     keras_total = int(sum(np.prod(w.shape) for w in kgraph.model.weights))
     torch_left, torch_params, torch_buffers = [], 0, 0
+    # integer tensors (BatchNorm's num_batches_tracked, a converter's shapes, axes and
+    # indices) are not weights: counted nowhere
     for n, p in tgraph.module.named_parameters():
+        if not p.is_floating_point():
+            continue
         torch_params += p.numel()
         if n not in assigned:
             torch_left.append({"name": n, "shape": list(p.shape), "count": p.numel(),
                                "kind": "parameter"})
     for n, b in tgraph.module.named_buffers():
+        if not b.is_floating_point():
+            continue
         torch_buffers += b.numel()
         if n not in assigned:
             torch_left.append({"name": n, "shape": list(b.shape), "count": b.numel(),

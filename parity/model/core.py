@@ -70,8 +70,11 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
     x_t = torch_layout(x, input_first)
     calls, _, _ = tg.run(x_t.astype("float32"), "float32")
     traced = tg.nodes is not None
-    pairs = (dataflow.automatic(kg, tg, units(torch_module), mapping) if traced else
-             mapper.automatic(kg, calls, units(torch_module), mapping))
+    structure: dict[str, str] = {}   # layers whose inputs differ in the two graphs
+    pairs = (dataflow.automatic(kg, tg, units(torch_module), mapping, structure) if traced
+             else mapper.automatic(kg, calls, units(torch_module), mapping))
+    if traced and channels_first:
+        kg.flattens_as_keras = dataflow.keras_order_flattens(kg, tg, pairs, input_first)
     if carry_weights == "torch-to-keras":
         carried = carry.load_into_keras(kg, tg, pairs, channels_first)
         checked = {}
@@ -121,6 +124,8 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
                "shape": list(np.shape(kouts["float32"][name])), "isolated": {},
                "propagated": {}, "hyperparameters": hyper.get(name, []),
                "weights": checked.get(name, [])}
+        if name in structure:
+            row["structure"] = structure[name]
         if linear:
             row["compared"] = (f"before its {fused_activation(layer)} activation (the torch side "
                                + ("applies none right after it: the layers after it see the "
@@ -149,8 +154,9 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
             try:
                 if traced:   # the torch segment from the values Keras has where it starts
                     t_iso = _fit(tg.call_segment(labels[-1], {
-                        s: torch_layout(at_node[dt][k], input_first if
-                                        k == dataflow.KERAS_INPUT else channels_first)
+                        s: _unfit(torch_layout(at_node[dt][k], input_first if
+                                               k == dataflow.KERAS_INPUT else channels_first),
+                                  touts["float32"].get(s, (None, None))[1])
                         for s, k in starts.items()}, dt), keras_out[dt])
                 else:
                     t_iso = _fit(tg.call_units(mods, [_torch_input(kg, name, a, channels_first)
@@ -267,6 +273,16 @@ def _fit(t, k):
     return t
 
 
+def _unfit(k, t):
+    """A Keras value fed to the torch node whose own output ``t`` has the trailing size-1
+    dimensions Keras drops (``_fit``'s inverse): in the torch node's shape."""
+    if t is not None and np.ndim(t) > np.ndim(k) and \
+            np.shape(t)[1:np.ndim(k)] == np.shape(k)[1:] and \
+            all(d == 1 for d in np.shape(t)[np.ndim(k):]):
+        return np.reshape(k, (np.shape(k)[0], *np.shape(t)[1:]))
+    return k
+
+
 def _torch_input(kg, name: str, a: np.ndarray, channels_first: bool) -> np.ndarray:
     """A Keras layer's input in the torch module's layout: channels first, and a flattened
     image reordered from Keras's (h, w, c) to torch's (c, h, w)."""
@@ -297,6 +313,8 @@ def _cause(kg, tg, row, channels_first, problems=()) -> dict:
     """The first diverging layer's cause: settings, weights, the op pair's mechanism."""
     name = row["layer"]
     parts, cause = [], {"layer": name}
+    if row.get("structure"):
+        parts.append("structure: " + row["structure"])
     if row["hyperparameters"]:
         parts.append("settings: " + "; ".join(row["hyperparameters"]))
     if row["weights"]:

@@ -52,6 +52,7 @@ class _Walk:
         self.k2t: dict[str, str] = {KERAS_INPUT: INPUT}    # keras layer -> torch output node
         self.taken: set[str] = {INPUT}
         self._k_anc: dict[str, frozenset] = {}
+        self.structure: dict[str, str] = {}   # layer -> how its inputs differ (_structural)
 
     def keras_upstream(self, name: str) -> frozenset:
         """The nearest matched Keras layers (or the input) that ``name`` reads."""
@@ -103,11 +104,35 @@ class _Walk:
                 ok = module is not None and _compatible(layer, kind, call, module)
             if ok and self.torch_upstream(n.label) == want:
                 found.append(n.label)
+        if not found and kind in WEIGHTED and kind != "separable":
+            found = self._structural(name, kind, want)
         if len(found) > 1 and kind in WEIGHTED and kind != "separable":
             fitting = [c for c in found if _fits_weights(self.kg, name,
                                                          self.modules[module_name(c)])]
             found = fitting or found
         return found
+
+    def _structural(self, name: str, kind: str, want: frozenset) -> list[str]:
+        """Where no node of the layer's kind reads the same values: the one whose parameters
+        take its weights and that reads part of them, or more (a residual ``+`` left out, a
+        branch added), first in call order; ``structure`` says how the inputs differ, and the
+        values decide (the torch segment computes from what it reads)."""
+        layer, t2k = self.kg.by_name[name], {v: k for k, v in self.k2t.items()}
+        for n in self.tg.nodes:
+            module = self.modules.get(module_name(n.label))
+            if n.label in self.taken or n.op != "call_module" or module is None or \
+                    not _compatible(layer, kind, _CallView(n), module):
+                continue
+            have = self.torch_upstream(n.label)
+            if have and (have < want or have > want) and _fits_weights(self.kg, name, module):
+                keras_side = sorted(t2k[t] for t in want)
+                torch_side = sorted(t2k.get(t, t) for t in have)
+                self.structure[name] = (
+                    f"its input comes from {' and '.join(keras_side)} in Keras, from "
+                    f"{' and '.join(torch_side)} in torch (a branch "
+                    f"{'missing' if have < want else 'added'} on the torch side)")
+                return [n.label]
+        return []
 
     def labels_for(self, name: str, kind: str, first: str) -> list[str]:
         """The node ``first`` and what the layer also covers after it: the pointwise conv of a
@@ -173,9 +198,12 @@ class _CallView:
         self.kind, self.label, self.name = node.kind, node.label, module_name(node.label)
 
 
-def automatic(kgraph, tgraph, modules: dict, user: dict | None = None) -> list[tuple[str, list]]:
+def automatic(kgraph, tgraph, modules: dict, user: dict | None = None,
+              structure: dict | None = None) -> list[tuple[str, list]]:
     """[(keras layer name, [torch node labels])] in Keras order; ``ModelError`` where a layer
-    with weights finds no counterpart, or a torch unit with weights is left over."""
+    with weights finds no counterpart, or a torch unit with weights is left over.
+    ``structure`` (a dict) receives {layer: text} for layers matched where the two graphs'
+    dataflow differs (``_Walk._structural``)."""
     user = dict(user or {})
     unknown = set(user) - set(kgraph.by_name)
     if unknown:
@@ -224,6 +252,8 @@ def automatic(kgraph, tgraph, modules: dict, user: dict | None = None) -> list[t
                 _CallView(walk.nodes[nxt]), modules.get(module_name(nxt)))
         raise ModelError(f"cannot map Keras layer {_describe_layer(layer)}: {where}; "
                          "pass mapping={keras_layer: torch_module} for it")
+    if structure is not None:
+        structure.update(walk.structure)
     for label in calls:
         if label not in walk.taken and walk.nodes[label].kind in WEIGHTED:
             call = _describe_call(_CallView(walk.nodes[label]), modules.get(module_name(label)))
@@ -259,3 +289,41 @@ def upstream_values(kgraph, tgraph, pairs: list[tuple[str, list]], name: str) ->
     for label in labels:
         starts |= walk.torch_upstream(label) - set(labels)
     return {s: t2k[s] for s in starts}
+
+
+def keras_order_flattens(kgraph, tgraph, pairs: list[tuple[str, list]],
+                         input_first: bool = True) -> set[str]:
+    """The Dense layers reading a ``Flatten`` of an image whose torch counterpart flattens it
+    in Keras's own ``(h, w, c)`` order, not torch's ``(c, h, w)`` (tf2onnx transposes back to
+    channels-last before its Reshape): found by running the torch code between the image and
+    the Dense on a probe whose values are the Keras flatten positions, in increasing order."""
+    import numpy as np
+
+    from parity.model.carry import flatten_source_shape
+    from parity.model.diagnose import torch_layout
+
+    nodes = {n.label: n for n in tgraph.nodes}
+    found = set()
+    for name, labels in pairs:
+        shape = flatten_source_shape(kgraph, name) if kgraph.kind(name) == "dense" else None
+        starts = upstream_values(kgraph, tgraph, pairs, name) if shape else {}
+        feeding = [i for i in nodes[labels[0]].inputs if nodes[i].kind != "constant"] \
+            if starts else []
+        if len(starts) != 1 or len(feeding) != 1:
+            continue
+        (start, source), = starts.items()
+        at = kgraph.input_shape if source == KERAS_INPUT else \
+            tuple(kgraph.by_name[source].output.shape[1:])
+        if tuple(at) != tuple(shape):
+            continue
+        probe = np.arange(1.0, np.prod(shape) + 1.0).reshape(1, *shape)
+        try:
+            flat = tgraph.call_segment(feeding[0], {start: torch_layout(
+                probe, input_first if source == KERAS_INPUT else True)}, "float64")
+        except Exception:  # noqa: BLE001 - code the probe cannot run through: torch's order
+            continue
+        flat = np.asarray(flat).reshape(-1)
+        if flat.size == probe.size and \
+                np.array_equal(np.argsort(flat, kind="stable"), np.arange(flat.size)):
+            found.add(name)
+    return found

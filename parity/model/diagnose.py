@@ -66,6 +66,7 @@ def mechanism(kgraph, name: str, x: np.ndarray, torch_out: np.ndarray, bound: np
               torch_weights: dict, dtype: str) -> dict:
     """Which torch side of the layer's op pair reproduces ``torch_out`` and the registry entry
     that explains that side on this config."""
+    from parity.backends import BackendUnavailable
     from parity.divergences import Registry
     from parity.registry import get
     from parity.runner import _call, repro_snippet, run_case
@@ -81,7 +82,10 @@ def mechanism(kgraph, name: str, x: np.ndarray, torch_out: np.ndarray, bound: np
     for vname, variant in op.variants.items():
         if variant.env or variant.torch not in op.torch_sides or vname in ratios:
             continue
-        out, refusal, _ = _call(op.torch_sides[variant.torch], cfg, inp)
+        try:
+            out, refusal, _ = _call(op.torch_sides[variant.torch], cfg, inp)
+        except BackendUnavailable:   # a side from an optional library that is not installed
+            continue
         if out is None or y_key not in out or np.shape(out[y_key]) != np.shape(torch_out):
             continue
         ratios[vname] = float(np.max(np.abs(np.asarray(out[y_key], np.float64)

@@ -51,6 +51,9 @@ class KerasGraph:
         self.inputs_of = {layer.name: [_history_name(t) for t in _as_list(layer.input)]
                           for layer in self.layers}
         self.input_shape = tuple(model.inputs[0].shape[1:])
+        self.flattens_as_keras: set[str] = set()
+        """Dense layers whose torch counterpart reads the image flattened in Keras's
+        ``(h, w, c)`` order (``dataflow.keras_order_flattens``, set by ``compare``)."""
         self._probe = {}
         self._model64 = None
 

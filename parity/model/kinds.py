@@ -59,6 +59,8 @@ _TORCH = [  # (class name, kind), most specific first; matched along the class's
     # parity.model.twin's modules for Keras layers torch has no module for
     ("KerasGlobalAvgPool", "gap"), ("KerasMerge", "merge"), ("KerasAffine", "preprocess"),
     ("KerasFlatten", "layout"), ("KerasReshape", "layout"),
+    # onnx2torch's modules for ONNX operators torch has no module for
+    ("OnnxGlobalAveragePoolWithKnownInputShape", "gap"), ("OnnxGlobalAveragePool", "gap"),
 ]
 _TORCH_KIND = dict(_TORCH)
 

@@ -72,7 +72,8 @@ def keras_resnet(stages=((8, 2, 1), (16, 2, 2)), stem: int = 16, input_shape=RES
 def torchvision_resnet(stages=((8, 2, 1), (16, 2, 2)), mistake: str | None = None,
                        stem: int = 16, input_shape=None):
     """torchvision's ResNet/Bottleneck code, ported to the Keras model above: v1 strides, conv
-    biases and Keras's BN epsilon, unless ``mistake`` puts back torchvision's choice."""
+    biases and Keras's BN epsilon, unless ``mistake`` puts back torchvision's choice
+    (``"no-residual"``: the identity blocks forget ``out += identity``)."""
     import torch.nn as nn
 
     bias = mistake != "no-bias"
@@ -103,7 +104,8 @@ def torchvision_resnet(stages=((8, 2, 1), (16, 2, 2)), mistake: str | None = Non
             out = self.bn3(self.conv3(out))
             if self.downsample is not None:
                 identity = self.downsample(x)
-            out += identity
+            if self.downsample is not None or mistake != "no-residual":
+                out += identity   # "no-residual": an identity block without its shortcut
             return self.relu(out)
 
     class ResNet(nn.Module):
