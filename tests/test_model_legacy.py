@@ -76,3 +76,89 @@ def test_an_unreadable_file_names_both_readers(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(ModelError, match="Keras 3: .*tf_keras: "):
         legacy.load(str(bad))
+
+
+def _nobuco_written():
+    """A Keras 2 model as nobuco 0.17 writes one (read off its output for
+    parity.model.converters.torch_cnn): ZeroPadding2D + VALID convs, ReLU6 as tf.clip_by_value,
+    a VALID transposed conv and a slice, Flatten as tf.reshape of tf.shape, all TensorFlow
+    functions called as layers (TFOpLambda, SlicingOpLambda)."""
+    import tensorflow as tf
+
+    L = tf_keras.layers
+    tf_keras.utils.set_random_seed(5)
+    inp = tf_keras.Input((16, 16, 3), batch_size=2)   # nobuco fixes the traced batch
+    y = L.Conv2D(8, 3, padding="valid", name="conv2d")(L.ZeroPadding2D(1, name="zp")(inp))
+    y = L.BatchNormalization(epsilon=1e-3, name="bn")(y)
+    y = tf.clip_by_value(y, clip_value_min=0.0, clip_value_max=6.0)
+    y = L.Conv2DTranspose(4, 4, strides=2, padding="valid", name="up")(y)
+    y = y[:, 1:-1, 1:-1, :]
+    y = L.GlobalAveragePooling2D(keepdims=True, name="gap")(y)
+    y = tf.compat.v1.transpose(y, perm=[0, 3, 1, 2])
+    y = tf.reshape(y, [tf.shape(y)[0], -1])
+    model = tf_keras.Model(inp, L.Dense(3, name="dense")(y))
+    bn = model.get_layer("bn")
+    g, b, _, _ = bn.get_weights()
+    bn.set_weights([g, b, np.linspace(-0.3, 0.3, 8), np.linspace(0.5, 1.5, 8)])
+    return model
+
+
+def nobuco_written_source():
+    """The torch module _nobuco_written was converted from (loaded by name by the CLI)."""
+    import torch.nn as nn
+
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8, eps=1e-3), nn.ReLU6(),
+        nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1), nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(), nn.Linear(4, 3))
+
+
+def test_tensorflow_functions_called_as_layers_become_the_keras_3_layers_they_compute(tmp_path):
+    """clip_by_value(0, 6) is a ReLU(max_value=6), the border slice a Cropping2D, the transpose
+    a Permute, reshape(x, [n, -1]) a Flatten (the shape arithmetic feeding it is left out):
+    the rebuilt model is checked equal to the file's, and matched to the torch module it came
+    from with no mapping (weights carried torch -> Keras, as nobuco's are)."""
+    from parity.model import compare
+
+    path = tmp_path / "nobuco.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _nobuco_written().save(path)
+    model, how = legacy.load(str(path))
+    kinds = {layer.name: type(layer).__name__ for layer in model.layers}
+    assert [kinds[n] for n in ("tf.clip_by_value", "tf.__operators__.getitem",
+                               "tf.compat.v1.transpose", "tf.reshape")] == \
+        ["ReLU", "Cropping2D", "Permute", "Flatten"]
+    assert not any(n.startswith("tf.compat.v1.shape") for n in kinds)
+    result = compare(model, nobuco_written_source(), carry_weights="torch-to-keras")
+    rows = {r["layer"]: r for r in result["layers"]}
+    assert result["verdict"]["status"] == "pass", result["layers"]
+    assert rows["tf.clip_by_value"]["torch"] == ["2"]   # ReLU6
+    assert "following tf.__operators__.getitem" in rows["up"]["compared"]
+
+
+def test_a_wrong_translation_of_a_tensorflow_function_is_caught_by_the_layer_check(monkeypatch):
+    """A crop translated one pixel off is not the file's model: refused, naming the layer."""
+    from parity.model import legacy_ops
+
+    real = legacy_ops._cropping
+
+    def off_by_one(keras, x, spec, name):
+        layer = real(keras, x, spec, name)
+        (a, b), (c, d) = layer.cropping
+        return type(layer)(((a - 1, b + 1), (c - 1, d + 1)), name=name)
+
+    monkeypatch.setattr(legacy_ops, "_cropping", off_by_one)
+    old = _nobuco_written()
+    with pytest.raises(ModelError, match="tf.__operators__.getitem"):
+        legacy.check_same(old, legacy.rebuild(old))
+
+
+def test_a_tensorflow_function_no_keras_3_layer_computes_is_called_in_a_lambda():
+    import tensorflow as tf
+
+    inp = tf_keras.Input((6,))
+    old = tf_keras.Model(inp, tf_keras.layers.Dense(2, name="d")(tf.math.square(inp) * 0.5))
+    new = legacy.rebuild(old)
+    assert [type(layer).__name__ for layer in new.layers][1:] == ["Lambda", "Lambda", "Dense"]
+    assert legacy.check_same(old, new) < 1e-6

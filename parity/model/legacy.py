@@ -16,6 +16,7 @@ import inspect
 import numpy as np
 
 from parity.model import ModelError
+from parity.model.legacy_ops import OP_LAYERS, rebuild_op
 
 _BASE_ARGS = {"name", "trainable", "dtype"}
 _DROPPED = ("_initializer", "_regularizer", "_constraint")   # the weights are set afterwards
@@ -68,7 +69,13 @@ def rebuild(old):
     from parity.backends import tf as B
 
     keras = B.keras()
-    tensors: dict[str, object] = {}
+    pending: dict[str, object] = {}
+
+    class Tensors(dict):
+        def __missing__(self, name):
+            self[name] = rebuild_op(keras, pending[name], self)
+            return self[name]
+    tensors = Tensors()
     inputs = []
     for layer in old.layers:
         cls_name = type(layer).__name__
@@ -78,6 +85,9 @@ def rebuild(old):
             tensors[layer.name] = t
             inputs.append(t)
             continue
+        if cls_name in OP_LAYERS:   # a TensorFlow function called as a layer: rebuilt
+            pending[layer.name] = layer   # when read (nobuco's shape arithmetic is dead code
+            continue                      # once its reshape is a Flatten)
         cls = getattr(keras.layers, cls_name, None)
         if cls is None:
             raise ModelError(f"tf_keras layer {layer.name!r} ({cls_name}) has no Keras 3 class "
