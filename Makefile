@@ -8,10 +8,13 @@ WORKERS ?= 2
 BASELINE ?= reports/baselines/default.json
 UPGRADE ?= tensorflow-cpu==2.20.*
 UPGRADE_VENV := .venv-upgrade
+CONVERTERS_VENV := .venv-converters
+NOBUCO_VENV := .venv-nobuco
 
 MATRIX_PROFILE ?= dev
 
-.PHONY: venv venv-gpu lock parity test bench docs browser baseline upgrade-check gpu-check clean
+.PHONY: venv venv-gpu venv-converters lock parity test bench docs browser baseline upgrade-check \
+	converters-check gpu-check clean
 
 venv: $(STAMP)
 
@@ -47,6 +50,29 @@ venv-gpu:
 	.venv-gpu/bin/pip install --quiet -r .venv-gpu/requirements.txt
 	.venv-gpu/bin/pip install --quiet --no-deps -e .
 	.venv-gpu/bin/python -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+
+## make venv-converters: .venv-converters/ (tf2onnx, onnx2torch: the [converters] extra, with
+## the torch torchvision needs) and .venv-nobuco/ (nobuco on Keras 2), about 11 GB in all
+venv-converters: $(CONVERTERS_VENV)/.installed $(NOBUCO_VENV)/.installed
+
+$(CONVERTERS_VENV)/.installed: requirements.in requirements-converters.txt requirements-nodeps.txt
+	$(PYTHON) -m venv $(CONVERTERS_VENV)
+	$(call TOP_PINS_WITHOUT,torch) > $(CONVERTERS_VENV)/requirements.txt
+	$(CONVERTERS_VENV)/bin/pip install --quiet -r $(CONVERTERS_VENV)/requirements.txt \
+	  -r requirements-converters.txt
+	$(CONVERTERS_VENV)/bin/pip install --quiet --no-deps --require-hashes -r requirements-nodeps.txt
+	$(CONVERTERS_VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+$(NOBUCO_VENV)/.installed: requirements-nobuco.txt
+	$(PYTHON) -m venv $(NOBUCO_VENV)
+	$(NOBUCO_VENV)/bin/pip install --quiet -r requirements-nobuco.txt
+	touch $@
+
+## make converters-check: both conversion pipelines for real (tests/test_model_converters.py)
+converters-check: venv-converters
+	PARITY_NOBUCO_PYTHON=$(NOBUCO_VENV)/bin/python PARITY_THREADS=1 \
+	  $(CONVERTERS_VENV)/bin/python -m pytest -q -p no:xdist tests/test_model_converters.py
 
 ## make parity: the default sweep (>= 2,000 cases), reports/latest.json
 parity: $(STAMP)
@@ -112,4 +138,4 @@ gpu-check: $(STAMP)
 	PARITY_THREADS=1 $(PY) -m parity matrix $(if $(REFERENCE),--reference $(REFERENCE),--profile $(MATRIX_PROFILE)) --out reports/matrix
 
 clean:
-	rm -rf $(VENV) $(UPGRADE_VENV) .venv-gpu reports/*.json reports/*.html .hypothesis
+	rm -rf $(VENV) $(UPGRADE_VENV) $(CONVERTERS_VENV) $(NOBUCO_VENV) .venv-gpu reports/*.json reports/*.html .hypothesis

@@ -75,8 +75,9 @@ def cmd_model(args) -> int:
     previous = signals.install(lambda signum, frame: (signals.note(signum), stopping.append(1)))
     try:
         if args.zoo:
-            result = run(args.zoo, seed=args.seed, carry_weights=carry,
-                         stop=lambda: bool(stopping))
+            chosen = {} if args.carry is None and not args.no_carry else \
+                {"carry_weights": carry}   # else the pair's own default (converters: none)
+            result = run(args.zoo, seed=args.seed, stop=lambda: bool(stopping), **chosen)
         else:
             from parity.model import compare
 

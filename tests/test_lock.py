@@ -27,6 +27,29 @@ def _locked() -> dict[str, tuple[str, list[str]]]:
     return entries
 
 
+SIDE_ENVIRONMENTS = {"converters": "requirements-converters.txt"}
+"""Extras installed in an environment of their own (make venv-converters), pinned there."""
+
+
+def _pins(path: Path) -> dict[str, str]:
+    return {canonicalize_name(m[1]): m[2] for line in path.read_text().splitlines()
+            if (m := re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line))}
+
+
+def test_each_side_environments_extra_is_pinned_there_within_pyprojects_ranges():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    for extra, file in SIDE_ENVIRONMENTS.items():
+        pins = _pins(ROOT / file)
+        for text in extras[extra]:
+            req = Requirement(text)
+            name = canonicalize_name(req.name)
+            assert name in pins, f"pyproject.toml's {extra} extra needs {req}, {file} lacks it"
+            assert req.specifier.contains(Version(pins[name])), \
+                f"pyproject.toml says {req}, {file} pins {name}=={pins[name]}"
+            assert name not in _locked(), f"{name} is in requirements.lock and in {file}"
+
+
 def _top_level() -> dict[str, str]:
     pins = {}
     for line in (ROOT / "requirements.in").read_text().splitlines():
@@ -65,8 +88,9 @@ def test_the_lock_holds_requirements_in_pins_and_satisfies_pyprojects_ranges():
     top = _top_level()
     assert {n: locked.get(n, (None,))[0] for n in top} == top
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = project["dependencies"] + [r for extra in project["optional-dependencies"].values()
-                                          for r in extra]
+    declared = project["dependencies"] + [r for name, extra in
+                                          project["optional-dependencies"].items()
+                                          if name not in SIDE_ENVIRONMENTS for r in extra]
     for text in declared:
         req = Requirement(text)
         name = canonicalize_name(SAME_PACKAGE.get(req.name, req.name))

@@ -52,6 +52,27 @@ def test_the_naive_twin_is_caught_at_the_right_layers_with_the_right_mechanisms(
     assert "parity.repro('batch_norm', 'defaults'" in v["cause"]["op_pair"]["repro"]
 
 
+def test_a_torch_side_whose_library_is_not_installed_is_left_out_of_the_cause(cnn, monkeypatch):
+    """conv2d_same's efficientnet_pytorch side needs the thirdparty extra: where it is missing,
+    the cause is still found among the other sides (it used to end the comparison)."""
+    from parity import runner
+    from parity.backends import BackendUnavailable
+
+    real, refused = runner._call, []
+
+    def without_thirdparty(fn, cfg, inp):
+        if "thirdparty" in getattr(fn, "__module__", ""):
+            refused.append(fn.__name__)
+            raise BackendUnavailable("efficientnet_pytorch is not importable")
+        return real(fn, cfg, inp)
+    monkeypatch.setattr(runner, "_call", without_thirdparty)
+    model, x, _ = cnn
+    rows = by_layer(compare(model, naive_twin(), inputs=x))
+    assert refused
+    assert rows["conv2"]["cause"]["op_pair"]["divergence"]["id"] == \
+        "torch-symmetric-padding-k-over-2"
+
+
 def _carried(model, x):
     twin = ports_twin()
     compare(model, twin, inputs=x, dtypes=("float32",), explain=False)  # carries the weights
@@ -131,3 +152,17 @@ def test_a_user_mapping_overrides_the_automatic_one(cnn):
                      explain=False)
     assert by_layer(result)["conv1"]["torch"] == ["0"]
     json.dumps(result)  # JSON-safe
+
+
+def test_a_converter_pair_without_its_environment_is_bad_input_saying_how_to_get_it(
+        tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    from parity.cli import main
+
+    monkeypatch.delenv("PARITY_NOBUCO_PYTHON", raising=False)
+    assert main(["model", "--zoo", "nobuco", "--out", str(tmp_path)]) == 2
+    assert "PARITY_NOBUCO_PYTHON" in capsys.readouterr().err
+    if importlib.util.find_spec("onnx2torch") is None:
+        assert main(["model", "--zoo", "tf2onnx-onnx2torch", "--out", str(tmp_path)]) == 2
+        assert "pip install 'parity[converters]'" in capsys.readouterr().err

@@ -16,6 +16,7 @@ def tf():
     global _tf
     if _tf is None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        _torchvision_first()
         try:
             import tensorflow
         except ImportError as e:
@@ -31,6 +32,22 @@ def tf():
         _tf = tensorflow
         apply_settings()
     return _tf
+
+
+def _torchvision_first() -> None:
+    """torchvision 0.29 (what onnx2torch and nobuco import) crashes the process (SIGSEGV) when
+    it is imported after tensorflow-cpu 2.21; imported before, both work. Where it is installed
+    and neither is loaded yet, it is imported first (an import that fails is left to its user)."""
+    import importlib.util
+    import sys
+
+    if "tensorflow" in sys.modules or "torchvision" in sys.modules or \
+            importlib.util.find_spec("torchvision") is None:
+        return
+    try:
+        import torchvision  # noqa: F401
+    except Exception:  # noqa: BLE001 - e.g. a CUDA build beside a CPU torch
+        pass
 
 
 def apply_settings() -> None:

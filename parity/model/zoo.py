@@ -2,7 +2,7 @@
 across, see ``parity.model.weights``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 
@@ -13,6 +13,9 @@ class Entry:
     build: Callable[[], tuple]       # () -> (keras model, torch module or None for the twin)
     batch: int = 2
     needs: str | None = None         # a module that must be importable (an optional extra)
+    convert: Callable | None = None  # (keras model, its weights made) -> torch module
+    options: dict = field(default_factory=dict)   # compare()'s defaults for this pair
+    own_weights: str | None = None   # the pair's weights come with it (said so), not drawn
 
 
 def _applications(name: str):
@@ -86,6 +89,44 @@ def _thirdparty(family: str, mistake: str | None = None):
     return build
 
 
+def _keras_cnn():
+    from parity.model import converters
+
+    return converters.keras_cnn(), None
+
+
+def _onnx2torch(mistake: str | None = None):
+    def convert(keras_model):
+        from parity.model import converters as c
+
+        proto = c.to_onnx(keras_model)
+        return c.onnx_to_torch(c.symmetric_same_pads(proto) if mistake else proto)
+    return convert
+
+
+def _nobuco():
+    from parity.model import converters, legacy
+
+    keras_model, how = legacy.load(converters.nobuco_keras())
+    return keras_model, converters.torch_cnn(), how
+
+
+_CONVERTED = {"carry_weights": False}   # the converter's weights are what is compared
+_CONVERTERS = [
+    Entry("tf2onnx-onnx2torch", "a small Keras CNN vs what tf2onnx + onnx2torch make of it "
+          "(NHWC input, BN as x*scale+shift, Dense as MatMul+Add; their own weights)",
+          _keras_cnn, needs="onnx2torch", convert=_onnx2torch(),
+          options=_CONVERTED | {"input_layout": "nhwc"}),
+    Entry("tf2onnx-onnx2torch-symmetric", "the same with the ONNX convs' uneven SAME pads made "
+          "symmetric (a converter writing padding=k//2; caught at c1)", _keras_cnn,
+          needs="onnx2torch", convert=_onnx2torch("symmetric"),
+          options=_CONVERTED | {"input_layout": "nhwc"}),
+    Entry("nobuco", "a small torch CNN vs the Keras 2 model nobuco writes of it (rebuilt in "
+          "Keras 3; needs PARITY_NOBUCO_PYTHON)", _nobuco, needs="nobuco-python",
+          options=_CONVERTED, own_weights="the torch module's seeded weights "
+          "(parity.model.converters.torch_cnn), converted by nobuco"),
+]
+
 _THIRDPARTY = [
     Entry("tv-resnet", "a small keras.applications-style ResNet v1 vs a torchvision-style port "
           "(Bottleneck, downsample after bn3, in-place add and ReLU), v1 strides", _thirdparty("resnet")),
@@ -95,6 +136,8 @@ _THIRDPARTY = [
           _thirdparty("resnet", "v1.5")),
     Entry("tv-resnet-no-bias", "the same with torchvision's bias=False convs",
           _thirdparty("resnet", "no-bias")),
+    Entry("tv-resnet-no-residual", "the same with the identity blocks' out += identity "
+          "left out (caught where the sum is read)", _thirdparty("resnet", "no-residual")),
     Entry("tv-resnet-bn-defaults", "the same with BatchNorm2d's eps 1e-5 (Keras: 1.001e-5)",
           _thirdparty("resnet", "bn-defaults")),
     Entry("tv-mobilenetv2", "a small keras.applications-style MobileNetV2 vs a torchvision-style "
@@ -105,7 +148,7 @@ _THIRDPARTY = [
           _thirdparty("mobilenet", "bn-defaults")),
 ]
 
-ZOO = {e.name: e for e in _THIRDPARTY + [
+ZOO = {e.name: e for e in _THIRDPARTY + _CONVERTERS + [
     Entry("twin", "a small Keras CNN vs its torch twin written with parity.ports (agrees)",
           _twin("ports"), batch=2),
     Entry("naive-twin", "the same CNN vs a hand port: padding=k//2, BatchNorm2d defaults, "
@@ -139,24 +182,33 @@ def run(name: str, seed: int = 0, **options) -> dict:
     if name not in ZOO:
         raise ModelError(f"unknown zoo model {name!r}; known: {', '.join(ZOO)}")
     entry = ZOO[name]
-    if entry.needs:
+    if entry.needs == "nobuco-python":
+        from parity.model.converters import nobuco_python
+
+        nobuco_python()
+    elif entry.needs:
         try:
             importlib.import_module(entry.needs)
         except ImportError:
+            extra = "converters" if entry.convert else "thirdparty"
             raise ModelError(f"zoo model {name!r} needs {entry.needs} (pip install "
-                             "'parity[models]')") from None
+                             f"'parity[{extra}]')") from None
     from parity.backends import tf as B
 
     B.keras().utils.set_random_seed(seed)  # Keras's initializers and torch's, reproducibly
-    keras_model, torch_module = entry.build()
+    keras_model, torch_module, *source = entry.build()   # + how the Keras file was read
     shape = tuple(keras_model.inputs[0].shape[1:])
     x = np.random.default_rng(seed).uniform(-1, 1, (entry.batch, *shape)).astype(np.float32)
     if name == "efficientnet-pytorch" or keras_model.name.startswith("efficientnet"):
         x = (x + 1) * 127.5  # image values: the model rescales by 1/255 itself
-    described = randomize(keras_model, x, seed)
+    described = entry.own_weights or randomize(keras_model, x, seed)
+    if entry.convert is not None:
+        torch_module = entry.convert(keras_model)
     if torch_module is None:
         torch_module = torch_twin(keras_model)
     result = compare(keras_model, torch_module, inputs=x, seed=seed, weights=described,
-                     **options)
+                     **(entry.options | options))
     result["zoo"] = {"name": name, "description": entry.description}
+    if source:
+        result["keras_source"] = source[0]
     return result
