@@ -95,8 +95,8 @@ bench: $(STAMP)
 ## make docs: docs/divergences.md from the registry, docs/ops.md from the op declarations
 ## (a test fails when either is stale)
 docs: $(STAMP)
-	$(PY) -m parity.divergence_docs
-	$(PY) -m parity.op_docs
+	$(PY) -m parity.spec.divergence_docs
+	$(PY) -m parity.spec.op_docs
 
 ## chromium (Debian) for the HTML report's browser test; without apt-get that test is skipped
 browser:

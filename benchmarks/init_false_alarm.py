@@ -3,7 +3,7 @@
 Runs the ``port`` variant of every ``init_*`` op (Keras vs ``parity.ports.init``, which draw
 from the same documented distribution) over ``--configs`` configs per op, ``--seeds`` input
 seeds each, at the default sample sizes, and prints per op: cases, cases failed (false alarms
-at the case alpha, ``parity.stats.CASE_ALPHA``), and the share of the per-test p-values below
+at the case alpha, ``parity.core.stats.CASE_ALPHA``), and the share of the per-test p-values below
 0.05 and 0.01 (about 5 % and 1 % when the p-values are calibrated; less for the discrete
 tests), and the share below 0.01 per dtype (bfloat16 runs high: TF's bfloat16 uniform is a
 128-value lattice, registry entry ``tf-bfloat16-uniform-7-bits``). It ends with the overall
@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from parity import registry
-from parity.runner import run_case
-from parity.stats import CASE_ALPHA
-from parity.sweep import draw_configs
+from parity.spec import registry
+from parity.exec.runner import run_case
+from parity.core.stats import CASE_ALPHA
+from parity.spec.sweep import draw_configs
 
 DTYPES = ("float32", "float64", "float16", "bfloat16")
 

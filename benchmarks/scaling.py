@@ -18,8 +18,8 @@ import tempfile
 import time
 from collections import defaultdict
 
-from parity import registry
-from parity.session import run_sweep
+from parity.spec import registry
+from parity.flows.session import run_sweep
 
 DTYPES = ("float32", "float64", "float16", "bfloat16")
 
@@ -33,8 +33,8 @@ def timed(workers: int, examples: int, out: str,
         if done and not first:
             first.append(time.perf_counter() - start)
     if reference:
-        from parity.archive import Archive
-        from parity.session import run_reference
+        from parity.report.archive import Archive
+        from parity.flows.session import run_reference
 
         report, _ = run_reference(Archive(reference), out_dir=out, workers=workers,
                                   progress=progress)

@@ -3,7 +3,7 @@
 bare:    per case, what a user writes by hand (``benchmarks/bare.py``): the TF call and the
          torch call with their gradients and a max-abs-diff per output (a KS distance for an
          initializer); no reference, bounds, records or registry.
-harness: ``parity.runner.run_case`` on the same (config, seed) pairs, for the op's variant
+harness: ``parity.exec.runner.run_case`` on the same (config, seed) pairs, for the op's variant
          that does the same framework work.
 
 Prints a table (cases, bare and harness cases/s, ratio per family; "same diff": of the cases
@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from bare import FAMILIES  # noqa: E402
 
-from parity import registry  # noqa: E402
-from parity.divergences import Registry  # noqa: E402
-from parity.runner import run_case  # noqa: E402
-from parity.sweep import draw_configs  # noqa: E402
+from parity.spec import registry  # noqa: E402
+from parity.spec.divergences import Registry  # noqa: E402
+from parity.exec.runner import run_case  # noqa: E402
+from parity.spec.sweep import draw_configs  # noqa: E402
 
 DTYPES = {"mixed": ("bfloat16",)}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from parity import layout
+from parity.core import layout
 from parity.model.zoo_seed001 import keras_model, offered_torch_model  # noqa: F401
 
 LAYERS = ["conv2d_1", "batch_normalization_1", "activation_1", "dropout_1", "conv2d_2",

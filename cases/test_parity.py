@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 
-from parity import registry
-from parity.tolerance import describe_failure, output_failed
-from parity.divergences import Registry
+from parity.spec import registry
+from parity.core.tolerance import describe_failure, output_failed
+from parity.spec.divergences import Registry
 from parity.report.build import unexpected
-from parity.runner import run_case
-from parity.sweep import case_strategy
+from parity.exec.runner import run_case
+from parity.spec.sweep import case_strategy
 
 DIVERGENCES = Registry.load()
 PINNED = [case for path in sorted(Path(__file__).parent.glob("pinned_*.json"))
@@ -43,9 +43,9 @@ def test_every_case_is_as_expected(op, variant):
 @pytest.mark.parametrize("case", PINNED, ids=[f"{c['op']}-{c['variant']}-{c['seed']}" for c in PINNED])
 def test_pinned(case):
     if case.get("environment"):  # TF's answer there depends on the CPU kernels
-        from parity.divergences import ENVIRONMENT_NAMES
-        from parity.environment import facts
-        from parity.predicate import Predicate
+        from parity.spec.divergences import ENVIRONMENT_NAMES
+        from parity.backends.environment import facts
+        from parity.core.predicate import Predicate
         env = facts()
         if not Predicate(case["environment"], ENVIRONMENT_NAMES)(
                 dict(env, dtype=case["config"].get("dtype"))):
@@ -74,7 +74,7 @@ def test_conv3d_negative_padding_mechanism(spatial, kernel, stride):
     import numpy as np
 
     from parity.ops.conv import ConvConfig, make_inputs, tf_nn
-    from parity.reference import conv_forward
+    from parity.spec.reference import conv_forward
 
     c = ConvConfig(rank=3, batch=1, in_channels=2, out_channels=2, spatial=spatial, kernel=kernel,
                    stride=stride, dilation=(1, 1, 1), bias=False, dtype="float64")

@@ -28,11 +28,11 @@ def repro(op: str, variant: str, config: dict, seed: int, candidate: str | None 
     ``candidate`` is ``"package.module:function"`` for an audited implementation (run in this
     process), with the audit's ``nonfinite``, ``forward_only`` and ``module`` options.
     """
-    from parity.candidates import in_process_side
+    from parity.exec.candidates import in_process_side
     from parity.cli import _describe, load_candidate
-    from parity.divergences import Registry
-    from parity.registry import get
-    from parity.runner import run_case
+    from parity.spec.divergences import Registry
+    from parity.spec.registry import get
+    from parity.exec.runner import run_case
 
     side = in_process_side(get(op), load_candidate(candidate), module=module,
                            forward_only=forward_only) if candidate else None

@@ -78,7 +78,7 @@ class AuditResult:
         return self.report.data["audit"]["classes"]
 
     def explain(self) -> str:
-        from parity.cli_audit import class_lines
+        from parity.cli.audit import class_lines
 
         a = self.report.data["audit"]
         head = f"audit {a['op']} {a['candidate']}"
@@ -90,7 +90,7 @@ class AuditResult:
 @dataclass(frozen=True)
 class Changes:
     """What changed from a baseline report to a current one (``parity compare``)."""
-    comparison: object  # parity.regress.Comparison
+    comparison: object  # parity.flows.regress.Comparison
     text: str
 
     @property
@@ -114,8 +114,8 @@ def run(ops: list[str] | str | None = None, *, variants: list[str] | str | None 
     n; ``budget_s`` stops at the first case boundary after that many seconds (default: the
     profile's). The report is written to ``out``; its ``path`` is on the result."""
     from parity import cli
-    from parity.profiles import BUDGET_S, shapes_of
-    from parity.session import run_sweep, sweep_plan
+    from parity.core.profiles import BUDGET_S, shapes_of
+    from parity.flows.session import run_sweep, sweep_plan
 
     with _bad_input():
         shapes = shapes_of(profile)
@@ -151,10 +151,10 @@ def audit(op: str, candidate, *, examples: int | None = None, profile: str | Non
     (``default``: 56). ``name``: how reports and repro snippets call the candidate (default:
     the string, or ``module:qualname``)."""
     from parity import cli
-    from parity.auditing import run_audit
-    from parity.candidates import CandidateError
-    from parity.isolation import DEFAULT_MEMORY_GIB, DEFAULT_TIMEOUT_S, CandidateUnusable
-    from parity.profiles import shapes_of
+    from parity.flows.auditing import run_audit
+    from parity.exec.candidates import CandidateError
+    from parity.exec.isolation import DEFAULT_MEMORY_GIB, DEFAULT_TIMEOUT_S, CandidateUnusable
+    from parity.core.profiles import shapes_of
 
     with _bad_input():
         shapes = shapes_of(profile)
@@ -182,7 +182,7 @@ def audit(op: str, candidate, *, examples: int | None = None, profile: str | Non
 def compare(baseline, current, *, fail_on: str | None = None) -> Changes:
     """``parity compare``: ``baseline`` and ``current`` are reports (``Report``, a report dict
     or a path); ``fail_on`` as the CLI's ``--fail-on``."""
-    from parity import regress
+    from parity.flows import regress
     from parity.cli import BadInput
 
     def briefed(r):
@@ -273,7 +273,7 @@ def _examples(examples: int | None, profile: str | None) -> int:
     from types import SimpleNamespace
 
     from parity import cli
-    from parity.profiles import EXAMPLES
+    from parity.core.profiles import EXAMPLES
 
     if profile is not None and profile not in EXAMPLES:
         raise cli.BadInput(f"unknown profile {profile!r}; known: {', '.join(sorted(EXAMPLES))}")
@@ -294,7 +294,7 @@ class _bad_input:
 
     def __exit__(self, kind, value, tb):
         from parity.cli import BadInput
-        from parity.registry import UnknownOp
+        from parity.spec.registry import UnknownOp
 
         if kind is not None and issubclass(kind, UnknownOp):
             raise BadInput(str(value)) from None

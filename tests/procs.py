@@ -1,5 +1,5 @@
 """``parity`` commands in their own processes, forked from a server that has already imported
-the frameworks (``parity.forking``) instead of new interpreters that import them (5 s each on
+the frameworks (``parity.exec.forking``) instead of new interpreters that import them (5 s each on
 2 cores). A forked command has its own pid, signals, exit code, working directory, environment,
 resource limits and output streams, as ``python -m parity`` has: only the imports are shared.
 The tests about a fresh interpreter (no TensorFlow installed, plans independent of the modules
@@ -11,8 +11,8 @@ import os
 import subprocess
 import threading
 
-from parity import forking
-from parity.worker import cli_main
+from parity.exec import forking
+from parity.exec.worker import cli_main
 
 
 class ParityProcess:

@@ -74,8 +74,8 @@ def test_float32_results_are_stored_as_float32_and_read_back_exactly(tmp_path):
     outputs stay float64."""
     import numpy as np
 
-    from parity.archive import Archive, record
-    from parity.runner import tf_result
+    from parity.report.archive import Archive, record
+    from parity.exec.runner import tf_result
 
     config = {"rank": 1, "batch": 2, "in_channels": 2, "out_channels": 3, "spatial": [7],
               "kernel": [3], "stride": [2], "dilation": [1]}

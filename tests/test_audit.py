@@ -2,10 +2,10 @@
 import pytest
 
 from parity import cli
-from parity.auditing import run_audit, signature
-from parity.divergences import Registry
+from parity.flows.auditing import run_audit, signature
+from parity.spec.divergences import Registry
 from parity.report import load_report, validate
-from parity.runner import run_case, tf_result
+from parity.exec.runner import run_case, tf_result
 
 DILATED = {"rank": 2, "batch": 2, "in_channels": 2, "out_channels": 2, "spatial": [6, 5],
            "kernel": [3, 2], "stride": [1, 1], "dilation": [2, 1], "groups": 1, "bias": True,
@@ -121,7 +121,7 @@ def test_a_crash_costs_one_case_only(tmp_path):
 
 @pytest.mark.parametrize("spec,message", [
     ("audit_candidates_missing:fn", "cannot import"),
-    ("parity.recipes:nothing", "no callable")])
+    ("parity.spec.recipes:nothing", "no callable")])
 def test_an_unusable_candidate_is_exit_2_in_one_line(capsys, tmp_path, spec, message):
     assert cli.main(["audit", "conv2d_same", spec, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
@@ -167,7 +167,7 @@ def test_an_output_that_ignores_the_weight_has_zero_gradient_not_a_harness_error
 
 
 def test_failure_classes_are_grouped_and_each_has_a_minimal_repro(tmp_path):
-    report, _ = run_audit("conv2d_same", "parity.recipes:naive_conv2d_same", "naive",
+    report, _ = run_audit("conv2d_same", "parity.spec.recipes:naive_conv2d_same", "naive",
                           examples=30, seed=0, dtypes=["float32", "float64"], out_dir=tmp_path)
     classes = report["audit"]["classes"]
     by_id = {c["id"]: c for c in report["cases"]}

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from parity.divergences import Registry
+from parity.spec.divergences import Registry
 from parity.report import load_report
-from parity.runner import run_case
+from parity.exec.runner import run_case
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "reports" / "baselines" / "default.json"
@@ -32,7 +32,7 @@ def environment_explains(case: dict, here: dict, recorded: dict, registry: Regis
     registry judged ``here`` with this machine's facts and found nothing unexpected, and some
     entry scoped by the environment covers the case and applies differently to the facts the
     baseline recorded and to these (or is intermittent: it shows only sometimes)."""
-    from parity.environment import facts
+    from parity.backends.environment import facts
     from parity.report.build import unexpected
 
     if unexpected(here):
@@ -93,7 +93,7 @@ def test_a_status_change_that_a_scoped_entry_predicts_is_accepted(baseline):
                                                                        c["config"])
                  and c["config"]["dtype"] == "float32"), None)
     assert case is not None
-    from parity.environment import facts
+    from parity.backends.environment import facts
 
     here = facts()
     other = dict(here, onednn=not here["onednn"],

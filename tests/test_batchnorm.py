@@ -4,7 +4,7 @@ import functools
 import torch
 
 from parity.ports.batchnorm import KerasBatchNorm
-from parity.runner import run_case
+from parity.exec.runner import run_case
 
 CFG = {"rank": 2, "batch": 3, "channels": 2, "spatial": [3, 2], "keras_axis": -1,
        "mode": "train", "steps": 2, "momentum": 0.9, "epsilon": 1e-3, "offset": 0.0,

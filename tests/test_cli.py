@@ -24,9 +24,9 @@ def test_list_needs_no_framework(capsys):
     (("run", "--examples", "0"), "--examples must be between 1 and 100,000"),
     (("run", "--bogus"), "unrecognized arguments"),
     (("audit", "conv2d_same", "no_such_module_xyz:fn"), "cannot import candidate module"),
-    (("audit", "conv2d_same", "parity.recipes"), "must look like package.module:function"),
-    (("audit", "conv2d_same", "parity.recipes:nothing"), "no callable"),
-    (("audit", "conv9d", "parity.recipes:naive_conv2d_same"), "unknown op")])
+    (("audit", "conv2d_same", "parity.spec.recipes"), "must look like package.module:function"),
+    (("audit", "conv2d_same", "parity.spec.recipes:nothing"), "no callable"),
+    (("audit", "conv9d", "parity.spec.recipes:naive_conv2d_same"), "unknown op")])
 def test_bad_input_exits_2_with_one_line(capsys, argv, message):
     code, out, err = run(capsys, *argv)
     assert code == 2 and message in err and err.count("\n") == 1
@@ -42,7 +42,7 @@ def test_run_writes_a_valid_report(capsys, tmp_path):
 
 
 def test_interrupted_run_leaves_a_valid_incomplete_report(capsys, tmp_path, monkeypatch):
-    import parity.session as session
+    import parity.flows.session as session
     real, calls = session.run_case, []
 
     def interrupt_on_third(*a, **k):
@@ -66,8 +66,8 @@ def test_audit_of_the_port_passes(capsys, tmp_path):
     assert load_report(tmp_path / "latest.json")["audit"]["verdict"] == "pass"
 
 
-@pytest.mark.parametrize("candidate", ["parity.recipes:naive_conv2d_same",
-                                       "parity.recipes:seed_conv2d_same_padding"])
+@pytest.mark.parametrize("candidate", ["parity.spec.recipes:naive_conv2d_same",
+                                       "parity.spec.recipes:seed_conv2d_same_padding"])
 def test_audit_of_a_wrong_recipe_fails_with_a_minimal_config(capsys, tmp_path, candidate):
     code, out, _ = run(capsys, "audit", "conv2d_same", candidate, "--examples", "40",
                        "--out", str(tmp_path))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from parity.tolerance import compare_output, describe_failure, output_failed, rounding_bound
+from parity.core.tolerance import compare_output, describe_failure, output_failed, rounding_bound
 
 REF = np.array([[1.0, -2.0], [0.5, 3.0]])
 BOUND = rounding_bound(np.abs(REF) + 1, 4, "float32")

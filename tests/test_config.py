@@ -1,7 +1,7 @@
 import pytest
 
-from parity import registry
-from parity.config import ConfigError
+from parity.spec import registry
+from parity.core.config import ConfigError
 from parity.ops.conv import ConvConfig
 
 GOOD = {"rank": 2, "batch": 1, "in_channels": 4, "out_channels": 2, "spatial": [5, 6],

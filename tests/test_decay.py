@@ -2,7 +2,7 @@
 import torch
 
 from parity.ports import optim
-from parity.runner import run_case
+from parity.exec.runner import run_case
 
 BASE = {"size": 4, "steps": 3, "learning_rate": 0.1, "strength": 1e-2, "dtype": "float64"}
 

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from parity import cli
-from parity.numerics import unit_roundoff
+from parity.core.numerics import unit_roundoff
 
 
 def _cuda() -> bool:
@@ -27,8 +27,8 @@ def test_cuda_without_a_gpu_is_a_one_line_error(name, capsys):
 def test_tf32_bounds_apply_on_cuda_unless_off(monkeypatch, device, tf32, u):
     """Where TF32 may compute, tensor-core outputs get TF32's roundoff as well (test_tf32); the
     float32 unit roundoff itself never changes."""
-    from parity.device import tf32_bounds
-    from parity.numerics import TF32_UNIT_ROUNDOFF
+    from parity.backends.device import tf32_bounds
+    from parity.core.numerics import TF32_UNIT_ROUNDOFF
 
     monkeypatch.setenv("PARITY_DEVICE", device)
     monkeypatch.setenv("PARITY_TF32", tf32)

@@ -1,6 +1,6 @@
 import pytest
 
-from parity.divergences import Registry, RegistryError
+from parity.spec.divergences import Registry, RegistryError
 
 
 def write(tmp_path, text):
@@ -53,8 +53,8 @@ def test_bad_registry_is_a_one_line_error(tmp_path):
 
 
 def test_shipped_registry_loads_and_every_predicate_evaluates():
-    from parity import registry
-    from parity.sweep import draw_configs
+    from parity.spec import registry
+    from parity.spec.sweep import draw_configs
 
     r = Registry.load()
     assert len(r.entries) >= 8
@@ -85,8 +85,8 @@ def test_a_predicate_that_fails_is_a_registry_error_and_names_the_entry(tmp_path
 
 
 def test_generated_divergence_doc_is_current():
-    from parity.divergence_docs import DOC_PATH, render
-    from parity.divergences import DEFAULT_PATH
+    from parity.spec.divergence_docs import DOC_PATH, render
+    from parity.spec.divergences import DEFAULT_PATH
 
     assert DOC_PATH.read_text() == render(Registry.load(DEFAULT_PATH).entries), \
         "docs/divergences.md is stale: run make docs"
@@ -103,7 +103,7 @@ def test_no_entry_excuses_an_audited_candidate_wholesale():
 
 
 def test_a_reference_judged_entry_never_explains_a_candidate_the_reference_rejects():
-    from parity.divergences import Divergence
+    from parity.spec.divergences import Divergence
 
     entry = Divergence(id="x", ops=["op"], statuses=["fail"], mechanism="m", magnitude="1",
                        outputs=["y"], judge="reference")
@@ -116,7 +116,7 @@ def test_a_reference_judged_entry_never_explains_a_candidate_the_reference_rejec
 
 
 def test_entries_scoped_by_environment():
-    from parity.divergences import Divergence, RegistryError
+    from parity.spec.divergences import Divergence, RegistryError
 
     never = Divergence(id="x", ops=["op"], statuses=["fail"], mechanism="m", magnitude="1",
                        environment="device == 'no-such-device'")
@@ -130,7 +130,7 @@ def test_entries_scoped_by_environment():
 
 
 def _entry(environment: str):
-    from parity.divergences import Divergence
+    from parity.spec.divergences import Divergence
 
     return Divergence(id="x", ops=["op"], statuses=["rejected_torch"], mechanism="m",
                       magnitude="1", environment=environment)
@@ -151,7 +151,7 @@ def test_an_entry_scoped_to_deterministic_cuda(monkeypatch, device, deterministi
                                                ("2.13.0+cpu", False), ("2.12.0rc1", False),
                                                ("", False)])
 def test_an_entry_scoped_by_a_framework_version(monkeypatch, version, expected):
-    import parity.environment as environment
+    import parity.backends.environment as environment
 
     real = environment._version
     monkeypatch.setattr(environment, "_version",
@@ -204,7 +204,7 @@ def test_the_gpu_machine_findings_are_explained_only_where_they_were_measured(
     """The findings of the H100 runs, by the registry's own entries: each explains
     its outcome in the environment it was measured in (CUDA with deterministic algorithms;
     torch 2.11 on the CPU) and nowhere else."""
-    import parity.environment as environment
+    import parity.backends.environment as environment
 
     real = environment._version
     monkeypatch.setattr(environment, "_version",

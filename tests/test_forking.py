@@ -5,7 +5,7 @@ import subprocess
 import sys
 import textwrap
 
-from parity import forking
+from parity.exec import forking
 
 
 def test_a_forked_command_runs_under_the_environment_it_was_started_in(tmp_path, monkeypatch):
@@ -26,7 +26,7 @@ def test_a_script_that_starts_a_worker_at_top_level_runs_once(tmp_path):
     user's script without ``if __name__ == "__main__"`` would run again in every worker)."""
     script = tmp_path / "audit_at_top_level.py"
     script.write_text(textwrap.dedent("""
-        from parity.isolation import IsolatedSide
+        from parity.exec.isolation import IsolatedSide
         side = IsolatedSide("conv2d_same", {"candidate": "parity.ports:conv2d_same"})
         print("ready:", side.start()["side"])
         side.close()

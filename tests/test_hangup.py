@@ -44,7 +44,7 @@ def test_sighup_during_run_leaves_a_valid_partial_report_and_exits_129(tmp_path,
 
 
 def test_sighup_during_record_keeps_the_cases_recorded(tmp_path):
-    from parity.archive import Archive
+    from parity.report.archive import Archive
 
     target = tmp_path / "tf.npz"
     proc = ParityProcess(["record", "--ops", "conv3d_same", "--examples", "200", "--out",
@@ -67,7 +67,7 @@ def test_sighup_during_audit_leaves_the_audit_report(tmp_path):
 
 def test_sighup_outside_the_case_loop_is_an_interruption_with_its_own_code():
     import parity.cli
-    from parity import signals
+    from parity.core import signals
 
     signals.forget()
     before = signal.getsignal(signal.SIGHUP)
@@ -99,7 +99,8 @@ def test_a_signal_during_parity_model_leaves_the_layers_compared_so_far(tmp_path
     """The signal arrives while the second layer is compared; the comparison stops before the
     next one and the report holds the layers compared, ``complete: false``."""
     import parity.model.core as core
-    from parity import cli, signals
+    from parity import cli
+    from parity.core import signals
 
     compared = []
     real = core._diverges

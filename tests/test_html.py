@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from parity import cli
-from parity.session import run_sweep
+from parity.flows.session import run_sweep
 
 ARTIFACT = Path(__file__).resolve().parents[1] / "reports" / "artifacts" / "html_report.png"
 

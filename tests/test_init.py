@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from parity.ops.init import InitConfig, keras_shape, reference_fans, torch_groups, torch_shape
-from parity.runner import run_case
+from parity.exec.runner import run_case
 
 LAYER_CONFIGS = [
     InitConfig("dense", 7, 5),
@@ -138,7 +138,7 @@ def test_bad_port_arguments_are_one_line_errors():
 
 
 def test_profiles_draw_a_quarter_of_the_configs_for_init_ops_and_examples_are_exact():
-    from parity.sweep import plan_cases
+    from parity.spec.sweep import plan_cases
 
     scaled = plan_cases(["init_he_uniform", "conv1d_same"], ["port"], 8, 0, ("float32",))
     exact = plan_cases(["init_he_uniform"], ["port"], 8, 0, ("float32",), per_op_share=False)

@@ -59,14 +59,14 @@ def test_the_installed_wheel_carries_what_parity_reads_at_run_time(installed):
     out = _run([str(bin_dir / "parity"), "--version"], empty, env)
     assert (out.returncode, out.stdout.strip()) == (0, f"parity {version}"), out.stderr
     where = _run([str(bin_dir / "python"), "-c",
-                  "import parity, parity.divergences as d, parity.report.io as io; "
+                  "import parity, parity.spec.divergences as d, parity.report.io as io; "
                   "print(parity.__file__); print(len(d.Registry.load().entries)); "
                   "print(len(io.schema()['$defs']))"], empty, env)
     module, entries, defs = where.stdout.split()
     assert module.startswith(str(bin_dir.parent)) and not module.startswith(str(ROOT)), module
     assert int(entries) > 40 and int(defs) > 0
     listed = _run([str(bin_dir / "parity"), "list"], empty, env)
-    from parity import registry
+    from parity.spec import registry
     assert listed.returncode == 0 and all(f"{op} " in listed.stdout for op in registry.names())
 
 
@@ -80,7 +80,7 @@ def test_a_run_over_every_op_from_an_empty_directory_has_no_unexpected_case(inst
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert ", 0 unexpected; report: " in out.stdout
     report = load_report(empty / "run" / "latest.json")
-    from parity import registry
+    from parity.spec import registry
     assert {c["op"] for c in report["cases"]} == set(registry.names())
     assert sum(c["status"] == "known_divergence" for c in report["cases"]) > 0
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from parity import layout
+from parity.core import layout
 
 
 @pytest.mark.parametrize("make", [np.asarray, torch.as_tensor])

@@ -3,7 +3,9 @@ import json
 
 import pytest
 
-from parity import cli, matrix
+from parity import cli
+
+from parity.flows import matrix
 
 
 def _case(case_id, op, status="pass", ratio=0.1, digests=None):

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from parity import registry
-from parity.divergences import Registry
-from parity.runner import run_case
+from parity.spec import registry
+from parity.spec.divergences import Registry
+from parity.exec.runner import run_case
 
 DTYPES = ("float16", "bfloat16")
 

@@ -55,7 +55,7 @@ def test_the_naive_twin_is_caught_at_the_right_layers_with_the_right_mechanisms(
 def test_a_torch_side_whose_library_is_not_installed_is_left_out_of_the_cause(cnn, monkeypatch):
     """conv2d_same's efficientnet_pytorch side needs the thirdparty extra: where it is missing,
     the cause is still found among the other sides (it used to end the comparison)."""
-    from parity import runner
+    from parity.exec import runner
     from parity.backends import BackendUnavailable
 
     real, refused = runner._call, []

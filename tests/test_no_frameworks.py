@@ -14,14 +14,17 @@ SCRIPT = textwrap.dedent("""
 
     sys.meta_path.insert(0, Absent())
     import numpy as np
-    from parity import cli, registry, reference, layout, padding, runner, sweep, tolerance
+    from parity import cli
+    from parity.spec import registry, reference, sweep
+    from parity.core import layout, padding, tolerance
+    from parity.exec import runner
     from parity.report import build_report, validate
-    from parity.divergences import Registry
+    from parity.spec.divergences import Registry
     assert cli.main(["list"]) == 0
     ref = np.ones((2, 2))
     m = tolerance.compare_output(ref, ref, ref, tolerance.rounding_bound(ref, 4, "float32"))
     Registry.load()
-    from parity import stats
+    from parity.core import stats
     assert not stats.compare_samples(ref.ravel(), ref.ravel(), stats.Claim.constant(1.0),
                                      "float32", 1)["failed"]
     plan = sweep.plan_cases(["conv2d_same"], ["port"], 3, 0, ("float32",))

@@ -2,8 +2,8 @@
 import torch
 import torch.nn.functional as F
 
-from parity.divergences import Registry
-from parity.runner import run_case
+from parity.spec.divergences import Registry
+from parity.exec.runner import run_case
 
 L2 = {"shape": [3, 4], "axis": [1], "epsilon": 1e-12, "fill": "tiny", "dtype": "float32"}
 WS = {"rank": 2, "out_channels": 3, "in_channels": 2, "kernel": [3, 3], "epsilon": 1e-5,

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from parity import onednn
+from parity.backends import onednn
 from parity.backends import missing
 
 needs_tf = pytest.mark.skipif(bool(missing(("tensorflow",))), reason="needs TensorFlow")
@@ -31,7 +31,7 @@ def test_the_rule_for_onednn_is_tfs_own_answer(setting):
     env = {} if setting is None else {"TF_ENABLE_ONEDNN_OPTS": setting}
     if setting is None:
         env["TF_ENABLE_ONEDNN_OPTS"] = ""  # unset for TF (an empty value is its default)
-    code = ("from parity import onednn; before = onednn.policy(); import tensorflow; "
+    code = ("from parity.backends import onednn; before = onednn.policy(); import tensorflow; "
             "print(before, onednn.enabled())")
     before, after = _fresh(code, **env).split()
     assert before == after
@@ -64,7 +64,7 @@ def test_the_dispatched_isa_is_measured_and_capped_by_onednn_max_cpu_isa(tmp_pat
     it) caps it, TF_ENABLE_ONEDNN_OPTS=0 leaves nothing to read. Cached on disk per setting."""
     if onednn.platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip("oneDNN's x86 ISA levels")
-    code = "from parity import onednn; import json; print(json.dumps(onednn.dispatched()))"
+    code = "from parity.backends import onednn; import json; print(json.dumps(onednn.dispatched()))"
     cache = {"PARITY_CACHE_DIR": str(tmp_path)}
     capped = json.loads(_fresh(code, ONEDNN_MAX_CPU_ISA="SSE41", TF_ENABLE_ONEDNN_OPTS="1",
                                **cache))
@@ -75,7 +75,7 @@ def test_the_dispatched_isa_is_measured_and_capped_by_onednn_max_cpu_isa(tmp_pat
 
 
 def test_the_facts_name_the_kernels_and_the_dtypes_tf_gives_onednn():
-    from parity.environment import facts
+    from parity.backends.environment import facts
 
     f = facts()
     assert f["onednn"] is bool(f["onednn"]) and isinstance(f["isa"], str)
@@ -84,7 +84,7 @@ def test_the_facts_name_the_kernels_and_the_dtypes_tf_gives_onednn():
 
 
 def test_environment_predicates_may_depend_on_the_dtype():
-    from parity.divergences import Divergence
+    from parity.spec.divergences import Divergence
 
     e = Divergence(id="x", ops=["conv3d_same"], statuses=["rejected_tf"], mechanism="m",
                    magnitude="1", environment="dtype not in onednn_dtypes")

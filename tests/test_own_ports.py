@@ -4,9 +4,9 @@ import pytest
 import torch
 
 import parity
-from parity.divergences import Registry
-from parity.runner import run_case
-from parity.tolerance import torch_farther
+from parity.spec.divergences import Registry
+from parity.exec.runner import run_case
+from parity.core.tolerance import torch_farther
 
 FAIL_ENTRY = """[[divergence]]
 id = "eps-meaning"

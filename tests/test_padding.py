@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from parity.padding import as_tuple, same_padding
+from parity.core.padding import as_tuple, same_padding
 
 
 def brute_force(n, k, s, d):

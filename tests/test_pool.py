@@ -2,7 +2,7 @@
 import torch
 import torch.nn.functional as F
 
-from parity.runner import run_case
+from parity.exec.runner import run_case
 
 CFG = {"rank": 2, "batch": 2, "channels": 2, "spatial": [5, 7], "window": [2, 3],
        "stride": [2, 2], "fill": "uniform", "dtype": "float32"}

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 
 from parity import ports
 from parity.ops.conv import make_inputs, reference_and_bounds, strategy_for
-from parity.tolerance import compare_output, output_failed
+from parity.core.tolerance import compare_output, output_failed
 
 torch.set_num_threads(1)
 
@@ -43,7 +43,7 @@ def test_port_matches_reference(rank, data):
 
 def wrong_port_extra_pixel_first(x, w, b, stride, dilation, groups):
     """Pads the odd pixel at the START (the mirror of TF)."""
-    from parity.padding import same_paddings
+    from parity.core.padding import same_paddings
     pads = same_paddings(x.shape[2:], w.shape[2:], stride, dilation)
     flat = []
     for p in reversed(pads):

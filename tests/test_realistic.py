@@ -5,9 +5,9 @@ import json
 import pytest
 from hypothesis import given, settings
 
-from parity import realistic, registry
-from parity.profiles import BUDGET_S, EXAMPLES, shapes_of
-from parity.sweep import NoRealisticShapes, case_strategy, plan_cases, realistic_ops
+from parity.spec import realistic, registry
+from parity.core.profiles import BUDGET_S, EXAMPLES, shapes_of
+from parity.spec.sweep import NoRealisticShapes, case_strategy, plan_cases, realistic_ops
 
 KIND_OF = {op: kind for op, kind in (
     ("conv1d_same", "conv1d"), ("conv2d_same", "conv2d"), ("depthwise_conv2d_same", "depthwise"),
@@ -113,7 +113,7 @@ def test_the_plan_is_the_same_in_every_process():
 
 def test_a_spent_budget_ends_the_run_with_a_valid_partial_report(tmp_path):
     from parity.report import load_report
-    from parity.session import run_sweep
+    from parity.flows.session import run_sweep
 
     report, path = run_sweep(["conv1d_same"], examples=2, seed=0, dtypes=["float32"],
                              variants=["port"], out_dir=tmp_path, shapes="realistic",
@@ -124,7 +124,7 @@ def test_a_spent_budget_ends_the_run_with_a_valid_partial_report(tmp_path):
 
 
 def test_a_budget_not_spent_changes_nothing(tmp_path):
-    from parity.session import run_sweep
+    from parity.flows.session import run_sweep
 
     report, _ = run_sweep(["conv1d_same"], examples=1, seed=0, dtypes=["float32"],
                           variants=["port"], out_dir=tmp_path, shapes="realistic", budget_s=1e6)
@@ -135,7 +135,7 @@ def test_a_budget_not_spent_changes_nothing(tmp_path):
 
 
 def test_the_last_config_memo_reuses_only_an_equal_key():
-    from parity.runner import _LastConfig
+    from parity.exec.runner import _LastConfig
 
     calls = []
     memo = _LastConfig()
@@ -167,7 +167,7 @@ def test_bad_realistic_input_exits_2_with_one_line(capsys, argv, message):
 
 def test_record_and_run_against_it_keep_the_realistic_shapes(tmp_path, capsys):
     from parity import cli
-    from parity.archive import Archive
+    from parity.report.archive import Archive
     from parity.report import load_report
 
     flags = ["--profile", "realistic", "--ops", "conv1d_same", "--variants", "port,keras",

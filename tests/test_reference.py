@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from parity.reference import conv_all, conv_forward, conv_grad_input, conv_grad_weight
+from parity.spec.reference import conv_all, conv_forward, conv_grad_input, conv_grad_weight
 
 
 def loop_conv(x, w, pads, stride, dilation, groups):
@@ -79,7 +79,7 @@ def test_a_shifted_padding_is_not_the_reference():
 def test_pooling_a_block_of_channels_at_a_time_changes_nothing(monkeypatch, semantics):
     """Large inputs are pooled in blocks of channels (flat memory): the same values, NaN, inf and
     ties included, as pooling all channels at once."""
-    from parity import reference_pool as P
+    from parity.spec import reference_pool as P
 
     rng = np.random.default_rng(3)
     x = rng.integers(-2, 3, size=(2, 7, 9, 8)).astype(np.float64)  # ties everywhere

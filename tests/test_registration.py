@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from parity import registry
-from parity.registry import RegistrationError, Variant
+from parity.spec import registry
+from parity.spec.registry import RegistrationError, Variant
 
 
 def _copy(op_name: str, **changes):
@@ -45,7 +45,7 @@ def test_a_variant_is_added_once_and_only_with_its_sides():
 
 
 def test_every_reference_gives_exactly_the_outputs_its_op_declares():
-    from parity.sweep import draw_configs
+    from parity.spec.sweep import draw_configs
 
     for name in registry.names():
         op = registry.get(name)
@@ -71,6 +71,6 @@ def test_ports_all_lists_exactly_what_the_package_exports():
 
 
 def test_generated_op_doc_is_current():
-    from parity.op_docs import DOC_PATH, render
+    from parity.spec.op_docs import DOC_PATH, render
 
     assert DOC_PATH.read_text() == render(), "docs/ops.md is stale: run make docs"

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from parity.divergences import Registry, RegistryError
-from parity.predicate import Predicate, PredicateError
+from parity.spec.divergences import Registry, RegistryError
+from parity.core.predicate import Predicate, PredicateError
 from test_divergences import ENTRY  # one valid entry, shared
 
 ESCAPES = [
@@ -116,8 +116,8 @@ def test_a_broken_registry_is_exit_2_before_any_case_runs(tmp_path, monkeypatch,
 
 def test_every_op_declares_the_names_its_derived_function_gives():
     """Predicates are checked against ``derived.fields`` at load: they must be the keys."""
-    from parity import registry
-    from parity.sweep import draw_configs
+    from parity.spec import registry
+    from parity.spec.sweep import draw_configs
 
     for name in registry.names():
         op = registry.get(name)
@@ -127,7 +127,7 @@ def test_every_op_declares_the_names_its_derived_function_gives():
 
 
 def test_an_entry_scoped_by_a_tag_covers_exactly_the_ops_that_carry_it(tmp_path):
-    from parity import registry
+    from parity.spec import registry
 
     path = tmp_path / "d.toml"
     path.write_text(ENTRY.replace('ops = ["conv2d_same"]', 'tags = ["same-conv"]'))
@@ -150,7 +150,7 @@ def test_a_user_registry_adds_to_the_shipped_one_and_never_replaces_an_entry(
     """--divergences / PARITY_DIVERGENCES: the shipped entries stay, the user's are added; a
     user entry with a shipped id is refused (exit 2, one line) instead of replacing it."""
     from parity.cli import main
-    from parity.divergences import DEFAULT_PATH
+    from parity.spec.divergences import DEFAULT_PATH
 
     shipped = Registry.load()
     mine = tmp_path / "mine.toml"

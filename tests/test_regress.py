@@ -6,7 +6,7 @@ import pytest
 
 from parity import cli
 from parity.report import load_report
-from parity.session import run_replay, run_sweep
+from parity.flows.session import run_replay, run_sweep
 
 OPS = ["conv2d_same", "avg_pool1d_same", "init_he_uniform", "l2_normalize"]
 
@@ -145,8 +145,8 @@ def test_compare_names_the_environment_scoped_entries_that_apply_to_one_run_only
 
 
 def test_scope_changes_say_unknown_for_facts_an_old_report_lacks():
-    from parity.divergences import Divergence
-    from parity.regress import scope_changes
+    from parity.spec.divergences import Divergence
+    from parity.flows.regress import scope_changes
 
     entry = Divergence(id="x", ops=["op"], statuses=["fail"], mechanism="m", magnitude="1",
                        environment="version_in(torch, '<2.12')")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from parity.report import ReportError, build_report, load_report, validate, write_report
-from parity.runner import run_case
+from parity.exec.runner import run_case
 
 CFG = {"rank": 1, "batch": 1, "in_channels": 1, "out_channels": 2, "spatial": [7],
        "kernel": [4], "stride": [2], "dilation": [1], "groups": 1, "bias": True,
@@ -56,7 +56,7 @@ def test_unreadable_files_are_one_line_errors(tmp_path):
 
 
 def test_non_finite_values_are_stored_as_strings():
-    from parity.tolerance import _value
+    from parity.core.tolerance import _value
     assert _value(float("nan")) == "nan" and _value(float("-inf")) == "-inf" and _value(1.5) == 1.5
 
 

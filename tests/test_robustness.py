@@ -155,7 +155,7 @@ def test_html_on_a_full_disk_leaves_the_earlier_page_whole(report_dir, tmp_path)
 
 
 def test_record_on_a_full_disk_leaves_the_earlier_archive_whole(archive, tmp_path):
-    from parity.archive import Archive
+    from parity.report.archive import Archive
 
     target = tmp_path / "tf.npz"
     target.write_bytes(archive.read_bytes())
@@ -263,7 +263,7 @@ def test_reference_selections_the_archive_lacks_are_refused(archive, flag, words
 
 
 def test_reference_honours_variants_dtypes_and_shards(archive, tmp_path):
-    from parity.archive import Archive
+    from parity.report.archive import Archive
 
     plan = Archive(archive).plan
     assert main(["run", "--reference", str(archive), "--variants", "native", "--dtypes",
@@ -331,7 +331,7 @@ def test_crafted_reports_are_exit_2_for_every_command_that_reads_them(report_dir
 
 # ------------------------------------------------------------ crafted or broken archives
 def _manifest(archive) -> dict:
-    from parity.archive import Archive
+    from parity.report.archive import Archive
 
     return copy.deepcopy(Archive(archive).manifest)
 
@@ -523,7 +523,7 @@ def test_sigterm_stops_the_workers_too_even_a_stuck_one(tmp_path):
 
 
 def test_sigterm_during_record_exits_130_and_keeps_the_cases_recorded(tmp_path):
-    from parity.archive import Archive
+    from parity.report.archive import Archive
 
     target = tmp_path / "tf.npz"
     proc = ParityProcess(["record", "--ops", "conv3d_same", "--examples", "200", "--out",

@@ -1,8 +1,8 @@
 """One case end to end on both frameworks: wrong sides are caught, refusals are findings."""
 import torch.nn.functional as F
 
-from parity.divergences import Registry
-from parity.runner import one_line, run_case, tf_result
+from parity.spec.divergences import Registry
+from parity.exec.runner import one_line, run_case, tf_result
 
 CFG = {"rank": 2, "batch": 2, "in_channels": 2, "out_channels": 3, "spatial": [7, 6],
        "kernel": [4, 3], "stride": [2, 1], "dilation": [1, 1], "groups": 1, "bias": True,

@@ -1,8 +1,8 @@
 """separable_conv2d_same: the op inherits the SAME-conv entries through its tag; the module is the
 function (its port's audit and wrong ports: test_audit_ports)."""
 
-from parity import registry
-from parity.divergences import Registry
+from parity.spec import registry
+from parity.spec.divergences import Registry
 
 
 def test_the_same_conv_tag_brings_the_padding_entries():

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from parity.numerics import round_to
-from parity.stats import (CASE_ALPHA, TESTS, Claim, compare_samples, ks_one_sample,
+from parity.core.numerics import round_to
+from parity.core.stats import (CASE_ALPHA, TESTS, Claim, compare_samples, ks_one_sample,
                           tail_probability)
 
 N = 2 ** 15

@@ -3,9 +3,9 @@ a crippled strategy is caught by the same coverage check."""
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from parity import registry
+from parity.spec import registry
 from parity.ops.conv import coverage
-from parity.sweep import draw_configs, plan_cases
+from parity.spec.sweep import draw_configs, plan_cases
 
 RANKED = {"conv1d_same": 1, "conv2d_same": 2, "conv3d_same": 3, "depthwise_conv2d_same": 2}
 NOT_FOR = {1: {"non-square input", "unequal strides"}, 3: set(), 2: set()}
@@ -66,13 +66,13 @@ def test_a_plan_does_not_depend_on_the_modules_loaded():
     import subprocess
     import sys
 
-    script = ("from parity.sweep import plan_cases\n"
+    script = ("from parity.spec.sweep import plan_cases\n"
               "import json, sys\n"
               "{extra}\n"
               "print(json.dumps(plan_cases(['conv2d_same', 'init_he_uniform'], None, 8, 5,"
               " ('float32', 'float64'))))")
     plans = [subprocess.run([sys.executable, "-c", script.format(extra=extra)], text=True,
                             capture_output=True, check=True).stdout
-             for extra in ("", "import parity.runner, parity.stats, parity.report.html, "
-                               "parity.regress, parity.session, parity.ports.init")]
+             for extra in ("", "import parity.exec.runner, parity.core.stats, parity.report.html, "
+                               "parity.flows.regress, parity.flows.session, parity.ports.init")]
     assert plans[0] == plans[1] and len(plans[0]) > 100

@@ -12,7 +12,7 @@ from parity.report.html import render_html
 from parity.report.io import report_text
 from parity.report.plots import strip_plot
 from parity.report.stream import open_report
-from parity.session import run_sweep
+from parity.flows.session import run_sweep
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@ TF32's is reported (status ``tf32``), not passed silently; norms, sums and every
 the float32 bound."""
 import pytest
 
-from parity import registry
-from parity.numerics import unit_roundoff
-from parity.runner import _judge, base_record
+from parity.spec import registry
+from parity.core.numerics import unit_roundoff
+from parity.exec.runner import _judge, base_record
 
 CONV = {"rank": 2, "batch": 1, "in_channels": 2, "out_channels": 3, "spatial": [5, 6],
         "kernel": [3, 2], "stride": [2, 1], "dilation": [1, 1], "groups": 1, "bias": True,
@@ -65,7 +65,7 @@ def test_without_tf32_the_float32_bound_judges(monkeypatch, device, tf32):
 def test_tf32_outputs_must_be_outputs():
     import dataclasses
 
-    from parity.registry import RegistrationError
+    from parity.spec.registry import RegistrationError
 
     op = dataclasses.replace(registry.get("conv2d_same"), name="x7", tf32_outputs=("z",))
     with pytest.raises(RegistrationError, match="tf32_outputs z are not outputs"):

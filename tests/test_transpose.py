@@ -4,10 +4,10 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
-from parity import registry
+from parity.spec import registry
 from parity.ports import transpose as P
-from parity.reference import conv_transpose_all
-from parity.runner import run_case
+from parity.spec.reference import conv_transpose_all
+from parity.exec.runner import run_case
 
 torch.set_num_threads(1)
 
@@ -63,7 +63,7 @@ def test_a_port_cropping_on_the_wrong_side_is_caught():
 
 def test_tf_port_of_torch_semantics_and_a_wrong_one():
     from parity.backends import tf as B
-    from parity import layout
+    from parity.core import layout
 
     tf = B.tf()
     from parity.ports import tf as T

@@ -7,7 +7,7 @@ import pytest
 
 from parity import cli
 from parity.report import load_report
-from parity.session import merge_reports, run_sweep
+from parity.flows.session import merge_reports, run_sweep
 
 OPS = ["conv2d_same", "init_he_uniform"]
 ARGS = dict(examples=8, seed=5, dtypes=("float32", "float64"))

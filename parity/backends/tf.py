@@ -51,10 +51,10 @@ def _torchvision_first() -> None:
 
 
 def apply_settings() -> None:
-    """TF32 and op determinism from ``parity.device`` (nothing before TF is loaded)."""
+    """TF32 and op determinism from ``parity.backends.device`` (nothing before TF is loaded)."""
     if _tf is None:
         return
-    from parity.device import requested
+    from parity.backends.device import requested
 
     s = requested()
     if s["tf32"] != "default":

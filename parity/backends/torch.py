@@ -24,15 +24,15 @@ def torch():
 
 
 def device() -> str:
-    from parity.device import requested
+    from parity.backends.device import requested
     return requested()["device"]
 
 
 def apply_settings() -> None:
-    """Device, TF32 and determinism from ``parity.device`` (nothing before torch is loaded)."""
+    """Device, TF32 and determinism from ``parity.backends.device`` (nothing before torch is loaded)."""
     if _torch is None:
         return
-    from parity.device import requested
+    from parity.backends.device import requested
 
     s, t = requested(), _torch
     # Each call only where it changes something: a default device installs a mode that every

@@ -1,7 +1,7 @@
 """The bounds a model comparison judges each layer's difference against.
 
 **Isolated** (the torch layer fed Keras's exact input): the rounding bound of
-``parity.tolerance.rounding_bound``, ``C * u(dtype) * (1 + sqrt(n)) * magnitude + tiny``, with the
+``parity.core.tolerance.rounding_bound``, ``C * u(dtype) * (1 + sqrt(n)) * magnitude + tiny``, with the
 ``n`` and the magnitude each op module of the registry uses for the same computation:
 
 ==============  ===============================================  =============================
@@ -44,16 +44,16 @@ import math
 
 import numpy as np
 
-from parity.tolerance import ROUNDING_C, rounding_bound
+from parity.core.tolerance import ROUNDING_C, rounding_bound
 from parity.model.keras_graph import weights_by_name
 from parity.model.mapping import fused_activation
-from parity.numerics import TF32_UNIT_ROUNDOFF, unit_roundoff
+from parity.core.numerics import TF32_UNIT_ROUNDOFF, unit_roundoff
 
 ABSOLUTE = ("conv", "depthwise", "separable", "transpose", "dense", "batchnorm", "avgpool",
             "gap", "preprocess")
 TENSOR_CORES = ("conv", "depthwise", "separable", "transpose", "dense")
 """Layer kinds computed by convolution or matmul kernels: under TF32 on CUDA their float32
-bound widens to TF32's (``parity.device.tf32_bounds``); every other layer keeps float32's."""
+bound widens to TF32's (``parity.backends.device.tf32_bounds``); every other layer keeps float32's."""
 
 
 def terms(layer, kind: str, inputs: list[np.ndarray]) -> float:
@@ -114,7 +114,7 @@ def isolated(kgraph, name: str, inputs: list[np.ndarray], y64: np.ndarray, dtype
              linear: bool = False):
     """The isolated bound (Keras layout) of layer ``name`` on ``inputs`` for a ``dtype`` run
     (``linear``: of its output before its fused activation)."""
-    from parity.device import tf32_bounds
+    from parity.backends.device import tf32_bounds
 
     layer, kind = kgraph.by_name[name], kgraph.kind(name)
     mag = magnitude(kgraph, name, kind, inputs, y64, linear)

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from parity import layout
+from parity.core import layout
 from parity.model.keras_graph import weights_by_name
 from parity.model.torch_graph import module_name, modules_of, weighted_labels
 

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from parity.tolerance import compare_output
+from parity.core.tolerance import compare_output
 from parity.model import ModelError, bounds, carry, dataflow, diagnose
 from parity.model import mapping as mapper
 from parity.model.diagnose import torch_layout

@@ -5,7 +5,7 @@ pooling, batch normalization in inference), every torch side of that op pair is 
 layer's own input and weights; the side whose output equals the user's torch layer (within the
 layer's bound) says how the layer computes (``port``: as TF does; ``symmetric``: padding k//2 on
 both sides; ``defaults``: torch BatchNorm defaults ...). The registry entry that explains that
-side's disagreement with TF on this config (``parity.runner.run_case`` with the registry) is
+side's disagreement with TF on this config (``parity.exec.runner.run_case`` with the registry) is
 the mechanism, and its repro snippet re-runs it. Layers whose side is the port, or that map to
 no op pair, are checked for weight mistakes (``weight_mistake``).
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from parity import layout
+from parity.core import layout
 
 _POOL = {"maxpool": "max", "avgpool": "avg"}
 
@@ -67,9 +67,9 @@ def mechanism(kgraph, name: str, x: np.ndarray, torch_out: np.ndarray, bound: np
     """Which torch side of the layer's op pair reproduces ``torch_out`` and the registry entry
     that explains that side on this config."""
     from parity.backends import BackendUnavailable
-    from parity.divergences import Registry
-    from parity.registry import get
-    from parity.runner import _call, repro_snippet, run_case
+    from parity.spec.divergences import Registry
+    from parity.spec.registry import get
+    from parity.exec.runner import _call, repro_snippet, run_case
 
     case = op_case(kgraph, name, x, torch_weights, dtype)
     if case is None:

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from parity import layout
-from parity.config import require
-from parity.numerics import DTYPES
+from parity.core import layout
+from parity.core.config import require
+from parity.core.numerics import DTYPES
 from parity.ops import conv
 from parity.ops.conv import ConvConfig
 from parity.ops.sides import tf_conv_run
-from parity.realistic import shaped_like
-from parity.registry import OpPair, Variant, register
-from parity.strategies import ordered_dtypes, size_for_stride
+from parity.spec.realistic import shaped_like
+from parity.spec.registry import OpPair, Variant, register
+from parity.spec.strategies import ordered_dtypes, size_for_stride
 
 
 @dataclass(frozen=True)

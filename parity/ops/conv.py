@@ -5,7 +5,7 @@ Config -> strategy -> TF sides -> torch sides -> float64 reference -> bound.
 Bound. Element ``y[i]`` sums ``n = (in/groups) * prod(kernel)`` products plus
 the bias; ``dx[i]`` at most ``(out/groups) * prod(kernel)``; ``dw[i]`` and
 ``db[i]`` ``batch * prod(out_spatial)``. Each output's bound is
-``parity.tolerance.rounding_bound`` of the float64 magnitudes obtained by running
+``parity.core.tolerance.rounding_bound`` of the float64 magnitudes obtained by running
 the same reference arithmetic on absolute values (``|x| conv |w| + |b|``,
 ``|dy| conv^T |w|``, ``|x| corr |dy|``, ``sum |dy|``), with that ``n``.
 """
@@ -17,20 +17,22 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from parity import layout, reference
-from parity.tolerance import rounding_bound
-from parity.config import ConvGeometry, require
-from parity.numerics import DTYPES, case_rng, draw
-from parity.padding import same_paddings
+from parity.core import layout
+
+from parity.spec import reference
+from parity.core.tolerance import rounding_bound
+from parity.core.config import ConvGeometry, require
+from parity.core.numerics import DTYPES, case_rng, draw
+from parity.core.padding import same_paddings
 from parity.ops.sides import GRADIENT_OF, tf_conv_run, tf_outputs, torch_run
-from parity.realistic import shaped_like
-from parity.registry import OpPair, Variant, register
-from parity.strategies import ordered_dtypes, strides_and_sizes
+from parity.spec.realistic import shaped_like
+from parity.spec.registry import OpPair, Variant, register
+from parity.spec.strategies import ordered_dtypes, strides_and_sizes
 
 MAX_OUT = {1: 12, 2: 6, 3: 3}
 """Largest output size per spatial dimension the strategy draws, by rank (speed)."""
 REALISTIC = {1: "conv1d", 2: "conv2d"}
-"""The ``parity.realistic`` layers each rank draws in the realistic profile (3-D: none)."""
+"""The ``parity.spec.realistic`` layers each rank draws in the realistic profile (3-D: none)."""
 
 
 @dataclass(frozen=True)
@@ -226,8 +228,8 @@ def torch_symmetric(c: ConvConfig, inp: dict) -> dict:
 
 
 def torch_seed_recipe(c: ConvConfig, inp: dict) -> dict:
-    """The blog recipe of seeds/000 (``parity.recipes.seed_conv2d_same_padding``)."""
-    from parity.recipes import seed_conv2d_same_padding
+    """The blog recipe of seeds/000 (``parity.spec.recipes.seed_conv2d_same_padding``)."""
+    from parity.spec.recipes import seed_conv2d_same_padding
 
     return _torch_run(c, inp, lambda x, w, b: seed_conv2d_same_padding(
         x, w, b, stride=c.stride, dilation=c.dilation, groups=c.groups))

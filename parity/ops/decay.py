@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from parity.tolerance import rounding_bound
-from parity.config import Config, require, require_dtype
-from parity.numerics import case_rng, draw
-from parity.registry import OpPair, Variant, register
+from parity.core.tolerance import rounding_bound
+from parity.core.config import Config, require, require_dtype
+from parity.core.numerics import case_rng, draw
+from parity.spec.registry import OpPair, Variant, register
 
 FORMS = ("keras_l2", "slim_l2", "decoupled")
 OPTIMIZERS = ("sgd", "adam")

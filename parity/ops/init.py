@@ -1,4 +1,4 @@
-"""init_*: weight initializers compared as distributions (``parity.stats``), never elementwise.
+"""init_*: weight initializers compared as distributions (``parity.core.stats``), never elementwise.
 
 A case names a layer's kernel: ``dense``, ``conv1d``-``conv3d`` (with groups),
 ``conv_transpose1d``-``3d``, ``depthwise1d``/``2d``. The TF side calls the Keras initializer on
@@ -17,7 +17,7 @@ Variants: ``port`` = ``parity.ports.init`` (Keras's distribution for torch layou
 ``trunc_normal_``). The fans a side used (``fan_in``, ``fan_out`` or their mean, by mode) must
 equal the reference's exactly; that check has no false alarms.
 
-Sample sizes: 2**15 values per side detect, with the per-test alpha of ``parity.stats`` and
+Sample sizes: 2**15 values per side detect, with the per-test alpha of ``parity.core.stats`` and
 power 0.999, a variance ratio of 1.066 (wrong gain, wrong fan mode whenever the two fans differ
 by that much), and a missing truncation (2.3 % of an untruncated normal's mass lies outside the
 truncated support; 0.27 % beyond 3 sigma where a truncated normal has none). A tiny kernel
@@ -31,10 +31,10 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from parity.config import Config, require, require_dtype
-from parity.numerics import case_rng
-from parity.stats import Claim, compare_samples
-from parity.strategies import ordered_dtypes
+from parity.core.config import Config, require, require_dtype
+from parity.core.numerics import case_rng
+from parity.core.stats import Claim, compare_samples
+from parity.spec.strategies import ordered_dtypes
 
 EXAMPLES_SHARE = 0.25   # of a profile's configs: a case costs about 0.13 s (2 x 2**15 draws)
 SAMPLE_TARGET = 2 ** 15

@@ -17,8 +17,8 @@ from __future__ import annotations
 from parity.ops.init import (EXAMPLES_SHARE, InitConfig, derived, judge, layer_fields,
                              make_inputs, reference_fans, reported_fans, torch_groups,
                              torch_shape, variance_scaling_claim)
-from parity.registry import OpPair, Variant, register
-from parity.stats import Claim
+from parity.spec.registry import OpPair, Variant, register
+from parity.core.stats import Claim
 
 CONV_LAYERS = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
                "conv_transpose3d", "depthwise1d", "depthwise2d")
@@ -138,7 +138,7 @@ def _register(name: str, layers: tuple[str, ...], keras: str, torch_: str) -> No
 
 
 def _wrong_layer(name, layers):
-    from parity.config import ConfigError
+    from parity.core.config import ConfigError
     raise ConfigError(f"{name} takes layer {' | '.join(layers)}")
 
 

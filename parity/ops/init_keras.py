@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from parity.config import require
+from parity.core.config import require
 from parity.ops.init import (EXAMPLES_SHARE, MODES, InitConfig, derived, judge, keras_draws,
                              layer_fields, make_inputs, reference_fans, torch_draws, torch_groups,
                              used_fan, variance_scaling_claim)
-from parity.registry import OpPair, Variant, register
+from parity.spec.registry import OpPair, Variant, register
 
 DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 GAINS = {"linear": lambda s: 1.0, "conv2d": lambda s: 1.0, "sigmoid": lambda s: 1.0,
@@ -215,7 +215,7 @@ def _tn_configs(draw, dtypes):
 
 
 def _tn_claims(c):
-    from parity.stats import Claim
+    from parity.core.stats import Claim
     return {"kernel": Claim.truncated_normal(c.mean, c.stddev, c.mean - 2 * c.stddev,
                                              c.mean + 2 * c.stddev)}
 

@@ -2,7 +2,7 @@
 torch side of the SAME conv, depthwise, pooling and transposed-conv ops.
 
 Keras picks its backend once per process, so these sides run in a worker process with
-``KERAS_BACKEND=torch`` (``parity.isolation``); the TF side is the port variant's. Inputs are
+``KERAS_BACKEND=torch`` (``parity.exec.isolation``); the TF side is the port variant's. Inputs are
 channels first (``data_format="channels_first"``), kernels in Keras's layout built from the
 case's torch-layout weights with torch ops (so autograd reaches them), and the bias added after
 the call as Keras's layers do.
@@ -13,7 +13,7 @@ from parity.ops.sides import torch_run
 import parity.ops.conv  # noqa: F401  (the ops it extends register first)
 import parity.ops.pool  # noqa: F401  (the ops it extends register first)
 import parity.ops.transpose  # noqa: F401  (the ops it extends register first)
-from parity.registry import Variant, add_variant, get
+from parity.spec.registry import Variant, add_variant, get
 
 ENV = {"KERAS_BACKEND": "torch"}
 

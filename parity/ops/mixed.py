@@ -27,11 +27,11 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from parity.config import require
-from parity.numerics import round_to
+from parity.core.config import require
+from parity.core.numerics import round_to
 from parity.ops import batchnorm, conv
 from parity.ops.sides import torch_run
-from parity.registry import OpPair, Variant, register
+from parity.spec.registry import OpPair, Variant, register
 
 HALVES = ("float16", "bfloat16")
 

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from parity import layout
-from parity.tolerance import rounding_bound
-from parity.config import Config, require, require_dtype, require_geometry
-from parity.numerics import DTYPES, case_rng, draw, round_to
+from parity.core import layout
+from parity.core.tolerance import rounding_bound
+from parity.core.config import Config, require, require_dtype, require_geometry
+from parity.core.numerics import DTYPES, case_rng, draw, round_to
 from parity.ops.sides import LAYOUT_FREE, tf_outputs, torch_run
-from parity.registry import OpPair, Variant, register
-from parity.strategies import ordered_dtypes
+from parity.spec.registry import OpPair, Variant, register
+from parity.spec.strategies import ordered_dtypes
 
 FILLS = ("uniform", "zeros", "tiny", "huge")
 EPSILONS = (1e-12, 1e-6, 1e-3, 0.0)
@@ -208,7 +208,7 @@ def torch_ws_port(c: WSConfig, inp: dict) -> dict:
 
 
 def torch_ws_seed(c: WSConfig, inp: dict) -> dict:
-    from parity.recipes import seed_weight_standardize
+    from parity.spec.recipes import seed_weight_standardize
 
     return torch_run(c.dtype, inp, seed_weight_standardize, params=("w",))
 

@@ -11,7 +11,7 @@ Bound. Max pool selects, so ``y`` must agree exactly (bound ``tiny``). ``dx`` of
 max sums the ``dy`` of every window that picked a cell: at most
 ``prod(ceil(window/stride))`` terms. The mean's ``y`` is a sum of at most
 ``prod(window)`` terms and a division; its ``dx`` adds up ``dy/count`` over the
-windows covering a cell. Each uses ``parity.tolerance.rounding_bound`` of the float64
+windows covering a cell. Each uses ``parity.core.tolerance.rounding_bound`` of the float64
 magnitudes (``mean |x|``, ``sum |dy|/count``) with those ``n``.
 """
 from __future__ import annotations
@@ -22,15 +22,17 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from parity import layout, reference_pool
-from parity.tolerance import rounding_bound
-from parity.config import ChannelsInput, require, require_geometry
-from parity.numerics import DTYPES, case_rng, draw, round_to
-from parity.padding import same_paddings
+from parity.core import layout
+
+from parity.spec import reference_pool
+from parity.core.tolerance import rounding_bound
+from parity.core.config import ChannelsInput, require, require_geometry
+from parity.core.numerics import DTYPES, case_rng, draw, round_to
+from parity.core.padding import same_paddings
 from parity.ops.sides import tf_outputs, torch_run
-from parity.realistic import shaped_like
-from parity.registry import OpPair, Variant, register
-from parity.strategies import ordered_dtypes, strides_and_sizes
+from parity.spec.realistic import shaped_like
+from parity.spec.registry import OpPair, Variant, register
+from parity.spec.strategies import ordered_dtypes, strides_and_sizes
 
 MAX_OUT = {1: 10, 2: 5, 3: 3}
 FILLS = ("uniform", "ties", "specials")

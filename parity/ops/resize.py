@@ -22,13 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from parity import layout
-from parity.tolerance import rounding_bound
-from parity.config import ChannelsInput, require, require_geometry
-from parity.numerics import DTYPES, case_rng, draw, unit_roundoff
+from parity.core import layout
+from parity.core.tolerance import rounding_bound
+from parity.core.config import ChannelsInput, require, require_geometry
+from parity.core.numerics import DTYPES, case_rng, draw, unit_roundoff
 from parity.ops.sides import tf_outputs, torch_run
-from parity.registry import OpPair, Variant, register
-from parity.strategies import ordered_dtypes
+from parity.spec.registry import OpPair, Variant, register
+from parity.spec.strategies import ordered_dtypes
 
 METHODS = ("bilinear", "nearest", "bicubic", "area")
 _TORCH_MODE = {"bilinear": "bilinear", "nearest": "nearest", "bicubic": "bicubic",

@@ -25,15 +25,17 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from parity import layout, reference
-from parity.tolerance import rounding_bound
-from parity.config import ConvGeometry, require
-from parity.numerics import DTYPES, case_rng, draw
+from parity.core import layout
+
+from parity.spec import reference
+from parity.core.tolerance import rounding_bound
+from parity.core.config import ConvGeometry, require
+from parity.core.numerics import DTYPES, case_rng, draw
 from parity.ops.sides import tf_outputs, torch_run
 from parity.ops.conv import ConvConfig
-from parity.realistic import shaped_like
-from parity.registry import OpPair, Variant, register
-from parity.strategies import ordered_dtypes, size_for_stride
+from parity.spec.realistic import shaped_like
+from parity.spec.registry import OpPair, Variant, register
+from parity.spec.strategies import ordered_dtypes, size_for_stride
 
 TENSORS = ("x", "wd", "wp", "b")
 

@@ -10,8 +10,8 @@ from typing import Callable
 
 import numpy as np
 
-from parity import layout
-from parity.registry import gradient_refused
+from parity.core import layout
+from parity.spec.registry import gradient_refused
 
 GRADIENT_OF = ("x", "w", "b")
 LAYOUT_FREE = {"y_from_tf": lambda a: a, "dy_to_tf": lambda a: a}

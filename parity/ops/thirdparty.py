@@ -1,7 +1,7 @@
 """The ``efficientnet_pytorch`` variant: efficientnet-pytorch 0.7.1's TF-SAME modules
 (``Conv2dDynamicSamePadding``, ``MaxPool2dDynamicSamePadding``) as the torch side of
 ``conv2d_same``, ``depthwise_conv2d_same`` and ``max_pool2d_same``, built like any module
-candidate (``parity.candidates``) with the case's weights. Installed by the ``thirdparty``
+candidate (``parity.exec.candidates``) with the case's weights. Installed by the ``thirdparty``
 extra (pinned in ``requirements.lock``).
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from parity.backends import BackendUnavailable
 import parity.ops.conv  # noqa: F401  (the ops it extends register first)
 import parity.ops.pool  # noqa: F401  (the ops it extends register first)
-from parity.registry import Variant, add_variant, get
+from parity.spec.registry import Variant, add_variant, get
 
 
 def _utils():
@@ -22,14 +22,14 @@ def _utils():
 
 
 def _conv(c, inp):
-    from parity.candidates import conv_module
+    from parity.exec.candidates import conv_module
     from parity.ops.conv import candidate_side
 
     return candidate_side(conv_module(_utils().Conv2dDynamicSamePadding))(c, inp)
 
 
 def _max_pool(c, inp):
-    from parity.candidates import pool_module
+    from parity.exec.candidates import pool_module
     from parity.ops.pool import candidate_side
 
     return candidate_side(pool_module(_utils().MaxPool2dDynamicSamePadding))(c, inp)

@@ -25,15 +25,17 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import assume, strategies as st
 
-from parity import layout, reference
-from parity.tolerance import rounding_bound
-from parity.config import ConvGeometry, require
-from parity.numerics import DTYPES, case_rng, draw
-from parity.padding import keras_output_length, tf_window_start
+from parity.core import layout
+
+from parity.spec import reference
+from parity.core.tolerance import rounding_bound
+from parity.core.config import ConvGeometry, require
+from parity.core.numerics import DTYPES, case_rng, draw
+from parity.core.padding import keras_output_length, tf_window_start
 from parity.ops.sides import GRADIENT_OF, tf_conv_run, tf_outputs, torch_run
-from parity.realistic import shaped_like
-from parity.registry import OpPair, Variant, register
-from parity.strategies import ordered_dtypes
+from parity.spec.realistic import shaped_like
+from parity.spec.registry import OpPair, Variant, register
+from parity.spec.strategies import ordered_dtypes
 
 MAX_IN = {1: 8, 2: 5, 3: 3}
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parity import reference
-from parity.tolerance import rounding_bound
-from parity.numerics import DTYPES
+from parity.spec import reference
+from parity.core.tolerance import rounding_bound
+from parity.core.numerics import DTYPES
 from parity.ops import conv
 from parity.ops.norm import ws_math
 from parity.ops.sides import torch_run
-from parity.registry import OpPair, Variant, register
+from parity.spec.registry import OpPair, Variant, register
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def _port(c, w):
 
 
 def _seed(c, w):
-    from parity.recipes import seed_weight_standardize
+    from parity.spec.recipes import seed_weight_standardize
     return seed_weight_standardize(w)
 
 

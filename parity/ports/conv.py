@@ -1,7 +1,7 @@
 """TensorFlow ``padding="SAME"`` convolution for PyTorch, every stride and dilation.
 
 TF pads ``total = max((ceil(n/s) - 1)*s + (k-1)*d + 1 - n, 0)`` per dimension
-and puts the odd extra pixel at the end (``parity.padding``). PyTorch's integer
+and puts the odd extra pixel at the end (``parity.core.padding``). PyTorch's integer
 padding is symmetric and its ``padding="same"`` refuses ``stride > 1``, so the
 port pads explicitly when the split is uneven and otherwise passes the
 symmetric amount to the convolution itself (no extra copy).
@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from parity.padding import as_tuple, same_paddings
+from parity.core.padding import as_tuple, same_paddings
 
 __all__ = ["conv1d_same", "conv2d_same", "conv3d_same", "depthwise_conv2d_same", "pad_same",
            "conv1d_causal", "Conv1dSame", "Conv2dSame", "Conv3dSame", "DepthwiseConv2dSame",
@@ -74,7 +74,7 @@ def depthwise_conv2d_same(x, weight, bias=None, stride=1, dilation=1):
     """``tf.nn.depthwise_conv2d(..., padding="SAME")`` on NCHW input.
 
     ``weight`` is ``(C*M, 1, kh, kw)``; convert a TF ``(kh, kw, C, M)`` filter with
-    ``parity.layout.depthwise_tf_to_torch``.
+    ``parity.core.layout.depthwise_tf_to_torch``.
     """
     return _conv_same(2, x, weight, bias, stride, dilation, x.shape[1])
 
@@ -99,7 +99,7 @@ def separable_conv2d_same(x, depthwise_weight, pointwise_weight, bias=None, stri
     the SAME depthwise convolution ``groups=C`` then a 1x1 convolution, then the bias.
 
     ``depthwise_weight`` is ``(C*M, 1, kh, kw)`` (convert TF's ``(kh, kw, C, M)`` with
-    ``parity.layout.depthwise_tf_to_torch``), ``pointwise_weight`` ``(out, C*M, 1, 1)``.
+    ``parity.core.layout.depthwise_tf_to_torch``), ``pointwise_weight`` ``(out, C*M, 1, 1)``.
 
     >>> x = torch.ones(1, 2, 5, 5)
     >>> y = separable_conv2d_same(x, torch.ones(2, 1, 2, 2), torch.ones(3, 2, 1, 1), stride=2)

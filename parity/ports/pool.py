@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from parity.padding import as_tuple
+from parity.core.padding import as_tuple
 from parity.ports.conv import pad_same
 
 __all__ = ["max_pool1d_same", "max_pool2d_same", "max_pool3d_same", "avg_pool1d_same",

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from parity.padding import as_tuple, keras_output_length, tf_window_start
+from parity.core.padding import as_tuple, keras_output_length, tf_window_start
 
 __all__ = ["conv_transpose1d_tf", "conv_transpose2d_tf", "conv_transpose3d_tf",
            "ConvTranspose2dSame", "torch_args", "TorchArgs"]
@@ -88,7 +88,7 @@ def conv_transpose2d_tf(x, weight, bias=None, stride=1, padding="same", output_p
 
     ``output_size`` (spatial sizes) plays ``tf.nn``'s ``output_shape``; without it the Keras
     formula picks the size. Weight ``(in, out, kh, kw)``: convert a TF ``(kh, kw, out, in)``
-    kernel with ``parity.layout.transpose_kernel_tf_to_torch``.
+    kernel with ``parity.core.layout.transpose_kernel_tf_to_torch``.
 
     >>> w = torch.ones(1, 1, 3, 3)
     >>> conv_transpose2d_tf(torch.ones(1, 1, 2, 2), w, stride=2).shape[-2:]

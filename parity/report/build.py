@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from parity.tolerance import output_failed
+from parity.core.tolerance import output_failed
 
 SCHEMA_VERSION = 2
 _UNEXPECTED = ("fail", "error")

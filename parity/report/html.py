@@ -16,7 +16,7 @@ from pathlib import Path
 
 from parity.report.build import unexpected
 from parity.report.plots import scatter, strip_plot
-from parity.tolerance import describe_failure, output_failed
+from parity.core.tolerance import describe_failure, output_failed
 
 MAX_LISTED = 2000   # unexpected cases listed in full up to this many (all are in the JSON)
 MAX_IN_GROUP = 200  # cases listed under one divergence's group
@@ -101,7 +101,7 @@ def _listed(case: dict) -> dict:
 
 def _mechanisms() -> dict:
     try:
-        from parity.divergences import Registry
+        from parity.spec.divergences import Registry
         return {e.id: e for e in Registry.load().entries}
     except Exception:  # a report stays readable without its registry
         return {}

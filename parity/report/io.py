@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jsonschema
 
-from parity.outputs import write_atomic
+from parity.core.outputs import write_atomic
 
 
 class ReportError(ValueError):
@@ -187,9 +187,9 @@ def check_cases(report: dict, path) -> None:
 
 def check_case(case: dict, number: int, path, seen: set[str]) -> None:
     """``check_cases`` for the ``number``-th case (1-based); ``seen`` holds the ids so far."""
-    from parity import registry
-    from parity.config import ConfigError
-    from parity.runner import case_id
+    from parity.spec import registry
+    from parity.core.config import ConfigError
+    from parity.exec.runner import case_id
 
     where = f"report {path}: case {number} ({case['id']})"
     try:

@@ -95,8 +95,8 @@ class StreamedReport:
         if self._span is None:
             yield from self._whole["cases"]
             return
-        from parity import registry
-        from parity.runner import case_id
+        from parity.spec import registry
+        from parity.exec.runner import case_id
 
         seen: set[str] = set()
         start, end = self._span
@@ -132,8 +132,8 @@ class StreamedReport:
     def check_whole(self, case: dict) -> None:
         """The case ``cases()`` yielded last against the whole case schema, and its config
         against its op (``load_report``'s checks)."""
-        from parity import registry
-        from parity.config import ConfigError
+        from parity.spec import registry
+        from parity.core.config import ConfigError
 
         number = self.number
         if self._span is None:

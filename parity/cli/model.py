@@ -1,0 +1,163 @@
+"""``parity model``: a Keras model against a torch module, layer by layer.
+
+    parity model --zoo list                       the model pairs shipped with parity
+    parity model --zoo naive-twin                 compare one of them
+    parity model --keras model.keras --torch pkg.mod:build [--mapping map.json]
+
+``--torch`` names a callable returning the torch module (called with no arguments). Exit codes:
+0 every layer agrees, 1 a layer diverges, 2 bad input (unknown zoo name, unmappable model,
+unreadable file), 130 interrupted (Ctrl-C, SIGTERM), 129 hung up (SIGHUP). SIGTERM and SIGHUP stop
+the comparison before the next layer: the report holds the layers compared so far, with
+``complete: false`` and ``model.stopped_at``; Ctrl-C stops at once and the report holds no
+model section.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from parity.cli import EXIT_DIVERGENCE, EXIT_OK, BadInput
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--zoo", help="a shipped model pair (list: --zoo list)")
+    p.add_argument("--keras", help="a saved Keras model (.keras)")
+    p.add_argument("--torch", help="pkg.module:callable returning the torch module")
+    p.add_argument("--mapping", help="JSON file {keras_layer: torch_module or [modules]}")
+    p.add_argument("--no-carry", action="store_true",
+                   help="keep the torch module's own weights (checked against Keras's)")
+    p.add_argument("--carry", choices=("keras-to-torch", "torch-to-keras", "none"),
+                   default=None, help="which way the weights go (default keras-to-torch; "
+                   "torch-to-keras: a model ported from torch to Keras; none = --no-carry)")
+    p.add_argument("--torch-layout", choices=("nchw", "nhwc"), default=None,
+                   help="the layout of the torch module's input (default nchw; nhwc: a module "
+                   "that takes channels-last input and transposes it itself, as converters write)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="reports", help="report directory (default: reports)")
+
+
+def _models(args):
+    from parity.exec.candidates import load
+
+    if not (args.keras and args.torch):
+        raise BadInput("parity model needs --zoo NAME, or --keras FILE and --torch pkg.mod:fn")
+    from parity.model import ModelError, legacy
+
+    try:   # Keras 3, or a Keras 2 (tf_keras) file rebuilt in Keras 3 and checked
+        keras_model, how = legacy.load(args.keras)
+    except ModelError as e:
+        raise BadInput(str(e)) from None
+    return keras_model, load(args.torch)(), how
+
+
+def cmd_model(args) -> int:
+    from parity.model import ModelError
+    from parity.model.zoo import ZOO, run
+
+    if args.zoo == "list":
+        for entry in ZOO.values():
+            print(f"{entry.name:<22}{entry.description}")
+        return EXIT_OK
+    mapping = None
+    if args.mapping:
+        try:
+            mapping = json.loads(open(args.mapping).read())
+        except (OSError, ValueError) as e:
+            raise BadInput(f"cannot read mapping {args.mapping}: {e}") from None
+    from parity.core import signals
+
+    if args.no_carry and args.carry not in (None, "none"):
+        raise BadInput(f"--no-carry and --carry {args.carry} contradict each other")
+    direction = "none" if args.no_carry else (args.carry or "keras-to-torch")
+    carry = {"keras-to-torch": True, "torch-to-keras": "torch-to-keras", "none": False}[direction]
+    t0 = time.perf_counter()
+    stopping = []
+    previous = signals.install(lambda signum, frame: (signals.note(signum), stopping.append(1)))
+    try:
+        if args.zoo:
+            chosen = {} if args.carry is None and not args.no_carry else \
+                {"carry_weights": carry}   # else the pair's own default (converters: none)
+            result = run(args.zoo, seed=args.seed, stop=lambda: bool(stopping), **chosen)
+        else:
+            from parity.model import compare
+
+            keras_model, torch_module, how = _models(args)
+            result = compare(keras_model, torch_module, mapping=mapping, seed=args.seed,
+                             carry_weights=carry, stop=lambda: bool(stopping),
+                             input_layout=args.torch_layout)
+            result["keras_source"] = how
+    except ModelError as e:
+        raise BadInput(str(e)) from None
+    except KeyboardInterrupt:
+        path = _write(None, args, time.perf_counter() - t0)
+        print(f"interrupted; report: {path}")
+        return signals.exit_code()
+    finally:
+        signals.restore(previous)
+    path = _write(result, args, time.perf_counter() - t0)
+    _print(result, path)
+    if "stopped_at" in result:
+        print(f"stopped by {signals.received()} before layer {result['stopped_at']}: "
+              f"{result['layers_compared']} of {result['layers_total']} layers compared")
+        return signals.exit_code()
+    return EXIT_OK if result["verdict"]["status"] == "pass" else EXIT_DIVERGENCE
+
+
+def _write(result: dict | None, args, seconds: float):
+    """The report of a comparison; ``result`` None: interrupted before it ended (no model
+    section), or a result with ``stopped_at``: stopped by a signal (``complete: false``)."""
+    from parity.backends import environment
+    from parity.core import signals
+    from parity.report.build import build_report
+    from parity.report.io import validate, write_report, write_report_html
+
+    stopped = result is None or "stopped_at" in result
+    run = {"command": "model", "seed": args.seed, "duration_s": round(seconds, 3),
+           "interrupted": stopped}
+    if stopped and signals.received():
+        run["signal"] = signals.received()
+    report = build_report([], run=run, complete=not stopped,
+                          environment=environment.collect(environment.framework_threads()))
+    if result is not None:
+        report["model"] = result
+    validate(report)
+    name = "model-" + ((result or {}).get("zoo", {}).get("name") or (result or {}).get(
+        "keras_model") or args.zoo or "interrupted")
+    path = write_report(report, args.out, name)
+    write_report_html(report, path)
+    return path
+
+
+def _print(result: dict, path) -> None:
+    from parity.core.text import printable  # layer names come from the user's model files
+
+    v = result["verdict"]
+    print(f"{'layer':<28}{'type':<22}{'isolated f32/f64':<22}{'propagated f32/f64':<22}verdict")
+    fmt = lambda m: "-" if not m else ("shape" if m["bound_ratio"] is None  # noqa: E731
+                                       else f"{m['bound_ratio']:.2g}")
+    for r in result["layers"]:
+        iso = f"{fmt(r['isolated'].get('float32'))} / {fmt(r['isolated'].get('float64'))}"
+        prop = f"{fmt(r['propagated'].get('float32'))} / {fmt(r['propagated'].get('float64'))}"
+        if r["verdict"] != "pass" or len(result["layers"]) <= 40:
+            print(printable(f"{r['layer'][:27]:<28}{r['type'][:21]:<22}{iso:<22}{prop:<22}"
+                            f"{r['verdict']}"))
+    print(f"{result['layers_compared']} of {result['layers_total']} Keras layers compared "
+          f"(bound ratios; > 1 diverges); worst isolated "
+          f"{v['worst_isolated_ratio'] or 0:.3g}, propagated {v['worst_propagated_ratio'] or 0:.3g}")
+    out = result["output"]["float32"]
+    if out["shape_match"]:
+        tol = out["minimum_tolerance"]
+        print(f"model output, float32: minimum tolerance atol {tol['atol']:.3g}, "
+              f"rtol {tol['rtol']:.3g}")
+    else:
+        print("model output: the shapes differ")
+    if v["status"] == "pass":
+        print("verdict: pass (no layer diverges)")
+    else:
+        print(printable(f"verdict: FAIL; first diverging layer: "
+                        f"{v['first_diverging'] or v['first_propagated']}"))
+        if v.get("cause"):
+            print(printable(f"cause: {v['cause']['text']}"))
+            if v["cause"].get("op_pair", {}).get("repro"):
+                print("repro:\n" + v["cause"]["op_pair"]["repro"])
+    print(f"report: {path}")
