@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from parity.report.io import load_report  # noqa: E402
-from parity.exec.runner import case_id  # noqa: E402
+from parity.core.ids import case_id  # noqa: E402
 
 
 def _grown(case: dict, k: int) -> dict:

@@ -6,7 +6,7 @@
 """
 __version__ = "0.1.0"
 
-_API = ("run", "audit", "compare", "Report", "AuditResult", "Changes")
+_API = ("run", "audit", "compare", "repro", "Report", "AuditResult", "Changes")
 
 
 def __getattr__(name: str):
@@ -19,25 +19,3 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(list(globals()) + list(_API))
-
-
-def repro(op: str, variant: str, config: dict, seed: int, candidate: str | None = None,
-          nonfinite: str = "tf", forward_only: bool = False, module: bool = False) -> dict:
-    """Re-run one case (as printed in a report's ``repro``) and print its verdict.
-
-    ``candidate`` is ``"package.module:function"`` for an audited implementation (run in this
-    process), with the audit's ``nonfinite``, ``forward_only`` and ``module`` options.
-    """
-    from parity.exec.candidates import in_process_side
-    from parity.cli import _describe, load_candidate
-    from parity.spec.divergences import Registry
-    from parity.spec.registry import get
-    from parity.exec.runner import run_case
-
-    side = in_process_side(get(op), load_candidate(candidate), module=module,
-                           forward_only=forward_only) if candidate else None
-    record = run_case(op, variant, config, seed, candidate_name=candidate,
-                      divergences=Registry.load(), torch_side=side, nonfinite=nonfinite,
-                      outputs=("y",) if forward_only else None)
-    print("\n".join(_describe(record)))
-    return record

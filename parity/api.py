@@ -1,7 +1,7 @@
 """The Python API: what ``parity run``, ``parity audit`` and ``parity compare`` do, returning
 objects instead of exit codes (``parity.run``, ``parity.audit``, ``parity.compare``).
 
-Bad input raises ``parity.cli.BadInput``, a ``ValueError``, with the CLI's one-line message
+Bad input raises ``parity.core.errors.BadInput``, a ``ValueError``, with the CLI's one-line message
 (an unknown op or dtype, a candidate that cannot be imported); nothing here prints. The CLI's
 ``run``, ``audit`` and ``compare`` are this module plus their printing.
 
@@ -30,6 +30,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from parity.core.errors import BadInput
+from parity.core.outputs import check_dir
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ class AuditResult:
         return self.report.data["audit"]["classes"]
 
     def explain(self) -> str:
-        from parity.cli.audit import class_lines
+        from parity.flows.auditing import class_lines
 
         a = self.report.data["audit"]
         head = f"audit {a['op']} {a['candidate']}"
@@ -113,26 +116,26 @@ def run(ops: list[str] | str | None = None, *, variants: list[str] | str | None 
     alike, or the ``profile``'s counts (default ``default``). ``shard=(i, n)`` keeps shard i of
     n; ``budget_s`` stops at the first case boundary after that many seconds (default: the
     profile's). The report is written to ``out``; its ``path`` is on the result."""
-    from parity import cli
+    from parity.flows import plan
     from parity.core.profiles import BUDGET_S, shapes_of
     from parity.flows.session import run_sweep, sweep_plan
 
     with _bad_input():
         shapes = shapes_of(profile)
-        chosen = cli._ops(_comma(ops), shapes)
-        picked = cli._variants(_comma(variants), chosen)
-        dtypes = cli._dtypes([dtypes] if isinstance(dtypes, str) else dtypes)
+        chosen = plan.ops(_comma(ops), shapes)
+        picked = plan.variants(_comma(variants), chosen)
+        dtypes = plan.dtypes([dtypes] if isinstance(dtypes, str) else dtypes)
         count = _examples(examples, profile)
-        cli._registry_checked()
-        cli._require_frameworks()
+        plan.registry_checked()
+        plan.require_frameworks()
         planned = sweep_plan(chosen, picked, count, seed, dtypes, examples is None, shard,
                              shapes)
-        cli._plan_or_refuse(planned[0], f"shard {shard[0]}/{shard[1]} of this plan is empty"
+        plan.plan_or_refuse(planned[0], f"shard {shard[0]}/{shard[1]} of this plan is empty"
                             if shard else "no op has the variants asked")
-        n = cli._workers(workers, len(planned[0]))
+        n = plan.workers(workers, len(planned[0]))
         data, path = run_sweep(
             chosen, examples=count, seed=seed, dtypes=dtypes, variants=picked,
-            out_dir=cli.check_dir(str(out)), progress=progress, per_op_share=examples is None,
+            out_dir=check_dir(str(out)), progress=progress, per_op_share=examples is None,
             workers=n, shard=shard, planned=planned, shapes=shapes,
             budget_s=budget_s if budget_s is not None else BUDGET_S.get(profile or "default"))
     return Report(data, Path(path))
@@ -150,7 +153,7 @@ def audit(op: str, candidate, *, examples: int | None = None, profile: str | Non
     (defaults 60 and 16; ``memory_gib=0``: no limit). ``examples`` default: the profile's count
     (``default``: 56). ``name``: how reports and repro snippets call the candidate (default:
     the string, or ``module:qualname``)."""
-    from parity import cli
+    from parity.flows import plan
     from parity.flows.auditing import run_audit
     from parity.exec.candidates import CandidateError
     from parity.exec.isolation import DEFAULT_MEMORY_GIB, DEFAULT_TIMEOUT_S, CandidateUnusable
@@ -158,24 +161,24 @@ def audit(op: str, candidate, *, examples: int | None = None, profile: str | Non
 
     with _bad_input():
         shapes = shapes_of(profile)
-        cli._ops(op, shapes)
-        dtypes = cli._dtypes([dtypes] if isinstance(dtypes, str) else dtypes)
+        plan.ops(op, shapes)
+        dtypes = plan.dtypes([dtypes] if isinstance(dtypes, str) else dtypes)
         count = _examples(examples, profile)
         timeout = DEFAULT_TIMEOUT_S if case_timeout is None else case_timeout
         if not timeout > 0:
-            raise cli.BadInput("--case-timeout must be positive")
-        cli._registry_checked()
-        cli._require_frameworks()
+            raise BadInput("--case-timeout must be positive")
+        plan.registry_checked()
+        plan.require_frameworks()
         name = name or (candidate if isinstance(candidate, str) else _name_of(candidate))
         try:
             data, path = run_audit(
                 op, candidate, name, examples=count, seed=seed, dtypes=dtypes,
-                out_dir=cli.check_dir(str(out)), nonfinite=nonfinite, forward_only=forward_only,
+                out_dir=check_dir(str(out)), nonfinite=nonfinite, forward_only=forward_only,
                 module=module, case_timeout=timeout,
                 memory_gib=DEFAULT_MEMORY_GIB if memory_gib is None else (memory_gib or None),
                 progress=progress, shapes=shapes)
         except (CandidateUnusable, CandidateError) as e:
-            raise cli.BadInput(f"candidate {name}: {e}") from None
+            raise BadInput(f"candidate {name}: {e}") from None
     return AuditResult(Report(data, Path(path)))
 
 
@@ -183,7 +186,6 @@ def compare(baseline, current, *, fail_on: str | None = None) -> Changes:
     """``parity compare``: ``baseline`` and ``current`` are reports (``Report``, a report dict
     or a path); ``fail_on`` as the CLI's ``--fail-on``."""
     from parity.flows import regress
-    from parity.cli import BadInput
 
     def briefed(r):
         """(head, brief of the cases, name); a file is read one case at a time."""
@@ -270,15 +272,9 @@ def _comma(names: list[str] | str | None) -> str | None:
 
 
 def _examples(examples: int | None, profile: str | None) -> int:
-    from types import SimpleNamespace
+    from parity.flows import plan
 
-    from parity import cli
-    from parity.core.profiles import EXAMPLES
-
-    if profile is not None and profile not in EXAMPLES:
-        raise cli.BadInput(f"unknown profile {profile!r}; known: {', '.join(sorted(EXAMPLES))}")
-
-    return cli._examples(SimpleNamespace(examples=examples, profile=profile))
+    return plan.examples(examples, profile)
 
 
 def _name_of(fn) -> str:
@@ -293,9 +289,30 @@ class _bad_input:
         return self
 
     def __exit__(self, kind, value, tb):
-        from parity.cli import BadInput
         from parity.spec.registry import UnknownOp
 
         if kind is not None and issubclass(kind, UnknownOp):
             raise BadInput(str(value)) from None
         return False
+
+
+def repro(op: str, variant: str, config: dict, seed: int, candidate: str | None = None,
+          nonfinite: str = "tf", forward_only: bool = False, module: bool = False) -> dict:
+    """Re-run one case (as printed in a report's ``repro``) and print its verdict.
+
+    ``candidate`` is ``"package.module:function"`` for an audited implementation (run in this
+    process), with the audit's ``nonfinite``, ``forward_only`` and ``module`` options.
+    """
+    from parity.exec.candidates import in_process_side
+    from parity.exec.runner import run_case
+    from parity.flows.plan import describe, load_candidate
+    from parity.spec.divergences import Registry
+    from parity.spec.registry import get
+
+    side = in_process_side(get(op), load_candidate(candidate), module=module,
+                           forward_only=forward_only) if candidate else None
+    record = run_case(op, variant, config, seed, candidate_name=candidate,
+                      divergences=Registry.load(), torch_side=side, nonfinite=nonfinite,
+                      outputs=("y",) if forward_only else None)
+    print("\n".join(describe(record)))
+    return record

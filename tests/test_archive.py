@@ -74,7 +74,8 @@ def test_float32_results_are_stored_as_float32_and_read_back_exactly(tmp_path):
     outputs stay float64."""
     import numpy as np
 
-    from parity.report.archive import Archive, record
+    from parity.flows.record import record
+    from parity.report.archive import Archive
     from parity.exec.runner import tf_result
 
     config = {"rank": 1, "batch": 2, "in_channels": 2, "out_channels": 3, "spatial": [7],

@@ -226,9 +226,9 @@ def test_plans_that_mean_nothing_are_refused(args, words, tmp_path, capsys):
 
 def test_more_workers_than_cases_is_refused_wherever_the_cores_allow_them(tmp_path, capsys,
                                                                          monkeypatch):
-    import parity.cli
+    from parity.flows import plan
 
-    monkeypatch.setattr(parity.cli, "_cores", lambda: 64)
+    monkeypatch.setattr(plan, "cores", lambda: 64)
     assert main(["run", "--ops", OPS, "--variants", "port", "--examples", "3", "--workers",
                  "16", "--out", str(tmp_path)]) == 2
     one_line(capsys.readouterr().err, "--workers 16 for 3 cases")

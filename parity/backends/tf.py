@@ -54,7 +54,7 @@ def apply_settings() -> None:
     """TF32 and op determinism from ``parity.backends.device`` (nothing before TF is loaded)."""
     if _tf is None:
         return
-    from parity.backends.device import requested
+    from parity.backends.settings import requested
 
     s = requested()
     if s["tf32"] != "default":

@@ -24,7 +24,7 @@ def torch():
 
 
 def device() -> str:
-    from parity.backends.device import requested
+    from parity.backends.settings import requested
     return requested()["device"]
 
 
@@ -32,7 +32,7 @@ def apply_settings() -> None:
     """Device, TF32 and determinism from ``parity.backends.device`` (nothing before torch is loaded)."""
     if _torch is None:
         return
-    from parity.backends.device import requested
+    from parity.backends.settings import requested
 
     s, t = requested(), _torch
     # Each call only where it changes something: a default device installs a mode that every

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from parity.exec.isolation import DEFAULT_MEMORY_GIB, DEFAULT_TIMEOUT_S
 from parity.exec.runner import NONFINITE
+from parity.cli.common import (_choose_device, _dtypes, _examples, _out_dir, _progress,
+                               _seed)
+from parity.flows.auditing import class_lines
+from parity.spec import registry
 
 
 def add_arguments(s) -> None:
@@ -35,7 +39,7 @@ def add_arguments(s) -> None:
 def audit(args, examples: int, progress) -> int:
     from parity.api import audit as run_audit
     from parity.core import signals
-    from parity.cli import EXIT_DIVERGENCE, EXIT_OK, load_candidate
+    from parity.cli.common import EXIT_DIVERGENCE, EXIT_OK, load_candidate
 
     candidate = load_candidate(args.candidate) if args.in_process else args.candidate
     result = run_audit(args.op, candidate, examples=args.examples, profile=args.profile,
@@ -76,24 +80,11 @@ def _judged_line(a: dict, run: dict) -> str:
     return line
 
 
-def class_lines(report: dict, head: str) -> list[str]:
-    """A failing audit's text: each failure class with its minimal (or smallest) config, what
-    failed, and a repro snippet."""
-    from parity.cli import _describe
-    from parity.core.text import printable
-
-    by_id = {c["id"]: c for c in report["cases"]}
-    classes = report["audit"]["classes"]
-    lines = [f"{head}: FAIL; {sum(c['count'] for c in classes)} failing cases in "
-             f"{len(classes)} class(es):"]
-    for i, c in enumerate(classes, 1):
-        shown = c["minimal_case"] or c["example_case"]
-        rec = by_id[shown]
-        how = "minimal config (shrunk by Hypothesis)" if c["minimal_case"] else \
-            "smallest failing config surveyed (not shrunk)"
-        lines.append(printable(f"[{i}] {c['signature']}: {c['count']} case(s); {how}:"))
-        lines.append(printable(f"  {rec['config']}  seed={rec['seed']}"))
-        lines += [f"  {line}" for line in _describe(rec)]
-        lines.append("  repro:")
-        lines += [printable(f"    {line}") for line in rec["repro"].splitlines()]
-    return lines
+def cmd_audit(args) -> int:
+    _out_dir(args)
+    registry.get(args.op)
+    args.seed = _seed(args)
+    examples = _examples(args)
+    _dtypes(args.dtypes)
+    _choose_device(args)
+    return audit(args, examples, _progress)

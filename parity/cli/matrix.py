@@ -33,7 +33,7 @@ def _progress(text: str) -> None:
 
 def _settings(text: str | None, reference: bool) -> list[str]:
     from parity.backends import BackendUnavailable, missing, torch as B
-    from parity.cli import BadInput, _names
+    from parity.cli.common import BadInput, _names
     from parity.flows.matrix import CPU_KERNEL_SETTINGS, SETTINGS, default_settings, reachable
 
     chosen = None if text is None else _names(text, "--settings")
@@ -71,7 +71,7 @@ def _settings(text: str | None, reference: bool) -> list[str]:
 
 def cmd_matrix(args) -> int:
     from parity.flows import matrix
-    from parity.cli import EXIT_DIVERGENCE, EXIT_OK, BadInput, _out_dir
+    from parity.cli.common import EXIT_DIVERGENCE, EXIT_OK, BadInput, _out_dir
     from parity.report import WriteFailed
 
     _out_dir(args)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 
-from parity.cli import EXIT_DIVERGENCE, EXIT_OK, BadInput
+from parity.cli.common import EXIT_DIVERGENCE, EXIT_OK, BadInput
 
 
 def add_arguments(p) -> None:
@@ -51,7 +51,7 @@ def _models(args):
 
 
 def cmd_model(args) -> int:
-    from parity.model import ModelError
+    from parity.model.errors import ModelError
     from parity.model.zoo import ZOO, run
 
     if args.zoo == "list":
@@ -109,7 +109,8 @@ def _write(result: dict | None, args, seconds: float):
     from parity.backends import environment
     from parity.core import signals
     from parity.report.build import build_report
-    from parity.report.io import validate, write_report, write_report_html
+    from parity.report.html import write_report_html
+    from parity.report.io import validate, write_report
 
     stopped = result is None or "stopped_at" in result
     run = {"command": "model", "seed": args.seed, "duration_s": round(seconds, 3),

@@ -83,3 +83,9 @@ def transpose_kernel_tf_to_torch(w):
 def transpose_kernel_torch_to_tf(w):
     """Torch ``ConvTranspose`` weight ``(in, out, *k)`` -> TF ``(*k, out, in)``."""
     return kernel_torch_to_tf(w)
+
+
+def torch_layout(a, channels_first: bool):
+    """A Keras-layout activation in the torch module's layout: channels first where the module
+    is (and the array has spatial axes), else as is."""
+    return channels_last_to_first(a) if channels_first and a.ndim >= 3 else a

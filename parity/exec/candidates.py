@@ -23,15 +23,12 @@ Example:
 from __future__ import annotations
 
 import importlib
-import inspect
 import os
 import sys
 
+from parity.core.errors import CandidateError
+from parity.ops.modules import conv_module, is_module_class, pool_module  # noqa: F401
 from parity.ops.sides import FORWARD_ONLY
-
-
-class CandidateError(ValueError):
-    """A candidate that cannot be used: one line, exit 2."""
 
 
 def load(spec: str):
@@ -59,72 +56,10 @@ def load(spec: str):
     return obj
 
 
-def is_module_class(obj) -> bool:
-    if not inspect.isclass(obj):
-        return False
-    from parity.backends import torch as B
-
-    return issubclass(obj, B.torch().nn.Module)
-
-
-def _build(factory, args: tuple, kwargs: dict, image_size):
-    try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        params = {}
-    if "image_size" in params:
-        kwargs = dict(kwargs, image_size=image_size)
-    module = factory(*args, **kwargs)
-    from parity.backends import torch as B
-
-    if not isinstance(module, B.torch().nn.Module):
-        raise CandidateError(f"the candidate factory returned {type(module).__name__}, "
-                             "not a torch.nn.Module")
-    return module
-
-
-def _call_module(module, x, weights: dict):
-    """``module(x)`` with exactly the case's weights; refuses a module with parameters the
-    case has no values for, or of another shape."""
-    from torch.func import functional_call
-
-    own = dict(module.named_parameters())
-    extra = sorted(set(own) - set(weights))
-    if extra:
-        raise CandidateError(f"the module has parameters the case has no values for: "
-                             f"{', '.join(extra)} (expected only {', '.join(weights)})")
-    for name, value in weights.items():
-        if name not in own:
-            raise CandidateError(f"the module has no parameter {name!r} "
-                                 f"(it has: {', '.join(own) or 'none'})")
-        if tuple(own[name].shape) != tuple(value.shape):
-            raise CandidateError(f"the module's {name} has shape {list(own[name].shape)}, "
-                                 f"the case's {list(value.shape)}")
-    return functional_call(module, weights, (x,))
-
-
-def conv_module(factory):
-    """A conv module class/factory as a function candidate."""
-    def fn(x, w, b, stride, dilation, groups):
-        module = _build(factory, (x.shape[1], w.shape[0], tuple(w.shape[2:])),
-                        dict(stride=stride, dilation=dilation, groups=groups,
-                             bias=b is not None), tuple(x.shape[2:]))
-        return _call_module(module, x, {"weight": w, **({"bias": b} if b is not None else {})})
-    return fn
-
-
-def pool_module(factory):
-    """A pooling module class/factory as a function candidate."""
-    def fn(x, window, stride):
-        return _call_module(_build(factory, (window,), dict(stride=stride),
-                                   tuple(x.shape[2:])), x, {})
-    return fn
-
-
 def in_process_side(op, obj, *, module: bool = False, forward_only: bool = False):
     """``side_for`` run in this process, answering as an isolated worker does:
     ``side(cfg, inputs) -> (outputs or None, refusal or None, warnings)``."""
-    from parity.exec.runner import _call
+    from parity.exec.calls import call_side as _call
 
     fn = side_for(op, obj, module=module, forward_only=forward_only)
     return lambda cfg, inputs: _call(fn, cfg, inputs)

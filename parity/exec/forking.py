@@ -65,10 +65,8 @@ def stop() -> None:
 
 def run_cli(args: list[str], log) -> int:
     """``parity ARGS`` in a forked process with its output in the file ``log``; its exit code."""
-    from parity.exec.worker import cli_main
-
-    return start(cli_main, [str(a) for a in args], os.getcwd(), dict(os.environ), str(log),
-                 None).wait()
+    return start("parity.exec.worker:cli_main", [str(a) for a in args], os.getcwd(),
+                 dict(os.environ), str(log), None).wait()
 
 
 class _Popen(popen_forkserver.Popen):
@@ -123,8 +121,19 @@ def pipe():
 
 
 def start(target, *args) -> Forked:
-    """``target(*args)`` in a new worker forked from the server."""
+    """``target(*args)`` in a new worker forked from the server; ``target`` is a function, or
+    ``"package.module:function"``, imported in the worker (the starter need not import it)."""
     context()
+    if isinstance(target, str):
+        target, args = _by_name, (target, *args)
     process = _Process(target=target, args=args, name="parity-worker")
     process.start()
     return Forked(process)
+
+
+def _by_name(target: str, *args):
+    """The worker's side of a target named ``package.module:function``."""
+    import importlib
+
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)(*args)

@@ -101,12 +101,11 @@ class IsolatedSide:
     def _fork(self) -> None:
         """A worker forked from the preloaded server, under this process's environment now."""
         from parity.exec import forking
-        from parity.exec.worker import forked_main
 
         child_recv, self._send = forking.pipe()
         self._recv, child_send = forking.pipe()
-        self.proc = forking.start(forked_main, child_recv, child_send, dict(os.environ),
-                                  os.getcwd())
+        self.proc = forking.start("parity.exec.worker:forked_main", child_recv, child_send,
+                                  dict(os.environ), os.getcwd())
         child_recv.close()
         child_send.close()
 

@@ -37,11 +37,10 @@ def config_groups(plan: list) -> deque:
 class _Worker:
     def __init__(self, divergences, archive):
         from parity.exec import forking
-        from parity.exec.worker import cases_main
 
         child_recv, self.send = forking.pipe()
         self.recv, child_send = forking.pipe()
-        self.proc = forking.start(cases_main, child_recv, child_send, dict(os.environ),
+        self.proc = forking.start("parity.exec.worker:cases_main", child_recv, child_send, dict(os.environ),
                                   os.getcwd(), divergences, archive)
         child_recv.close()
         child_send.close()

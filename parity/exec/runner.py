@@ -10,9 +10,7 @@ Example (needs both frameworks):
 from __future__ import annotations
 
 import json
-import re
 import time
-import warnings
 
 from parity.spec import registry
 from parity.backends import BackendUnavailable
@@ -24,39 +22,12 @@ from parity.core.config import ConfigError
 from parity.backends.device import digests_requested, tf32_bounds
 from parity.spec.divergences import Registry, RegistryError
 from parity.exec.isolation import SideCrashed
-from parity.core.numerics import array_digest, stable_hash
-from parity.spec.registry import GRADIENT_REFUSED
+from parity.core.ids import case_id
+from parity.exec.calls import call_side as _call, one_line  # noqa: F401 (their home before)
+from parity.core.numerics import array_digest
 
 STATUSES = ("pass", "tf32", "fail", "known_divergence", "rejected_tf", "rejected_torch",
             "rejected_both", "error")
-_TF_NOISE = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\].*$|\x1b\[[0-9;]*m")
-
-
-def case_id(op: str, variant: str, config: dict, seed: int) -> str:
-    """Stable id of op + variant + config + seed."""
-    return stable_hash(json.dumps({"op": op, "variant": variant, "config": config, "seed": seed},
-                                  sort_keys=True))
-
-
-def one_line(e: BaseException) -> str:
-    """``Type: message`` on one line, TF's node decorations and Keras' argument dump removed."""
-    text = str(e).split("Arguments received by")[0]
-    lines = [_TF_NOISE.sub("", line).strip() for line in text.strip().splitlines()]
-    return f"{type(e).__name__}: {' '.join(line for line in lines if line)}"[:400]
-
-
-def _call(side, config, inputs):
-    """(outputs, refusal message, warnings); a refusal of the gradients alone keeps ``y``."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            out = side(config, inputs)
-        except BackendUnavailable:
-            raise
-        except Exception as e:  # a framework refusing the config is a finding, not a crash
-            return None, one_line(e), _messages(caught)
-    refused = out.pop(GRADIENT_REFUSED, None)
-    return out, (f"gradients: {one_line(refused)}" if refused else None), _messages(caught)
 
 
 class _LastConfig:
@@ -79,11 +50,6 @@ class _LastConfig:
 
 
 _LAST = _LastConfig()
-
-
-def _messages(caught) -> list[str]:
-    return sorted({f"{w.category.__name__}: {str(w.message).splitlines()[0][:300]}"
-                   for w in caught})
 
 
 def repro_snippet(op: str, variant: str, config: dict, seed: int, candidate: str | None,

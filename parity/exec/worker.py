@@ -43,7 +43,7 @@ def _side(op, spec: dict):
 
 def serve(recv: Connection, send: Connection) -> None:
     from parity.spec import registry
-    from parity.exec.runner import _call, one_line
+    from parity.exec.calls import call_side as _call, one_line
 
     hello = recv.recv()
     _limit_resources(hello.get("memory_gib"))

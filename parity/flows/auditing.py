@@ -249,3 +249,26 @@ def _verdict(op_name, candidate_name, records, classes) -> dict:
             "judged_outputs": {"tf": judged["tf"], "reference": judged["reference"]},
             "unjudged_outputs": dict(unjudged),
             "other_dtype_cases": other_dtype}
+
+
+def class_lines(report: dict, head: str) -> list[str]:
+    """A failing audit's text: each failure class with its minimal (or smallest) config, what
+    failed, and a repro snippet."""
+    from parity.flows.plan import describe
+    from parity.core.text import printable
+
+    by_id = {c["id"]: c for c in report["cases"]}
+    classes = report["audit"]["classes"]
+    lines = [f"{head}: FAIL; {sum(c['count'] for c in classes)} failing cases in "
+             f"{len(classes)} class(es):"]
+    for i, c in enumerate(classes, 1):
+        shown = c["minimal_case"] or c["example_case"]
+        rec = by_id[shown]
+        how = "minimal config (shrunk by Hypothesis)" if c["minimal_case"] else \
+            "smallest failing config surveyed (not shrunk)"
+        lines.append(printable(f"[{i}] {c['signature']}: {c['count']} case(s); {how}:"))
+        lines.append(printable(f"  {rec['config']}  seed={rec['seed']}"))
+        lines += [f"  {line}" for line in describe(rec)]
+        lines.append("  repro:")
+        lines += [printable(f"    {line}") for line in rec["repro"].splitlines()]
+    return lines

@@ -114,7 +114,7 @@ def run_sweep(ops, *, examples: int, seed: int, dtypes, variants=None, out_dir="
 
 def in_shard(case: tuple, shard: tuple[int, int]) -> bool:
     """Whether (op, variant, config, seed) belongs to shard ``i`` of ``n`` (by its case id)."""
-    from parity.exec.runner import case_id
+    from parity.core.ids import case_id
 
     i, n = shard
     return int(case_id(*case), 16) % n == i - 1

@@ -10,9 +10,9 @@ See ``parity.model.core.compare`` for the arguments and ``parity model --help`` 
 """
 from __future__ import annotations
 
+from parity.model.errors import ModelError
 
-class ModelError(ValueError):
-    """A model pair that cannot be compared (unmappable layer, bad mapping, bad input): one line."""
+__all__ = ["ModelError", "compare"]
 
 
 def compare(keras_model, torch_module, inputs=None, mapping=None, **options) -> dict:

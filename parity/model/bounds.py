@@ -149,8 +149,8 @@ def folded_difference(kgraph, tgraph, name: str, labels: list[str], inputs: list
     float64 bound alone (2**-53) would call a divergence; each difference counts up to
     ``ROUNDING_C`` float32 roundings of the value, no more (a wrong fold stays caught)."""
     from parity.model import carry
-    from parity.model.dataflow import chain_constants
-    from parity.model.diagnose import torch_layout
+    from parity.model.torch_graph import chain_constants
+    from parity.core.layout import torch_layout
 
     paths = chain_constants(tgraph, labels)
     if paths is None:

@@ -161,7 +161,7 @@ def _load_chain(kgraph, tgraph, name: str, paths: list[str], channels_first: boo
 
 def load(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
     """Copy every mapped layer's weights; return the carry report."""
-    from parity.model.dataflow import chain_constants
+    from parity.model.torch_graph import chain_constants
 
     torch = tgraph.torch
     assigned, layers, problems = set(), [], []
@@ -205,7 +205,7 @@ def load_into_keras(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
     pushed through it, so every torch element lands where the forward carry would have taken
     it from (a weight the conversion does not determine, such as a BatchNorm's missing gamma,
     is left as it is)."""
-    from parity.model.dataflow import chain_constants
+    from parity.model.torch_graph import chain_constants
 
     assigned, problems = set(), []
     for name, labels in pairs:
@@ -249,7 +249,7 @@ def counterparts(kgraph, tgraph, pairs, channels_first: bool = True) -> set[str]
     """The torch parameters, buffers and constants that a mapped Keras weight corresponds to
     (what ``load`` would carry into), without carrying: with ``--no-carry`` the accounting
     lists as unmatched only what has no Keras counterpart."""
-    from parity.model.dataflow import chain_constants
+    from parity.model.torch_graph import chain_constants
 
     found = set()
     for name, labels in pairs:
@@ -300,10 +300,9 @@ def account(kgraph, tgraph, pairs, assigned: set) -> dict:
 
 def check(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
     """Without carrying: for each mapped layer, whether the torch weights equal Keras's under the
-    conversion, and if not which common mistake they equal (``diagnose.weight_mistake``)."""
-    from parity.model.diagnose import weight_mistake
+    conversion, and if not which common mistake they equal (``weight_mistake``)."""
 
-    from parity.model.dataflow import chain_constants
+    from parity.model.torch_graph import chain_constants
 
     out = {}
     for name, labels in pairs:
@@ -321,3 +320,31 @@ def check(kgraph, tgraph, pairs, channels_first: bool = True) -> dict:
             out.setdefault(name, []).append(
                 f"{named[i]}.{pname}: " + weight_mistake(kgraph, name, pname, have, value))
     return out
+
+
+def weight_mistake(kgraph, name: str, pname: str, have, want) -> str:
+    """What a torch parameter that differs from Keras's converted weights equals instead."""
+    if have is None:
+        return "missing"
+    if have.shape != want.shape:
+        return f"shape {tuple(have.shape)}, Keras's converted {tuple(want.shape)}"
+    close = lambda a: a.shape == have.shape and np.allclose(have, a, rtol=1e-6)  # noqa: E731
+    layer, kind = kgraph.by_name[name], kgraph.kind(name)
+    if want.ndim >= 4 and close(np.swapaxes(want, -1, -2)):
+        return "the kernel's spatial axes are swapped (Keras (kh, kw, in, out) permuted " \
+               "(3, 2, 1, 0) instead of (3, 2, 0, 1))"
+    if kind == "dense" and pname == "weight":
+
+        kernel = layer.kernel.numpy()
+        flat = flatten_source_shape(kgraph, name)
+        if flat is not None and close(dense_kernel_to_torch(kernel, None)):
+            return (f"rows in Keras's flatten order {tuple(flat)} (h, w, c); torch flattens "
+                    "(c, h, w): reorder them (flatten-order mistake)")
+        if have.shape == kernel.shape and close(kernel):
+            return "the Keras kernel (in, out) copied without transposing"
+    kernel = getattr(layer, "kernel", None)
+    if kernel is not None and pname == "weight" and np.size(kernel) == have.size and \
+            close(np.reshape(kernel.numpy(), have.shape)):
+        return "the Keras kernel reshaped instead of transposed"
+    diff = float(np.max(np.abs(have - want)))
+    return f"differ from Keras's converted weights (max |diff| {diff:.3g})"

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from parity.model import ModelError
+from parity.model.errors import ModelError
 
 NOBUCO_PYTHON = "PARITY_NOBUCO_PYTHON"
 INPUT_SHAPE = (16, 16, 3)

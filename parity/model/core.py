@@ -6,9 +6,10 @@ import time
 import numpy as np
 
 from parity.core.tolerance import compare_output
-from parity.model import ModelError, bounds, carry, dataflow, diagnose
+from parity.model import bounds, carry, dataflow, diagnose
+from parity.model.errors import ModelError
 from parity.model import mapping as mapper
-from parity.model.diagnose import torch_layout
+from parity.core.layout import torch_layout
 from parity.model.mapping import fused_activation
 from parity.model.keras_graph import KerasGraph
 from parity.model.torch_graph import TorchGraph, module_name, modules_of, units

@@ -17,7 +17,7 @@ the last pair matched upstream and the candidates. A user mapping pins the layer
 """
 from __future__ import annotations
 
-from parity.model import ModelError
+from parity.model.errors import ModelError
 from parity.model.kinds import WEIGHTED
 from parity.model.mapping import (_compatible, _compatible_activation, _describe_call,
                                   _describe_layer, fused_activation)
@@ -261,22 +261,6 @@ def automatic(kgraph, tgraph, modules: dict, user: dict | None = None,
     return pairs
 
 
-def chain_constants(tgraph, labels: list[str]) -> list[str] | None:
-    """The attribute paths of the constants of an ``affine_chain`` (scale or W, then shift), or
-    None where ``labels`` are not one."""
-    nodes = {n.label: n for n in tgraph.nodes or []}
-    if len(labels) != 2 or any(nodes.get(lbl) is None or not nodes[lbl].kind.startswith("fn:")
-                               for lbl in labels):
-        return None
-    paths = []
-    for lbl in labels:
-        const = [nodes[i] for i in nodes[lbl].inputs if nodes[i].kind == "constant"]
-        if len(const) != 1:
-            return None
-        paths.append(const[0].target)
-    return paths
-
-
 def upstream_values(kgraph, tgraph, pairs: list[tuple[str, list]], name: str) -> dict[str, str]:
     """{torch node label: Keras layer (or ``KERAS_INPUT``)} where the torch segment of the Keras
     layer ``name`` starts: the matched nodes (or the input) its first node reads."""
@@ -300,7 +284,7 @@ def keras_order_flattens(kgraph, tgraph, pairs: list[tuple[str, list]],
     import numpy as np
 
     from parity.model.carry import flatten_source_shape
-    from parity.model.diagnose import torch_layout
+    from parity.core.layout import torch_layout
 
     nodes = {n.label: n for n in tgraph.nodes}
     found = set()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from parity.core import layout
 
 _POOL = {"maxpool": "max", "avgpool": "avg"}
 
@@ -115,36 +114,3 @@ def mechanism(kgraph, name: str, x: np.ndarray, torch_out: np.ndarray, bound: np
         result["text"] = (f"computes like {op_name}'s {variant!r} side, which on this config "
                           f"ends {record['status']} with no registered mechanism")
     return result
-
-
-def weight_mistake(kgraph, name: str, pname: str, have, want) -> str:
-    """What a torch parameter that differs from Keras's converted weights equals instead."""
-    if have is None:
-        return "missing"
-    if have.shape != want.shape:
-        return f"shape {tuple(have.shape)}, Keras's converted {tuple(want.shape)}"
-    close = lambda a: a.shape == have.shape and np.allclose(have, a, rtol=1e-6)  # noqa: E731
-    layer, kind = kgraph.by_name[name], kgraph.kind(name)
-    if want.ndim >= 4 and close(np.swapaxes(want, -1, -2)):
-        return "the kernel's spatial axes are swapped (Keras (kh, kw, in, out) permuted " \
-               "(3, 2, 1, 0) instead of (3, 2, 0, 1))"
-    if kind == "dense" and pname == "weight":
-        from parity.model.carry import dense_kernel_to_torch, flatten_source_shape
-
-        kernel = layer.kernel.numpy()
-        flat = flatten_source_shape(kgraph, name)
-        if flat is not None and close(dense_kernel_to_torch(kernel, None)):
-            return (f"rows in Keras's flatten order {tuple(flat)} (h, w, c); torch flattens "
-                    "(c, h, w): reorder them (flatten-order mistake)")
-        if have.shape == kernel.shape and close(kernel):
-            return "the Keras kernel (in, out) copied without transposing"
-    kernel = getattr(layer, "kernel", None)
-    if kernel is not None and pname == "weight" and np.size(kernel) == have.size and \
-            close(np.reshape(kernel.numpy(), have.shape)):
-        return "the Keras kernel reshaped instead of transposed"
-    diff = float(np.max(np.abs(have - want)))
-    return f"differ from Keras's converted weights (max |diff| {diff:.3g})"
-
-
-def torch_layout(a: np.ndarray, channels_first: bool) -> np.ndarray:
-    return layout.channels_last_to_first(a) if channels_first and a.ndim >= 3 else a

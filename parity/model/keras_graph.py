@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from parity.model import ModelError
+from parity.model.errors import ModelError
 from parity.model.kinds import keras_kind
 
 

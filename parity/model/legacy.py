@@ -15,7 +15,7 @@ import inspect
 
 import numpy as np
 
-from parity.model import ModelError
+from parity.model.errors import ModelError
 from parity.model.legacy_ops import OP_LAYERS, rebuild_op
 
 _BASE_ARGS = {"name", "trainable", "dtype"}

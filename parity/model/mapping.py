@@ -9,7 +9,7 @@ the layers it names (the rest are matched automatically around them).
 """
 from __future__ import annotations
 
-from parity.model import ModelError
+from parity.model.errors import ModelError
 from parity.model.kinds import WEIGHTED, keras_activation, torch_activation
 
 

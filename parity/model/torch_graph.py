@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parity.model import ModelError
+from parity.model.errors import ModelError
 from parity.model.kinds import torch_kind
 
 
@@ -333,3 +333,19 @@ def _np(t):
     if t is None or not hasattr(t, "detach"):
         return None
     return t.detach().cpu().numpy().copy()
+
+
+def chain_constants(tgraph, labels: list[str]) -> list[str] | None:
+    """The attribute paths of the constants of an ``affine_chain`` (scale or W, then shift), or
+    None where ``labels`` are not one."""
+    nodes = {n.label: n for n in tgraph.nodes or []}
+    if len(labels) != 2 or any(nodes.get(lbl) is None or not nodes[lbl].kind.startswith("fn:")
+                               for lbl in labels):
+        return None
+    paths = []
+    for lbl in labels:
+        const = [nodes[i] for i in nodes[lbl].inputs if nodes[i].kind == "constant"]
+        if len(const) != 1:
+            return None
+        paths.append(const[0].target)
+    return paths

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from parity.model import ModelError
+from parity.model.errors import ModelError
 from parity.model.kinds import keras_activation
 from parity.model.mapping import fused_activation
 

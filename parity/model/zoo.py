@@ -175,7 +175,8 @@ def run(name: str, seed: int = 0, **options) -> dict:
 
     import numpy as np
 
-    from parity.model import ModelError, compare
+    from parity.model.core import compare
+    from parity.model.errors import ModelError
     from parity.model.twin import torch_twin
     from parity.model.weights import randomize
 

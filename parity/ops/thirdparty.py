@@ -22,14 +22,14 @@ def _utils():
 
 
 def _conv(c, inp):
-    from parity.exec.candidates import conv_module
+    from parity.ops.modules import conv_module
     from parity.ops.conv import candidate_side
 
     return candidate_side(conv_module(_utils().Conv2dDynamicSamePadding))(c, inp)
 
 
 def _max_pool(c, inp):
-    from parity.exec.candidates import pool_module
+    from parity.ops.modules import pool_module
     from parity.ops.pool import candidate_side
 
     return candidate_side(pool_module(_utils().MaxPool2dDynamicSamePadding))(c, inp)

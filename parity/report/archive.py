@@ -1,6 +1,6 @@
 """Reference archives: TensorFlow's side of a set of cases, recorded once, compared anywhere.
 
-``parity record --out ARCHIVE.npz`` runs only the TF side of each planned case and stores its
+``parity record --out ARCHIVE.npz`` (``parity.flows.record``) runs only the TF side of each planned case and stores its
 outputs (arrays in the ``.npz``; refusals, warnings and non-array outputs such as the fans of an
 initializer in a JSON manifest inside it). Inputs are not stored: they are regenerated from the
 case seeds. ``parity run --reference ARCHIVE.npz`` re-runs the archive's cases with the torch
@@ -64,46 +64,33 @@ def narrowest(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def record(plan: list, path: str | Path, environment: dict, progress=None, stop=None,
-           shapes: str = "small") -> bool:
-    """Run the TF side of every case of ``plan`` once; write the archive to ``path`` atomically
-    (a temporary file renamed over it: a full disk leaves the old file, never a partial one).
-    Ctrl-C, or ``stop.requested`` at a case boundary, ends the loop and writes the cases
-    recorded so far with ``complete: false``. Returns whether the archive is complete.
-    ``shapes``: what the plan drew (``realistic`` is named in the manifest and in the reports
-    of runs against the archive)."""
-    from parity.exec.runner import tf_result
-
-    entries: dict[str, dict] = {}
-    arrays: dict[str, np.ndarray] = {}
-    cases = []
-    complete = True
-    try:
-        for i, (op, variant, config, seed) in enumerate(plan):
-            if progress:
-                progress(i, len(plan))
-            if stop is not None and stop.requested:
-                raise KeyboardInterrupt
-            key = key_of(op, _tf_side_name(op, variant), config, seed)
-            if key not in entries:
-                out, err, warnings = tf_result(op, variant, config, seed)
-                entry = {"error": err, "warnings": warnings, "arrays": [], "extras": {}}
-                for name, value in (out or {}).items():
-                    if isinstance(value, np.ndarray):
-                        arrays[f"{key}/{name}"] = narrowest(value)
-                        entry["arrays"].append(name)
-                    else:
-                        entry["extras"][name] = _jsonable(value)
-                entry["refused"] = out is None
-                entries[key] = entry
-            cases.append([op, variant, config, seed, key])
-    except KeyboardInterrupt:
-        complete = False
+def write(path: str | Path, cases: list, entries: dict, arrays: dict, environment: dict,
+          complete: bool, shapes: str = "small") -> None:
+    """The archive of ``cases`` ([op, variant, config, seed, key]), their TF results
+    (``entries`` by key, ``arrays`` by ``key/name``) to ``path``, atomically (a temporary file
+    renamed over it: a full disk leaves the old file, never a partial one)."""
     manifest = {"format": FORMAT, "complete": complete, "environment": environment,
                 "shapes": shapes, "cases": cases, "entries": entries}
     write_atomic(Path(path), lambda f: np.savez_compressed(
         f, **{_MANIFEST: np.array(json.dumps(manifest, allow_nan=False))}, **arrays))
-    return complete
+
+
+def entry_of(out: dict | None, err, warnings, key: str, arrays: dict) -> dict:
+    """The manifest entry of one TF result; its arrays go into ``arrays`` (narrowed)."""
+    entry = {"error": err, "warnings": warnings, "arrays": [], "extras": {}}
+    for name, value in (out or {}).items():
+        if isinstance(value, np.ndarray):
+            arrays[f"{key}/{name}"] = narrowest(value)
+            entry["arrays"].append(name)
+        else:
+            entry["extras"][name] = _jsonable(value)
+    entry["refused"] = out is None
+    return entry
+
+
+def tf_side_key(op: str, variant: str, config: dict, seed: int) -> str:
+    """The key of a case's TF result: cases whose variants share a TF side share it."""
+    return key_of(op, _tf_side_name(op, variant), config, seed)
 
 
 MAX_BYTES = 4 * 2**30

@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from parity.report.build import unexpected
+from parity.report.io import WriteFailed, atomic_write_text, forget
 from parity.report.plots import scatter, strip_plot
 from parity.core.tolerance import describe_failure, output_failed
 
@@ -153,3 +154,18 @@ def write_html(report: dict, path: str | Path, cases=None, check=None) -> Path:
     from parity.report.io import write_page
 
     return write_page(render_html(report, cases, check), path)
+
+
+def write_report_html(report: dict, json_path: str | Path) -> Path:
+    """``<run>.html`` next to the report's JSON, and ``latest.html``."""
+    json_path = Path(json_path)
+    page = render_html(report)
+    html_path = json_path.with_suffix(".html")
+    try:
+        atomic_write_text(html_path, page)
+        atomic_write_text(json_path.parent / "latest.html", page)
+    except OSError as e:
+        forget(json_path.parent / "latest.html")
+        raise WriteFailed(f"wrote {json_path}, but not its HTML page: {e.strerror or e}") \
+            from None
+    return html_path

@@ -60,7 +60,7 @@ def validate(report: dict) -> None:
         raise ReportError(f"report does not match the schema at {where}: {e.message}") from None
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
     write_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
@@ -75,10 +75,10 @@ def write_report(report: dict, out_dir: str | Path, name: str) -> Path:
     path = out / f"{name}.json"
     try:
         out.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, text)
-        _atomic_write(out / "latest.json", text)
+        atomic_write_text(path, text)
+        atomic_write_text(out / "latest.json", text)
     except OSError as e:
-        _forget(out / "latest.json", out / "latest.html")
+        forget(out / "latest.json", out / "latest.html")
         written = f"; wrote {path}" if path.exists() else "; no report written"
         raise WriteFailed(f"cannot write the report in {out}: {e.strerror or e}{written}") \
             from None
@@ -107,7 +107,7 @@ class WriteFailed(Exception):
     saying what was kept. Exit 3."""
 
 
-def _forget(*paths: Path) -> None:
+def forget(*paths: Path) -> None:
     for p in paths:
         try:
             p.unlink(missing_ok=True)
@@ -189,7 +189,7 @@ def check_case(case: dict, number: int, path, seen: set[str]) -> None:
     """``check_cases`` for the ``number``-th case (1-based); ``seen`` holds the ids so far."""
     from parity.spec import registry
     from parity.core.config import ConfigError
-    from parity.exec.runner import case_id
+    from parity.core.ids import case_id
 
     where = f"report {path}: case {number} ({case['id']})"
     try:
@@ -206,28 +206,11 @@ def check_case(case: dict, number: int, path, seen: set[str]) -> None:
     seen.add(case["id"])
 
 
-def write_report_html(report: dict, json_path: str | Path) -> Path:
-    """``<run>.html`` next to the report's JSON, and ``latest.html``."""
-    from parity.report.html import render_html
-
-    json_path = Path(json_path)
-    page = render_html(report)
-    html_path = json_path.with_suffix(".html")
-    try:
-        _atomic_write(html_path, page)
-        _atomic_write(json_path.parent / "latest.html", page)
-    except OSError as e:
-        _forget(json_path.parent / "latest.html")
-        raise WriteFailed(f"wrote {json_path}, but not its HTML page: {e.strerror or e}") \
-            from None
-    return html_path
-
-
 def write_page(page: str, path: str | Path) -> Path:
     """An HTML page written atomically (``parity html``)."""
     path = Path(path)
     try:
-        _atomic_write(path, page)
+        atomic_write_text(path, page)
     except OSError as e:
         raise WriteFailed(f"cannot write {path}: {e.strerror or e}") from None
     return path

@@ -96,7 +96,7 @@ class StreamedReport:
             yield from self._whole["cases"]
             return
         from parity.spec import registry
-        from parity.exec.runner import case_id
+        from parity.core.ids import case_id
 
         seen: set[str] = set()
         start, end = self._span

@@ -171,5 +171,12 @@ def get(name: str) -> OpPair:
     return _OPS[name]
 
 
+OP_FAMILIES = "parity.ops"
+"""The package whose modules register the op families (each imports this module and calls
+``register``): found at run time, as plugins are, so the registry never imports them."""
+
+
 def _load() -> None:
-    import parity.ops  # noqa: F401  (registers every op family)
+    import importlib
+
+    importlib.import_module(OP_FAMILIES)
