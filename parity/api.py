@@ -116,28 +116,11 @@ def run(ops: list[str] | str | None = None, *, variants: list[str] | str | None 
     alike, or the ``profile``'s counts (default ``default``). ``shard=(i, n)`` keeps shard i of
     n; ``budget_s`` stops at the first case boundary after that many seconds (default: the
     profile's). The report is written to ``out``; its ``path`` is on the result."""
-    from parity.flows import plan
-    from parity.core.profiles import BUDGET_S, shapes_of
-    from parity.flows.session import run_sweep, sweep_plan
+    from parity.flows.runs import selected_run
 
     with _bad_input():
-        shapes = shapes_of(profile)
-        chosen = plan.ops(_comma(ops), shapes)
-        picked = plan.variants(_comma(variants), chosen)
-        dtypes = plan.dtypes([dtypes] if isinstance(dtypes, str) else dtypes)
-        count = _examples(examples, profile)
-        plan.registry_checked()
-        plan.require_frameworks()
-        planned = sweep_plan(chosen, picked, count, seed, dtypes, examples is None, shard,
-                             shapes)
-        plan.plan_or_refuse(planned[0], f"shard {shard[0]}/{shard[1]} of this plan is empty"
-                            if shard else "no op has the variants asked")
-        n = plan.workers(workers, len(planned[0]))
-        data, path = run_sweep(
-            chosen, examples=count, seed=seed, dtypes=dtypes, variants=picked,
-            out_dir=check_dir(str(out)), progress=progress, per_op_share=examples is None,
-            workers=n, shard=shard, planned=planned, shapes=shapes,
-            budget_s=budget_s if budget_s is not None else BUDGET_S.get(profile or "default"))
+        data, path = selected_run(_comma(ops), _comma(variants), dtypes, examples, profile, seed,
+                                  workers, shard, budget_s, out, progress)
     return Report(data, Path(path))
 
 

@@ -12,7 +12,6 @@ import subprocess
 import threading
 
 from parity.exec import forking
-from parity.exec.worker import cli_main
 
 
 class ParityProcess:
@@ -21,7 +20,8 @@ class ParityProcess:
     def __init__(self, args, *, cwd=None, env=None, text: bool = False, fsize: int | None = None):
         out_r, out_w = forking.pipe()
         err_r, err_w = forking.pipe()
-        self._proc = forking.start(cli_main, [str(a) for a in args], str(cwd or os.getcwd()),
+        self._proc = forking.start("parity.exec.worker:target_main", "parity.cli:main",
+                                   [[str(a) for a in args]], {}, str(cwd or os.getcwd()),
                                    dict(env if env is not None else os.environ), out_w, err_w,
                                    fsize)
         out_w.close()

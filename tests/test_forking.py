@@ -13,8 +13,9 @@ def test_a_forked_command_runs_under_the_environment_it_was_started_in(tmp_path,
     forked run applies the caller's value at its first case and records it."""
     forking.warm()
     monkeypatch.setenv("PARITY_THREADS", "2")
-    code = forking.run_cli(["run", "--ops", "l2_normalize", "--examples", "1", "--out",
-                            str(tmp_path / "r")], tmp_path / "log")
+    code = forking.run_target("parity.cli:main", {"argv": [
+        "run", "--ops", "l2_normalize", "--examples", "1", "--out", str(tmp_path / "r")]},
+        tmp_path / "log")
     assert code == 0, (tmp_path / "log").read_text()[-2000:]
     threads = json.loads((tmp_path / "r" / "latest.json").read_text())["environment"]["threads"]
     assert threads["torch"]["intra_op_threads"] == 2, threads

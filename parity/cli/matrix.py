@@ -77,27 +77,24 @@ def cmd_matrix(args) -> int:
     _out_dir(args)
     if args.repeats < 1:
         raise BadInput("--repeats must be at least 1")
-    plan_flags = [f for flag, value in (("--examples", args.examples), ("--profile", args.profile),
-                                        ("--seed", args.seed)) if value is not None
-                  for f in (flag, str(value))]
-    select_flags = [f for flag, value in (("--ops", args.ops), ("--variants", args.variants))
-                    if value is not None for f in (flag, value)]
-    select_flags += [f for d in args.dtypes or [] for f in ("--dtypes", d)]
-    if args.reference and plan_flags:
-        raise BadInput(f"{' '.join(plan_flags[::2])} cannot be used with --reference: the "
-                       "archive fixes the cases")
+    planning = {k: v for k, v in (("examples", args.examples), ("profile", args.profile),
+                                  ("seed", args.seed)) if v is not None}
+    picking = {"ops": args.ops, "variants": args.variants, "dtypes": args.dtypes}
+    if args.reference and planning:
+        raise BadInput(f"{' '.join('--' + k for k in planning)} cannot be used with --reference: "
+                       "the archive fixes the cases")
     settings = _settings(args.settings, bool(args.reference))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    plan = (plan_flags or ["--profile", "dev"]) if not args.reference else []
+    selection = picking if args.reference else picking | (planning or {"profile": "dev"})
     archive, reports, interrupted = None, {}, False
     try:
         if args.reference:
             archive = Path(args.reference)
         elif any(matrix.SETTINGS[s].get("env") is None for s in settings):
-            archive = matrix.record(out, plan + select_flags, _progress)
-        matrix.run_settings(archive, settings, args.repeats, out, select_flags, _progress,
-                            plan_flags=plan, reports=reports)
+            archive = matrix.record(out, selection, _progress)
+        matrix.run_settings(archive, settings, args.repeats, out, selection, _progress,
+                            reports=reports)
     except matrix.MatrixFailed as e:
         print(f"parity: error: {e}", file=sys.stderr)
         return e.code

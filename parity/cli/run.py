@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 
 from parity.cli.common import (EXIT_DIVERGENCE, EXIT_OK, MAX_EXAMPLES, BadInput, _budget,
-                               _choose_device, _describe, _dtypes, _examples, _names, _ops,
-                               _out_dir, _plan_or_refuse, _print_summary, _progress,
-                               _registry_checked, _require_frameworks, _seed, _shapes,
-                               _variants, _workers)
+                               _choose_device, _describe, _dtypes, _examples, _ops, _out_dir,
+                               _plan_or_refuse, _print_summary, _progress,
+                               _require_frameworks, _seed, _shapes, _variants, _workers)
 from parity.core import signals
 from parity.core.outputs import check_file
 from parity.core.text import printable
@@ -102,47 +101,19 @@ def _run_reference(args) -> int:
     """``run --reference``: the archive fixes the plan; ``--ops``, ``--variants``, ``--dtypes``
     and ``--shard`` select from it, each of them must select something; the flags that make a
     plan (``--seed``, ``--examples``, ``--profile``) are refused; ``--workers`` splits it."""
-    from parity.report.archive import Archive, ArchiveError
-    from parity.backends import missing
-    from parity.flows.session import reference_plan, run_reference
+    from parity.flows.runs import reference_run
 
     given = [f for f, v in (("--seed", args.seed), ("--examples", args.examples),
                             ("--profile", args.profile)) if v is not None]
     if given:
         raise BadInput(f"{', '.join(given)} cannot be used with --reference: the archive fixes "
                        "the cases (select with --ops, --variants, --dtypes, --shard)")
-    if missing(("torch",)):
-        raise BadInput("cannot run cases: torch is not importable")
-    if args.workers is not None:
-        _workers(args.workers, MAX_EXAMPLES)  # the cores cap, before the archive is read
-    try:
-        ref = Archive(args.reference)
-    except ArchiveError as e:
-        raise BadInput(str(e)) from None
-    held = ref.plan
-    ops = _names(args.ops, "--ops") if args.ops is not None else None
-    variants = _names(args.variants, "--variants") if args.variants is not None else None
-    dtypes = _dtypes(args.dtypes) if args.dtypes else None
-    for flag, asked, index in (("--ops", ops, 0), ("--variants", variants, 1)):
-        have = {c[index] for c in held}
-        lacking = [a for a in asked or [] if a not in have]
-        if lacking:
-            raise BadInput(f"{args.reference} holds no cases of {flag[2:]} {', '.join(lacking)}; "
-                           f"it holds: {', '.join(sorted(have))}")
-    have = {c[2].get("dtype") for c in held}
-    if dtypes and not set(dtypes) & have:
-        raise BadInput(f"{args.reference} holds no cases of dtype(s) {', '.join(dtypes)}; "
-                       f"it holds: {', '.join(sorted(map(str, have)))}")
-    shard = _shard(args.shard)
-    plan = _plan_or_refuse(reference_plan(ref, ops, variants, dtypes, shard),
-                           f"none of {args.reference}'s {len(held)} cases is selected")
-    _registry_checked()
-    if not ref.complete:
+    report, path, complete = reference_run(
+        args.reference, args.ops, args.variants, args.dtypes, _shard(args.shard), args.out,
+        _progress, _budget(args), args.workers)
+    if not complete:
         print(f"note: {args.reference} is incomplete (its record was interrupted)",
               file=sys.stderr)
-    report, path = run_reference(ref, plan, variants=variants, shard=shard, out_dir=args.out,
-                                 progress=_progress, budget_s=_budget(args),
-                                 workers=_workers(args.workers, len(plan)))
     return _conclude(report, path)
 
 

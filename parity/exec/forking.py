@@ -63,9 +63,10 @@ def stop() -> None:
                 pass
 
 
-def run_cli(args: list[str], log) -> int:
-    """``parity ARGS`` in a forked process with its output in the file ``log``; its exit code."""
-    return start("parity.exec.worker:cli_main", [str(a) for a in args], os.getcwd(),
+def run_target(target: str, kwargs: dict, log) -> int:
+    """The library function ``target`` (``package.module:function``) on ``kwargs`` in a forked
+    process, its output in the file ``log``; its exit code (``parity.exec.target``)."""
+    return start("parity.exec.worker:target_main", target, [], kwargs, os.getcwd(),
                  dict(os.environ), str(log), None).wait()
 
 

@@ -150,12 +150,13 @@ def cases_main(recv: Connection, send: Connection, environ: dict, cwd: str, dive
     _leave()
 
 
-def cli_main(args: list[str], cwd: str, environ: dict, out, err, fsize: int | None = None):
-    """A forked process running ``parity ARGS`` as ``python -m parity`` would
-    (``forking.run_cli``): output to ``out`` and ``err`` (pipe ends, or one file path for
-    both), in ``cwd`` under ``environ``, with ``fsize`` as RLIMIT_FSIZE; exits with the
-    command's code."""
-    import traceback
+def target_main(target: str, args: list, kwargs: dict, cwd: str, environ: dict, out, err,
+                fsize: int | None = None):
+    """A forked process running the library function ``target`` (``package.module:function``,
+    ``parity.exec.target``) on ``args`` and ``kwargs``: output to ``out`` and ``err`` (pipe
+    ends, or one file path for both), in ``cwd`` under ``environ``, with ``fsize`` as
+    RLIMIT_FSIZE; exits with what the function returns."""
+    from parity.exec import target as targets
 
     if isinstance(out, str):
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -169,23 +170,14 @@ def cli_main(args: list[str], cwd: str, environ: dict, out, err, fsize: int | No
         err.close()
     os.chdir(cwd)
     _adopt_environment(environ)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as python -m parity has it (the server ignores it)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as a command has it (the server ignores it)
     if fsize is not None:
         import resource
 
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    sys.argv = ["parity", *args]
-    try:
-        from parity.cli import main
-
-        code = main(list(args))
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    except BaseException:  # noqa: BLE001 - shown as python -m parity would show it
-        traceback.print_exc()
-        code = 1
-    _leave(code or 0)
+    sys.argv = [target]
+    _leave(targets.run(target, args, kwargs) or 0)
 
 
 def _die_with_parent() -> None:

@@ -75,19 +75,8 @@ def reachable(setting: str) -> bool:
     return reached_isa(setting) == env["ONEDNN_MAX_CPU_ISA"].lower()
 
 
-def run_flags(setting: str) -> list[str]:
-    s = SETTINGS[setting]
-    return ["--device", s["device"], "--tf32", s["tf32"]] + \
-        (["--deterministic"] if s["deterministic"] else [])
-
-
-def _child(argv: list[str], what: str, log: Path) -> int:
-    """``parity ARGV`` in a process of its own (forked from the preloaded server: no 2-5 s of
-    imports per child) with its output in ``log``; its exit code (0 or 1), else
-    ``MatrixFailed`` with its last line."""
-    from parity.exec import forking
-
-    code = forking.run_cli(argv, log)
+def _failed(code: int, what: str, log: Path) -> int:
+    """``code`` of a child that ran (0 or 1), else ``MatrixFailed`` with its log's last line."""
     if code not in (0, 1):
         lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
         raise MatrixFailed(f"{what} exited {code}: {lines[-1] if lines else '(no output)'} "
@@ -95,49 +84,68 @@ def _child(argv: list[str], what: str, log: Path) -> int:
     return code
 
 
-def record(out_dir: Path, plan_flags: list[str], progress=None) -> Path:
-    """TF's side of the plan, recorded once in ``out_dir/tf.npz``."""
-    archive = out_dir / "tf.npz"
-    if progress:
-        progress("recording TF's side")
-    _child(["record", "--out", str(archive), *plan_flags], "parity record",
-           out_dir / "record.log")
-    return archive
+def _child(kwargs: dict, what: str, log: Path) -> int:
+    """``runs.matrix_child(**kwargs)`` in a process of its own (forked from the preloaded
+    server: no 2-5 s of imports per child) with its output in ``log``; its exit code (0 or 1),
+    else ``MatrixFailed`` with its last line."""
+    from parity.exec import forking
+
+    return _failed(forking.run_target(CHILD, kwargs, log), what, log)
 
 
-def _fresh_child(argv: list[str], env: dict, what: str, log: Path) -> int:
-    """``parity ARGV`` in a new interpreter with ``env`` added (TF reads its oneDNN variables
-    when it loads: a fork of the preloaded server would keep the parent's kernels)."""
+def _fresh_child(kwargs: dict, env: dict, what: str, log: Path) -> int:
+    """The same in a new interpreter with ``env`` added (TF reads its oneDNN variables when it
+    loads: a fork of the preloaded server would keep the parent's kernels)."""
+    import json
     import os
     import signal
     import subprocess
     import sys
 
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "parity", *argv], stdout=out,
-                                stderr=subprocess.STDOUT, env={**os.environ, **env},
-                                start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-m", "parity.exec.target", CHILD,
+                                 json.dumps(kwargs)], stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, **env}, start_new_session=True)
         try:
             code = proc.wait()
         except BaseException:  # interrupted: the child and its workers end with the matrix
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise
-    if code not in (0, 1):
-        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-        raise MatrixFailed(f"{what} exited {code}: {lines[-1] if lines else '(no output)'} "
-                           f"(log: {log})", code)
-    return code
+    return _failed(code, what, log)
+
+
+CHILD = "parity.flows.runs:matrix_child"
+"""What a matrix child runs: a library function, named (a child imports it itself)."""
+
+SELECTING = ("ops", "variants", "dtypes")
+"""The parts of a selection that pick cases from a recorded archive (the rest plan them)."""
+
+
+def record(out_dir: Path, selection: dict, progress=None) -> Path:
+    """TF's side of the plan ``selection`` makes, recorded once in ``out_dir/tf.npz``."""
+    archive = out_dir / "tf.npz"
+    if progress:
+        progress("recording TF's side")
+    _child({"out": str(archive), "selection": selection, "record": True}, "the TF record",
+           out_dir / "record.log")
+    return archive
+
+
+def device_setting(setting: str) -> dict:
+    s = SETTINGS[setting]
+    return {"device": s["device"], "tf32": s["tf32"], "deterministic": s["deterministic"]}
 
 
 def run_settings(archive: Path | None, settings: list[str], repeats: int, out_dir: Path,
-                 select_flags: list[str], progress=None,
-                 plan_flags: list[str] = (), reports: dict | None = None) -> dict[str, list[Path]]:
+                 selection: dict, progress=None,
+                 reports: dict | None = None) -> dict[str, list[Path]]:
     """Each setting ``repeats`` times: {setting: [report paths]} (filled in ``reports`` as the
     runs finish, so an interrupted matrix keeps them). Device settings run torch against
-    ``archive``; the settings of TF's CPU kernels run both frameworks afresh on the plan
-    (``plan_flags`` + ``select_flags``)."""
+    ``archive``, on the cases ``selection``'s ops, variants and dtypes pick; the settings of
+    TF's CPU kernels run both frameworks afresh on the plan ``selection`` makes."""
     reports = {} if reports is None else reports
+    picking = {k: v for k, v in selection.items() if k in SELECTING}
     for setting in settings:
         for r in range(1, repeats + 1):
             where = out_dir / f"{setting}-{r}"
@@ -145,13 +153,12 @@ def run_settings(archive: Path | None, settings: list[str], repeats: int, out_di
                 progress(f"{setting}, run {r} of {repeats}")
             where.mkdir(parents=True, exist_ok=True)
             env = SETTINGS[setting].get("env")
+            what = f"the {setting} run {r}"
+            kwargs = {"out": str(where), "setting": device_setting(setting)}
             if env is not None:
-                _fresh_child(["run", "--digests", "--out", str(where), *run_flags(setting),
-                              *plan_flags, *select_flags], env, f"the {setting} run {r}",
-                             where / "run.log")
+                _fresh_child(kwargs | {"selection": selection}, env, what, where / "run.log")
             else:
-                _child(["run", "--reference", str(archive), "--digests", "--out", str(where),
-                        *run_flags(setting), *select_flags], f"the {setting} run {r}",
+                _child(kwargs | {"selection": picking, "reference": str(archive)}, what,
                        where / "run.log")
             reports.setdefault(setting, []).append(where / "latest.json")
     return reports
