@@ -1,5 +1,11 @@
 """``python -m parity`` / ``parity``: list | run | audit | replay | compare | html | merge |
-record | model.
+record | matrix | model.
+
+The top floor: argparse and printing only, over ``parity.api`` and ``parity.flows``; imported
+by nothing but ``__main__`` and the console script. One module per command or group of them
+(``run``: record, run, run --reference; ``reports``: replay, merge, compare, html; ``audit``,
+``matrix``, ``model``), each with its arguments and its ``cmd_*(args) -> int``; ``common``
+holds the exit codes and the flags they share.
 
 Exit codes: 0 every case as expected; 1 an unexpected divergence (a ``fail``,
 an ``error``, or a rejection no registry entry explains) or a failing audit;

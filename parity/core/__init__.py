@@ -1,3 +1,4 @@
-"""The ground floor: what every layer uses, with the standard library and NumPy only (no
-framework, no other parity package): errors, configs and ids, numerics, the tolerance rule,
-statistics, registry predicates, layouts, SAME padding, text, outputs, profiles, signals."""
+"""The ground floor: what every layer uses, importing no framework and no other parity package
+(the standard library and NumPy; SciPy for the statistics, Hypothesis's settings for the
+profiles): errors, configs and ids, numerics, the tolerance rule, statistics, registry
+predicates, layouts, SAME padding, text, outputs, profiles, signals."""

@@ -71,10 +71,9 @@ def base_record(op_name: str, variant: str, config: dict, seed: int,
             "repro": repro_snippet(op_name, variant, config, seed, candidate_name, options)}
 
 
-def divergence_scope(op_name: str, config: dict, parsed=None) -> dict:
-    """The names a registry predicate sees for this case: config fields and derived ones
-    (``parsed``: the config already parsed, so it is not parsed again)."""
-    op = registry.get(op_name)
+def divergence_scope(op, config: dict, parsed=None) -> dict:
+    """The names a registry predicate sees for a case of the op pair ``op``: config fields and
+    derived ones (``parsed``: the config already parsed, so it is not parsed again)."""
     if not op.derived:
         return dict(config)
     return dict(config, **op.derived(op.parse_config(config) if parsed is None else parsed))
@@ -88,7 +87,7 @@ def recount(divergences: Registry, records: list[dict]) -> None:
         raw = "fail" if rec["status"] == "known_divergence" else rec["status"]
         try:
             divergences.classify(rec["op"], rec["variant"],
-                                 divergence_scope(rec["op"], rec["config"]), raw,
+                                 divergence_scope(registry.get(rec["op"]), rec["config"]), raw,
                                  *problem_outputs(rec["outputs"]), torch_farther(rec["outputs"]))
         except (ConfigError, registry.UnknownOp, RegistryError):
             continue
@@ -149,7 +148,7 @@ def run_case(op_name: str, variant: str, config: dict, seed: int, *, candidate=N
                 torch_side = shared_side(op_name, v.torch, v.env)
         inputs = op.make_inputs(cfg, seed)
         key = (json.dumps(config, sort_keys=True), seed, json.dumps(requested(), sort_keys=True))
-        scope = divergence_scope(op_name, config, cfg) if divergences is not None else None
+        scope = divergence_scope(op, config, cfg) if divergences is not None else None
         by_reference = (divergences.reference_judged(op_name, variant, scope)
                         if scope is not None else set())
         ieee = nonfinite == "ieee" and _nonfinite_input(inputs)
