@@ -69,14 +69,16 @@ class _Walk:
         return frozenset(out)
 
     def torch_upstream(self, label: str) -> frozenset:
-        """The nearest matched torch nodes (or the input) that ``label`` reads."""
+        """The nearest matched torch nodes (or the input) that ``label`` reads; a node with
+        weights not matched yet stops the walk too (what comes after it cannot be the
+        counterpart of a layer that reads what comes before it)."""
         out, todo, seen = set(), list(self.nodes[label].inputs), set()
         while todo:
             i = todo.pop()
             if i in seen:
                 continue
             seen.add(i)
-            if i in self.taken:
+            if i in self.taken or self.nodes[i].kind in WEIGHTED:
                 out.add(i)
             else:
                 todo += self.nodes[i].inputs

@@ -25,12 +25,16 @@ def keras_cnn():
         L.Dense(10, name="logits")], name="cnn")
 
 
-def ports_twin():
+def ports_twin(batchnorm: str = "torch"):
+    """``batchnorm="keras"``: ``parity.ports.KerasBatchNorm``, Keras's training semantics too
+    (torch's BatchNorm2d updates its running variance with the unbiased batch variance)."""
     import torch.nn as nn
 
-    from parity.ports import Conv2dSame, DepthwiseConv2dSame, MaxPool2dSame
+    from parity.ports import Conv2dSame, DepthwiseConv2dSame, KerasBatchNorm, MaxPool2dSame
 
     def bn(c):
+        if batchnorm == "keras":
+            return KerasBatchNorm(c, dim=1, momentum=0.99, epsilon=1e-3)
         return nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)
     return nn.Sequential(
         Conv2dSame(3, 8, 3), bn(8), nn.ReLU(),

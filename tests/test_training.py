@@ -1,0 +1,148 @@
+"""One training step compared (parity.model.training): a twin with Keras's BatchNorm semantics
+passes; torch's BatchNorm2d (unbiased running variance) is caught in the statistics; a
+BatchNorm written another way that updates as Keras does passes; a layer whose forward is right
+and whose backward is wrong is caught in the gradients, at the layer behind it."""
+import numpy as np
+import pytest
+
+from parity.model import ModelError, training
+from parity.model.weights import randomize
+from parity.model.zoo_twins import keras_cnn, ports_twin
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    from parity.backends import tf as B
+
+    B.keras().utils.set_random_seed(0)
+    model = keras_cnn()
+    x = np.random.default_rng(0).uniform(-1, 1, (4, *model.inputs[0].shape[1:])).astype(
+        np.float32)
+    randomize(model, x, 0)
+    y = np.random.default_rng(1).uniform(-1, 1, (4, 10)).astype(np.float32)
+    return model, x, y
+
+
+def _first(result):
+    f = result["verdict"]["first_diverging"]
+    return None if f is None else (f["kind"], f["layer"], f["weight"])
+
+
+def test_a_twin_with_keras_batchnorm_semantics_agrees_on_every_quantity(cnn):
+    model, x, y = cnn
+    before = [w.copy() for w in model.get_weights()]
+    result = training.step(model, ports_twin("keras"), x, y, learning_rate=0.1, momentum=0.9)
+    assert result["verdict"]["status"] == "pass", _first(result)
+    kinds = {q["kind"] for q in result["quantities"]}
+    assert kinds == {"loss", "gradient", "statistics", "update"}
+    grads = [q for q in result["quantities"] if q["kind"] == "gradient"]
+    assert [q["layer"] for q in grads][:2] == ["logits", "logits"]   # from the output back
+    assert len(grads) == 16 and all(q["float64"]["bound_ratio"] < 1 for q in grads)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # untouched
+
+
+def test_torch_batchnorm_is_caught_in_the_running_variance(cnn):
+    """BatchNorm2d(eps=1e-3, momentum=0.01) is right in inference; in training it updates the
+    running variance with the unbiased batch variance, Keras with the biased one."""
+    model, x, y = cnn
+    result = training.step(model, ports_twin(), x, y, learning_rate=0.1)
+    assert _first(result) == ("statistics", "bn1", "running_var")
+    means = [q for q in result["quantities"] if q["weight"] == "running_mean"]
+    assert all(q["float64"]["bound_ratio"] < 1 for q in means)   # the means agree
+
+
+def _biased_batchnorm(c):
+    """A BatchNorm written another way (torch's momentum convention, torch.var_mean) that
+    updates its running variance with the biased batch variance, as Keras does."""
+    import torch
+    import torch.nn as nn
+
+    class BiasedBatchNorm2d(nn.BatchNorm2d):
+        def forward(self, x):
+            if not self.training:
+                return super().forward(x)
+            var, mean = torch.var_mean(x, dim=(0, 2, 3), unbiased=False)
+            with torch.no_grad():
+                self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+                self.running_var.mul_(1 - self.momentum).add_(self.momentum * var)
+            shape = (1, -1, 1, 1)
+            return (x - mean.view(shape)) / torch.sqrt(var.view(shape) + self.eps) * \
+                self.weight.view(shape) + self.bias.view(shape)
+    return BiasedBatchNorm2d(c, eps=1e-3, momentum=0.01)
+
+
+def _replace(seq, index, module):
+    seq[index] = module
+    return seq
+
+
+def test_a_batchnorm_written_differently_that_updates_as_keras_does_passes(cnn):
+    model, x, y = cnn
+    twin = ports_twin()
+    for i in (1, 4, 7):
+        _replace(twin, i, _biased_batchnorm(twin[i].num_features))
+    result = training.step(model, twin, x, y, learning_rate=0.1)
+    assert result["verdict"]["status"] == "pass", _first(result)
+
+
+def _straight_through_relu():
+    """ReLU's forward, and a backward that lets the gradient through where x < 0 too."""
+    import torch
+
+    class Fn(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clamp(min=0)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    class StraightThroughReLU(torch.nn.Module):
+        def forward(self, x):
+            return Fn.apply(x)
+    return StraightThroughReLU()
+
+
+def test_a_wrong_backward_behind_a_right_forward_is_caught_in_the_gradients(cnn):
+    model, x, y = cnn
+    twin = _replace(ports_twin("keras"), 2, _straight_through_relu())   # after bn1
+    result = training.step(model, twin, x, y, learning_rate=0.1)
+    loss = result["quantities"][0]
+    assert loss["kind"] == "loss" and loss["float64"]["bound_ratio"] < 1   # forward agrees
+    assert _first(result) == ("gradient", "bn1", "gamma")
+    later = {q["layer"] for q in result["quantities"] if q["kind"] == "gradient"
+             and q["float64"]["mismatched"]}
+    assert later == {"bn1", "conv1"}   # only what lies behind the wrong backward
+
+
+def test_crossentropy_from_logits_agrees_too(cnn):
+    model, x, _ = cnn
+    onehot = np.eye(10, dtype=np.float32)[[1, 4, 7, 2]]
+    result = training.step(model, ports_twin("keras"), x, onehot, loss="crossentropy",
+                           learning_rate=0.05)
+    assert result["verdict"]["status"] == "pass", _first(result)
+
+
+def test_an_unknown_loss_or_optimizer_is_refused(cnn):
+    model, x, y = cnn
+    with pytest.raises(ModelError, match="loss must be one of mse, crossentropy"):
+        training.step(model, ports_twin(), x, y, loss="hinge")
+    with pytest.raises(ModelError, match="optimizer must be one of sgd"):
+        training.step(model, ports_twin(), x, y, optimizer="lion")
+
+
+def test_a_module_of_unknown_kind_between_layers_leaves_the_mapping_in_place(cnn):
+    """The straight-through ReLU is a module of no known kind: Keras's relu1 is not matched to
+    the next ReLU past the unmatched conv2 (the walk upstream stops at a conv not matched yet),
+    and the forward pass, right, agrees."""
+    from parity.model import compare
+
+    model, x, _ = cnn
+    twin = ports_twin("keras")
+    compare(model, twin, inputs=x, explain=False)    # carries the weights
+    result = compare(model, _replace(twin, 2, _straight_through_relu()), inputs=x,
+                     carry_weights=False, explain=False)
+    rows = {r["layer"]: r["torch"] for r in result["layers"]}
+    assert result["verdict"]["status"] == "pass" and "relu1" not in rows
+    assert rows["conv2"] == ["3"] and rows["relu2"] == ["5"]
