@@ -146,3 +146,22 @@ def test_a_module_of_unknown_kind_between_layers_leaves_the_mapping_in_place(cnn
     rows = {r["layer"]: r["torch"] for r in result["layers"]}
     assert result["verdict"]["status"] == "pass" and "relu1" not in rows
     assert rows["conv2"] == ["3"] and rows["relu2"] == ["5"]
+
+
+def test_keras_adam_translated_agrees_and_torch_adam_with_its_epsilon_copied_is_caught(cnn):
+    """Keras adds epsilon to sqrt(v) before the bias correction: KerasAdam follows it and the
+    step agrees; torch.optim.Adam given Keras's epsilon (the usual port) adds it after, and the
+    updates part, from the first layer on, while every gradient agrees."""
+    import torch
+
+    model, x, y = cnn
+    result = training.step(model, ports_twin("keras"), x, y, optimizer="adam",
+                           learning_rate=0.01)
+    assert result["verdict"]["status"] == "pass", _first(result)
+    assert result["torch_optimizer"] == "translated"
+    ported = training.step(model, ports_twin("keras"), x, y, optimizer="adam",
+                           learning_rate=0.01, torch_optimizer=lambda p: torch.optim.Adam(
+                               p, lr=0.01, betas=(0.9, 0.999), eps=1e-7))
+    assert _first(ported) == ("update", "conv1", "weight")
+    assert all(q["float64"]["bound_ratio"] < 1 for q in ported["quantities"]
+               if q["kind"] in ("loss", "gradient"))

@@ -29,14 +29,42 @@ from parity.model.keras_graph import KerasGraph, weights_by_name
 from parity.model.torch_graph import TorchGraph, modules_of, units
 
 LOSSES = ("mse", "crossentropy")
-OPTIMIZERS = ("sgd",)
-"""``sgd``: Keras's ``SGD(learning_rate, momentum)`` against ``torch.optim.SGD(lr, momentum)``
-(the same update, ``v = momentum * v - lr * g; w += v`` in Keras, ``b = momentum * b + g;
-w -= lr * b`` in torch: equal while the learning rate is constant)."""
+OPTIMIZERS = ("sgd", "adam")
+"""Keras's optimizer and what it means in torch, translated here (``parity.ports.optim``):
+``sgd``, Keras's ``SGD(learning_rate, momentum)``: ``torch.optim.SGD(lr, momentum)`` (the same
+update while the learning rate is constant); ``adam``, Keras's ``Adam(learning_rate, beta_1,
+beta_2, epsilon)``: ``parity.ports.KerasAdam``, since Keras adds epsilon before the bias
+correction and no constant ``eps`` of ``torch.optim.Adam`` does that. Keras rounds the
+hyperparameters to float32 (``keras_float``), for float64 weights too; so do the translations.
+``torch_optimizer`` replaces the translation with a user's own, which is judged as it is."""
 ORDER = ("loss", "gradient", "statistics", "update")
 
 
-def _keras_step(model, x, y, loss: str, lr: float, momentum: float):
+def _keras_optimizer(optimizer: str, hyper: dict):
+    from parity.backends import tf as B
+
+    keras = B.keras()
+    if optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=hyper["learning_rate"],
+                                    momentum=hyper["momentum"])
+    return keras.optimizers.Adam(learning_rate=hyper["learning_rate"], beta_1=hyper["beta_1"],
+                                 beta_2=hyper["beta_2"], epsilon=hyper["epsilon"])
+
+
+def _torch_optimizer(optimizer: str, hyper: dict):
+    """Keras's optimizer in torch's meaning: a factory of ``params``."""
+    import torch
+
+    from parity.ports.optim import KerasAdam, keras_float
+
+    if optimizer == "sgd":
+        return lambda params: torch.optim.SGD(params, lr=keras_float(hyper["learning_rate"]),
+                                              momentum=keras_float(hyper["momentum"]))
+    return lambda params: KerasAdam(params, lr=hyper["learning_rate"], beta_1=hyper["beta_1"],
+                                    beta_2=hyper["beta_2"], epsilon=hyper["epsilon"])
+
+
+def _keras_step(model, x, y, loss: str, make_optimizer):
     from parity.backends import tf as B
 
     keras, tf = B.keras(), B.tf()
@@ -51,8 +79,7 @@ def _keras_step(model, x, y, loss: str, lr: float, momentum: float):
                                                                          from_logits=True))
     grads = tape.gradient(value, model.trainable_weights)
     by_var = {id(v): g.numpy() for v, g in zip(model.trainable_weights, grads)}
-    optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=momentum)
-    optimizer.apply_gradients(zip(grads, model.trainable_weights))
+    make_optimizer().apply_gradients(zip(grads, model.trainable_weights))
     result = {"loss": float(value.numpy()), "gradient": {}, "after": {}}
     for layer in model.layers:
         for short, w in weights_by_name(layer).items():
@@ -64,7 +91,7 @@ def _keras_step(model, x, y, loss: str, lr: float, momentum: float):
     return result
 
 
-def _torch_step(module, x, y, loss: str, lr: float, momentum: float):
+def _torch_step(module, x, y, loss: str, make_optimizer):
     import torch
 
     module.train()
@@ -78,9 +105,7 @@ def _torch_step(module, x, y, loss: str, lr: float, momentum: float):
     value.backward()
     grads = {n: p.grad.detach().numpy().copy() for n, p in module.named_parameters()
              if p.grad is not None}
-    # Keras holds its learning rate in a float32 variable, for float64 weights too: torch is
-    # given that value (the float64 run compares the arithmetic, not 0.1's float32 rounding)
-    torch.optim.SGD(module.parameters(), lr=float(np.float32(lr)), momentum=momentum).step()
+    make_optimizer(module.parameters()).step()
     after = {n: t.detach().numpy().copy() for n, t in
              [*module.named_parameters(), *module.named_buffers()]}
     return {"loss": float(value.detach()), "gradient": grads, "after": after}
@@ -107,15 +132,21 @@ def _judge(k32, k64, t32, t64) -> dict:
 
 def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
          optimizer: str = "sgd", learning_rate: float = 0.01, momentum: float = 0.0,
-         mapping=None, channels_first: bool = True) -> dict:
+         beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+         torch_optimizer=None, mapping=None, channels_first: bool = True) -> dict:
     """One step of each model from Keras's weights on ``inputs`` and ``targets`` (Keras
-    layout; one-hot rows for ``crossentropy``, whose model output is logits). Returns
-    ``{"quantities": [...], "verdict": {...}}``: each quantity with its kind, layer, weight
-    and float32/float64 comparison, in the order the verdict looks for the first diverging."""
+    layout; one-hot rows for ``crossentropy``, whose model output is logits), with Keras's
+    ``optimizer`` and hyperparameters (Keras's defaults) and their translation to torch, or
+    ``torch_optimizer(params)`` where given. Returns ``{"quantities": [...], "verdict":
+    {...}}``: each quantity with its kind, layer, weight and float32/float64 comparison, in the
+    order the verdict looks for the first diverging."""
     if loss not in LOSSES:
         raise ModelError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
     if optimizer not in OPTIMIZERS:
         raise ModelError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    hyper = {"learning_rate": learning_rate, "momentum": momentum, "beta_1": beta_1,
+             "beta_2": beta_2, "epsilon": epsilon}
+    make_torch = torch_optimizer or _torch_optimizer(optimizer, hyper)
     kg, tg = KerasGraph(keras_model), TorchGraph(torch_module, channels_first)
     x = np.asarray(inputs, np.float32)
     y = np.asarray(targets, np.float32)
@@ -127,10 +158,10 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
     keras_side, torch_side = {}, {}
     for dt in ("float32", "float64"):
         keras_side[dt] = _keras_step(kg.model_for(dt), x.astype(dt), y.astype(dt), loss,
-                                     learning_rate, momentum)
+                                     lambda: _keras_optimizer(optimizer, hyper))
         torch_side[dt] = _torch_step(tg.copy_for(dt), torch_layout(x, channels_first).astype(dt),
                                      torch_layout(y, channels_first).astype(dt), loss,
-                                     learning_rate, momentum)
+                                     make_torch)
     rows = [{"kind": "loss", "layer": None, "weight": None,
              **_judge(*(s[dt]["loss"] for s in (keras_side, torch_side)
                         for dt in ("float32", "float64")))}]
@@ -168,5 +199,6 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
     verdict = {"status": "fail" if first else "pass",
                "first_diverging": None if first is None else
                {"kind": first["kind"], "layer": first["layer"], "weight": first["weight"]}}
-    return {"loss": loss, "optimizer": optimizer, "learning_rate": learning_rate,
-            "momentum": momentum, "quantities": rows, "verdict": verdict}
+    return {"loss": loss, "optimizer": optimizer, "hyperparameters": hyper,
+            "torch_optimizer": "given" if torch_optimizer else "translated",
+            "quantities": rows, "verdict": verdict}
