@@ -165,3 +165,20 @@ def test_keras_adam_translated_agrees_and_torch_adam_with_its_epsilon_copied_is_
     assert _first(ported) == ("update", "conv1", "weight")
     assert all(q["float64"]["bound_ratio"] < 1 for q in ported["quantities"]
                if q["kind"] in ("loss", "gradient"))
+
+
+def test_parity_model_train_reports_the_step_and_its_verdict(tmp_path, capsys):
+    from parity.cli import main
+    from parity.report import load_report
+
+    assert main(["model", "--zoo", "twin", "--train", "--out", str(tmp_path)]) == 0
+    report = load_report(tmp_path / "model-twin.json")   # valid against the schema
+    t = report["model"]["training"]
+    assert t["verdict"] == {"status": "pass", "first_diverging": None}
+    assert t["optimizer"] == "sgd" and t["torch_optimizer"] == "translated"
+    assert "training verdict: pass" in capsys.readouterr().out
+    assert main(["model", "--zoo", "naive-twin", "--train", "--out", str(tmp_path)]) == 1
+    t = load_report(tmp_path / "model-naive-twin.json")["model"]["training"]
+    assert t["verdict"]["first_diverging"]["kind"] == "loss"
+    assert main(["model", "--zoo", "twin", "--train", "--learning-rate", "0", "--out",
+                 str(tmp_path)]) == 2

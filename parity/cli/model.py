@@ -3,10 +3,11 @@
     parity model --zoo list                       the model pairs shipped with parity
     parity model --zoo naive-twin                 compare one of them
     parity model --keras model.keras --torch pkg.mod:build [--mapping map.json]
+    parity model --zoo twin --train [--optimizer adam]  also one training step, compared
 
 ``--torch`` names a callable returning the torch module (called with no arguments). Exit codes:
-0 every layer agrees, 1 a layer diverges, 2 bad input (unknown zoo name, unmappable model,
-unreadable file), 130 interrupted (Ctrl-C, SIGTERM), 129 hung up (SIGHUP). SIGTERM and SIGHUP stop
+0 every layer agrees, 1 a layer (with ``--train``, or a quantity of the step) diverges, 2 bad
+input (unknown zoo name, unmappable model, unreadable file), 130 interrupted (Ctrl-C, SIGTERM), 129 hung up (SIGHUP). SIGTERM and SIGHUP stop
 the comparison before the next layer: the report holds the layers compared so far, with
 ``complete: false`` and ``model.stopped_at``; Ctrl-C stops at once and the report holds no
 model section.
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import json
 import time
+
+import numpy as np
 
 from parity.cli.common import EXIT_DIVERGENCE, EXIT_OK, BadInput
 
@@ -32,6 +35,15 @@ def add_arguments(p) -> None:
     p.add_argument("--torch-layout", choices=("nchw", "nhwc"), default=None,
                    help="the layout of the torch module's input (default nchw; nhwc: a module "
                    "that takes channels-last input and transposes it itself, as converters write)")
+    p.add_argument("--train", action="store_true",
+                   help="also one training step, compared quantity by quantity (loss, gradients, "
+                   "BatchNorm statistics, update), on seeded targets")
+    p.add_argument("--loss", choices=("mse", "crossentropy"), default="mse",
+                   help="with --train (crossentropy: the model outputs logits)")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
+                   help="with --train: Keras's optimizer, translated to torch by parity")
+    p.add_argument("--learning-rate", type=float, default=0.01, help="with --train")
+    p.add_argument("--momentum", type=float, default=0.0, help="with --train and sgd")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="reports", help="report directory (default: reports)")
 
@@ -70,6 +82,11 @@ def cmd_model(args) -> int:
         raise BadInput(f"--no-carry and --carry {args.carry} contradict each other")
     direction = "none" if args.no_carry else (args.carry or "keras-to-torch")
     carry = {"keras-to-torch": True, "torch-to-keras": "torch-to-keras", "none": False}[direction]
+    train = {"loss": args.loss, "optimizer": args.optimizer,
+             "learning_rate": args.learning_rate, "momentum": args.momentum} \
+        if args.train else None
+    if not args.learning_rate > 0:
+        raise BadInput(f"--learning-rate must be positive, got {args.learning_rate:g}")
     t0 = time.perf_counter()
     stopping = []
     previous = signals.install(lambda signum, frame: (signals.note(signum), stopping.append(1)))
@@ -77,7 +94,8 @@ def cmd_model(args) -> int:
         if args.zoo:
             chosen = {} if args.carry is None and not args.no_carry else \
                 {"carry_weights": carry}   # else the pair's own default (converters: none)
-            result = run(args.zoo, seed=args.seed, stop=lambda: bool(stopping), **chosen)
+            result = run(args.zoo, seed=args.seed, stop=lambda: bool(stopping), train=train,
+                         **chosen)
         else:
             from parity.model import compare
 
@@ -86,6 +104,14 @@ def cmd_model(args) -> int:
                              carry_weights=carry, stop=lambda: bool(stopping),
                              input_layout=args.torch_layout)
             result["keras_source"] = how
+            if train is not None and "stopped_at" not in result:
+                from parity.model import training
+
+                x = np.random.default_rng(args.seed).uniform(
+                    -1, 1, (2, *keras_model.inputs[0].shape[1:])).astype(np.float32)
+                result["training"] = training.step(
+                    keras_model, torch_module, x,
+                    training.targets_for(keras_model, x, args.loss, args.seed), **train)
     except ModelError as e:
         raise BadInput(str(e)) from None
     except KeyboardInterrupt:
@@ -100,7 +126,9 @@ def cmd_model(args) -> int:
         print(f"stopped by {signals.received()} before layer {result['stopped_at']}: "
               f"{result['layers_compared']} of {result['layers_total']} layers compared")
         return signals.exit_code()
-    return EXIT_OK if result["verdict"]["status"] == "pass" else EXIT_DIVERGENCE
+    failed = result["verdict"]["status"] != "pass" or \
+        result.get("training", {}).get("verdict", {}).get("status") == "fail"
+    return EXIT_DIVERGENCE if failed else EXIT_OK
 
 
 def _write(result: dict | None, args, seconds: float):
@@ -161,4 +189,25 @@ def _print(result: dict, path) -> None:
             print(printable(f"cause: {v['cause']['text']}"))
             if v["cause"].get("op_pair", {}).get("repro"):
                 print("repro:\n" + v["cause"]["op_pair"]["repro"])
+    if "training" in result:
+        _print_training(result["training"])
     print(f"report: {path}")
+
+
+def _print_training(t: dict) -> None:
+    from parity.core.text import printable
+
+    def ratio(m):
+        return "shape" if m["bound_ratio"] is None else f"{m['bound_ratio']:.2g}"
+    rows = t["quantities"]
+    bad = [q for q in rows if q["float32"]["mismatched"] or q["float64"]["mismatched"] or
+           not q["float32"]["shape_match"]]
+    print(f"training step ({t['optimizer']}, {t['loss']}, torch optimizer {t['torch_optimizer']}):"
+          f" {len(rows)} quantities compared, {len(bad)} diverge")
+    for q in bad[:12]:
+        print(printable(f"  {q['kind']:<11}{q['layer'] or '-':<24}{q['weight'] or '-':<18}"
+                        f"{ratio(q['float32'])} / {ratio(q['float64'])}"))
+    f = t["verdict"]["first_diverging"]
+    print("training verdict: pass" if f is None else printable(
+        f"training verdict: FAIL; first diverging: {f['kind']}"
+        + (f" of {f['layer']} {f['weight']}" if f["layer"] else "")))

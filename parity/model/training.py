@@ -111,6 +111,22 @@ def _torch_step(module, x, y, loss: str, make_optimizer):
     return {"loss": float(value.detach()), "gradient": grads, "after": after}
 
 
+def _plain(v):
+    """A NumPy scalar as the Python value a JSON report holds."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def targets_for(keras_model, inputs, loss: str, seed: int = 0) -> np.ndarray:
+    """Seeded targets of the model output's shape: uniform in [-1, 1) for ``mse``, one-hot
+    rows of random classes for ``crossentropy``."""
+    shape = tuple(keras_model.outputs[0].shape[1:])
+    rng = np.random.default_rng(seed + 1)
+    n = len(inputs)
+    if loss == "crossentropy":
+        return np.eye(shape[-1], dtype=np.float32)[rng.integers(0, shape[-1], n)]
+    return rng.uniform(-1, 1, (n, *shape)).astype(np.float32)
+
+
 def _judge(k32, k64, t32, t64) -> dict:
     """The float32 and float64 comparisons of one quantity (Keras's values are the reference)."""
     k32, k64, t32, t64 = (np.asarray(a, np.float64) for a in (k32, k64, t32, t64))
@@ -125,8 +141,8 @@ def _judge(k32, k64, t32, t64) -> dict:
     for dt, k, t, bound in (("float32", k32, t32, drift + floor32 + b64),
                             ("float64", k64, t64, b64)):
         m = compare_output(k, t, k64, bound)
-        out[dt] = {key: m.get(key) for key in ("shape_match", "max_abs_diff", "bound_ratio",
-                                               "mismatched")}
+        out[dt] = {key: _plain(m.get(key)) for key in ("shape_match", "max_abs_diff",
+                                                       "bound_ratio", "mismatched")}
     return out
 
 

@@ -31,7 +31,8 @@ def _twin(which: str):
     def build():
         from parity.model import zoo_twins
 
-        return zoo_twins.keras_cnn(), getattr(zoo_twins, f"{which}_twin")()
+        twin = zoo_twins.ports_twin("keras") if which == "ports" else zoo_twins.naive_twin()
+        return zoo_twins.keras_cnn(), twin
     return build
 
 
@@ -149,7 +150,8 @@ _THIRDPARTY = [
 ]
 
 ZOO = {e.name: e for e in _THIRDPARTY + _CONVERTERS + [
-    Entry("twin", "a small Keras CNN vs its torch twin written with parity.ports (agrees)",
+    Entry("twin", "a small Keras CNN vs its torch twin written with parity.ports (agrees, "
+          "in training too: KerasBatchNorm)",
           _twin("ports"), batch=2),
     Entry("naive-twin", "the same CNN vs a hand port: padding=k//2, BatchNorm2d defaults, "
           "MaxPool2d(padding=1) (caught at bn1: torch-batchnorm-defaults-copied)",
@@ -169,8 +171,10 @@ ZOO = {e.name: e for e in _THIRDPARTY + _CONVERTERS + [
 ]}
 
 
-def run(name: str, seed: int = 0, **options) -> dict:
-    """Build the zoo entry ``name``, make its weights, compare; the report's ``model`` section."""
+def run(name: str, seed: int = 0, train: dict | None = None, **options) -> dict:
+    """Build the zoo entry ``name``, make its weights, compare; the report's ``model`` section
+    (with ``train``, ``parity.model.training.step``'s options: one training step too, on
+    seeded targets, in ``training``)."""
     import importlib
 
     import numpy as np
@@ -210,6 +214,11 @@ def run(name: str, seed: int = 0, **options) -> dict:
     result = compare(keras_model, torch_module, inputs=x, seed=seed, weights=described,
                      **(entry.options | options))
     result["zoo"] = {"name": name, "description": entry.description}
+    if train is not None:
+        from parity.model import training
+
+        y = training.targets_for(keras_model, x, train.get("loss", "mse"), seed)
+        result["training"] = training.step(keras_model, torch_module, x, y, **train)
     if source:
         result["keras_source"] = source[0]
     return result
