@@ -2,7 +2,8 @@
 torch module with Keras's semantics, run in the Keras graph's order. It is what a correct port
 looks like, and ``compare`` against it checks the ports on whole models at real sizes.
 
-Supported: Conv1D/2D/3D, DepthwiseConv2D, Conv2DTranspose, Dense, BatchNormalization (channels),
+Supported: Conv1D/2D/3D, DepthwiseConv2D, Conv2DTranspose, Dense, BatchNormalization (channels;
+``KerasBatchNorm``, so the twin trains as Keras does),
 ReLU/Activation, ZeroPadding2D, MaxPooling2D/AveragePooling2D, GlobalAveragePooling2D, Add,
 Multiply, Concatenate, Reshape (to (1, 1, C)), Flatten, Dropout, Rescaling, Normalization.
 """
@@ -71,8 +72,10 @@ def _module(layer, kgraph):
     if cls == "BatchNormalization":
         if layer.axis not in (-1, len(in_shape)) and layer.axis != [len(in_shape)]:
             raise ModelError(f"no torch twin for {name}: BatchNormalization(axis={layer.axis})")
-        return getattr(nn, f"BatchNorm{max(1, len(in_shape) - 1)}d")(
-            in_shape[-1], eps=layer.epsilon, momentum=1 - layer.momentum)
+        from parity.ports import KerasBatchNorm   # Keras's semantics in training too
+
+        return KerasBatchNorm(in_shape[-1], dim=1, momentum=layer.momentum,
+                              epsilon=layer.epsilon)
     if cls in ("ReLU", "Activation", "Softmax", "ELU", "LeakyReLU"):
         return _activation(keras_activation(layer))
     if cls == "ZeroPadding2D":
