@@ -182,3 +182,22 @@ def test_parity_model_train_reports_the_step_and_its_verdict(tmp_path, capsys):
     assert t["verdict"]["first_diverging"]["kind"] == "loss"
     assert main(["model", "--zoo", "twin", "--train", "--learning-rate", "0", "--out",
                  str(tmp_path)]) == 2
+
+
+def test_a_batchnorm_without_scale_or_center_compares_what_keras_has():
+    """BatchNormalization(scale=False, center=False) has no gamma and beta: the twin's are
+    carried as 1 and 0 and not compared, the statistics are."""
+    from parity.backends import tf as B
+    from parity.model.twin import torch_twin
+
+    keras = B.keras()
+    keras.utils.set_random_seed(2)
+    inp = keras.Input((8, 8, 3))
+    y = keras.layers.BatchNormalization(scale=False, center=False, name="bn")(
+        keras.layers.Conv2D(4, 3, padding="same", name="conv")(inp))
+    model = keras.Model(inp, keras.layers.Dense(2, name="d")(keras.layers.Flatten()(y)))
+    x = np.random.default_rng(2).uniform(-1, 1, (3, 8, 8, 3)).astype(np.float32)
+    result = training.step(model, torch_twin(model), x, np.zeros((3, 2), np.float32))
+    assert result["verdict"]["status"] == "pass", _first(result)
+    bn = {(q["kind"], q["weight"]) for q in result["quantities"] if q["layer"] == "bn"}
+    assert bn == {("statistics", "moving_mean"), ("statistics", "moving_variance")}

@@ -38,6 +38,9 @@ correction and no constant ``eps`` of ``torch.optim.Adam`` does that. Keras roun
 hyperparameters to float32 (``keras_float``), for float64 weights too; so do the translations.
 ``torch_optimizer`` replaces the translation with a user's own, which is judged as it is."""
 ORDER = ("loss", "gradient", "statistics", "update")
+_BN_SOURCE = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean",
+              "running_var": "moving_variance"}
+"""torch's BatchNorm names -> the Keras weight each holds (KerasBatchNorm uses Keras's)."""
 
 
 def _keras_optimizer(optimizer: str, hyper: dict):
@@ -169,6 +172,8 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
     calls, _, _ = tg.run(torch_layout(x, channels_first), "float32")
     pairs = (dataflow.automatic(kg, tg, units(torch_module), mapping) if tg.nodes is not None
              else mapper.automatic(kg, calls, units(torch_module), mapping))
+    if tg.nodes is not None and channels_first:   # as compare does: the Dense rows' order
+        kg.flattens_as_keras = dataflow.keras_order_flattens(kg, tg, pairs)
     carry.load(kg, tg, pairs, channels_first)
     tg.reset_copies()
     keras_side, torch_side = {}, {}
@@ -196,8 +201,9 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
                     for dt in values}
             for (i, pname), _ in want["float32"].items():
                 stat = pname in ("running_mean", "running_var", "moving_mean", "moving_variance")
-                if (kind == "statistics") != stat:
-                    continue
+                if (kind == "statistics") != stat or _BN_SOURCE.get(pname, pname) not in \
+                        values["float32"] and kg.kind(name) == "batchnorm":
+                    continue   # (a gamma or beta Keras has not: carry fills it, none trains)
                 key = f"{prefixes[i]}.{pname}" if prefixes[i] else pname
                 have = {dt: torch_side[dt][source].get(key) for dt in torch_side}
                 if have["float32"] is None:
