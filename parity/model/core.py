@@ -69,13 +69,9 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
         raise ModelError(f"input_layout must be 'nchw' or 'nhwc', got {input_layout!r}")
     input_first = channels_first if input_layout is None else input_layout == "nchw"
     x_t = torch_layout(x, input_first)
-    calls, _, _ = tg.run(x_t.astype("float32"), "float32")
-    traced = tg.nodes is not None
     structure: dict[str, str] = {}   # layers whose inputs differ in the two graphs
-    pairs = (dataflow.automatic(kg, tg, units(torch_module), mapping, structure) if traced
-             else mapper.automatic(kg, calls, units(torch_module), mapping))
-    if traced and channels_first:
-        kg.flattens_as_keras = dataflow.keras_order_flattens(kg, tg, pairs, input_first)
+    calls, pairs = matched(kg, tg, x_t, mapping, channels_first, input_first, structure)
+    traced = tg.nodes is not None
     if carry_weights == "torch-to-keras":
         carried = carry.load_into_keras(kg, tg, pairs, channels_first)
         checked = {}
@@ -249,6 +245,22 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
         "carry": carried, "layers": rows, "verdict": verdict, "output": output,
         "seconds": {"setup": round(t_setup, 3), "runs": round(t_runs, 3),
                     "total": round(time.perf_counter() - t0, 3)}}
+
+
+def matched(kg, tg, x_t, mapping=None, channels_first: bool = True, input_first: bool = True,
+            structure: dict | None = None):
+    """(calls, [(Keras layer, [torch node labels])]): the torch module run (traced where fx
+    can) on ``x_t``, its nodes matched to Keras's layers by dataflow (else by kind and call
+    order), and the Dense layers that read a flatten in Keras's order found (their rows are
+    carried as they are)."""
+    calls, _, _ = tg.run(x_t.astype("float32"), "float32")
+    modules = units(tg.module)
+    if tg.nodes is None:
+        return calls, mapper.automatic(kg, calls, modules, mapping)
+    pairs = dataflow.automatic(kg, tg, modules, mapping, structure)
+    if channels_first:
+        kg.flattens_as_keras = dataflow.keras_order_flattens(kg, tg, pairs, input_first)
+    return calls, pairs
 
 
 def _crop_after(kg, name: str, mapped: set, keras_value, torch_value, outs: dict,

@@ -21,12 +21,12 @@ import numpy as np
 from parity.core.layout import torch_layout
 from parity.core.numerics import unit_roundoff
 from parity.core.tolerance import compare_output
-from parity.model import carry, dataflow
-from parity.model import mapping as mapper
+from parity.model import carry
 from parity.model.bounds import ROUNDING_C
+from parity.model.core import matched
 from parity.model.errors import ModelError
 from parity.model.keras_graph import KerasGraph, weights_by_name
-from parity.model.torch_graph import TorchGraph, modules_of, units
+from parity.model.torch_graph import TorchGraph, modules_of
 
 LOSSES = ("mse", "crossentropy")
 OPTIMIZERS = ("sgd", "adam")
@@ -169,11 +169,8 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
     kg, tg = KerasGraph(keras_model), TorchGraph(torch_module, channels_first)
     x = np.asarray(inputs, np.float32)
     y = np.asarray(targets, np.float32)
-    calls, _, _ = tg.run(torch_layout(x, channels_first), "float32")
-    pairs = (dataflow.automatic(kg, tg, units(torch_module), mapping) if tg.nodes is not None
-             else mapper.automatic(kg, calls, units(torch_module), mapping))
-    if tg.nodes is not None and channels_first:   # as compare does: the Dense rows' order
-        kg.flattens_as_keras = dataflow.keras_order_flattens(kg, tg, pairs)
+    _, pairs = matched(kg, tg, torch_layout(x, channels_first), mapping, channels_first,
+                       channels_first)   # as compare matches them
     carry.load(kg, tg, pairs, channels_first)
     tg.reset_copies()
     keras_side, torch_side = {}, {}
