@@ -52,7 +52,7 @@ venv-gpu:
 	.venv-gpu/bin/python -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 
 ## make venv-converters: .venv-converters/ (tf2onnx, onnx2torch: the [converters] extra, with
-## the torch torchvision needs) and .venv-nobuco/ (nobuco on Keras 2), about 11 GB in all
+## the torch torchvision needs) and .venv-nobuco/ (nobuco on Keras 2), about 9.4 GB in all
 venv-converters: $(CONVERTERS_VENV)/.installed $(NOBUCO_VENV)/.installed
 
 $(CONVERTERS_VENV)/.installed: requirements.in requirements-converters.txt requirements-nodeps.txt
