@@ -177,9 +177,14 @@ def test_parity_model_train_reports_the_step_and_its_verdict(tmp_path, capsys):
     assert t["verdict"] == {"status": "pass", "first_diverging": None}
     assert t["optimizer"] == "sgd" and t["torch_optimizer"] == "translated"
     assert "training verdict: pass" in capsys.readouterr().out
+    page = (tmp_path / "model-twin.html").read_text()
+    assert 'id="training-verdict"' in page and "quantities of the step agree" in page
+    assert page.count("<td>gradient</td>") == sum(q["kind"] == "gradient"
+                                                  for q in t["quantities"])
     assert main(["model", "--zoo", "naive-twin", "--train", "--out", str(tmp_path)]) == 1
     t = load_report(tmp_path / "model-naive-twin.json")["model"]["training"]
     assert t["verdict"]["first_diverging"]["kind"] == "loss"
+    assert "first diverging: <b>loss</b>" in (tmp_path / "model-naive-twin.html").read_text()
     assert main(["model", "--zoo", "twin", "--train", "--learning-rate", "0", "--out",
                  str(tmp_path)]) == 2
 
