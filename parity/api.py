@@ -146,7 +146,7 @@ def audit(op: str, candidate, *, examples: int | None = None, profile: str | Non
         shapes = shapes_of(profile)
         plan.ops(op, shapes)
         dtypes = plan.dtypes([dtypes] if isinstance(dtypes, str) else dtypes)
-        count = _examples(examples, profile)
+        count = plan.examples(examples, profile)
         timeout = DEFAULT_TIMEOUT_S if case_timeout is None else case_timeout
         if not timeout > 0:
             raise BadInput("--case-timeout must be positive")
@@ -252,12 +252,6 @@ def _outputs(out) -> dict:
 
 def _comma(names: list[str] | str | None) -> str | None:
     return names if names is None or isinstance(names, str) else ",".join(names)
-
-
-def _examples(examples: int | None, profile: str | None) -> int:
-    from parity.flows import plan
-
-    return plan.examples(examples, profile)
 
 
 def _name_of(fn) -> str:

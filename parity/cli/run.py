@@ -5,9 +5,8 @@ from __future__ import annotations
 import sys
 
 from parity.cli.common import (EXIT_DIVERGENCE, EXIT_OK, MAX_EXAMPLES, BadInput, _budget,
-                               _choose_device, _describe, _dtypes, _examples, _ops, _out_dir,
-                               _plan_or_refuse, _print_summary, _progress,
-                               _require_frameworks, _seed, _shapes, _variants, _workers)
+                               _choose_device, _describe, _examples, _out_dir, _print_summary,
+                               _progress, _require_frameworks, _seed, _workers)
 from parity.core import signals
 from parity.core.outputs import check_file
 from parity.core.text import printable
@@ -17,19 +16,14 @@ from parity.spec import registry
 def cmd_record(args) -> int:
     from parity.backends import environment
     from parity.flows.record import record
+    from parity.flows.runs import record_plan
     from parity.flows.session import StopAtCaseBoundary
-    from parity.spec.sweep import plan_cases
 
     out = check_file(args.out, "--out", create_parent=True)
-    shapes = _shapes(args)
-    ops = _ops(args.ops, shapes)
-    variants = _variants(args.variants, ops)
+    plan, shapes = record_plan(args.ops, args.variants, args.dtypes, args.examples,
+                               args.profile, args.seed)
     _choose_device(args)
     _require_frameworks()
-    plan = _plan_or_refuse(plan_cases(ops, variants, _examples(args), _seed(args),
-                                      _dtypes(args.dtypes), per_op_share=args.examples is None,
-                                      shapes=shapes),
-                           "no op has the variants asked")
     out.parent.mkdir(parents=True, exist_ok=True)
     env = environment.collect()
     with StopAtCaseBoundary() as stop:

@@ -77,6 +77,22 @@ def reference_run(reference: str, ops: str | None = None, variants: str | None =
     return report, path, ref.complete
 
 
+def record_plan(ops: str | None = None, variants: str | None = None, dtypes=None,
+                examples: int | None = None, profile: str | None = None,
+                seed: int | None = None) -> tuple[list, str]:
+    """(cases, shapes) ``parity record`` runs the TF side of, checked (``BadInput``)."""
+    from parity.core.profiles import shapes_of
+    from parity.spec.sweep import plan_cases
+
+    shapes = shapes_of(profile)
+    chosen = plan.ops(ops, shapes)
+    cases = plan.plan_or_refuse(plan_cases(
+        chosen, plan.variants(variants, chosen), plan.examples(examples, profile), seed or 0,
+        plan.dtypes(dtypes), per_op_share=examples is None, shapes=shapes),
+        "no op has the variants asked")
+    return cases, shapes
+
+
 def matrix_child(out: str, selection: dict, setting: dict | None = None,
                  reference: str | None = None, record: bool = False) -> int:
     """One child of ``parity matrix``, in a process of its own: with ``record``, the TF side of
@@ -90,18 +106,9 @@ def matrix_child(out: str, selection: dict, setting: dict | None = None,
     from parity.report.build import unexpected
 
     if record:
-        from parity.core.profiles import shapes_of
         from parity.flows.record import record as record_tf
-        from parity.spec.sweep import plan_cases
 
-        shapes = shapes_of(selection.get("profile"))
-        ops = plan.ops(selection.get("ops"), shapes)
-        cases = plan.plan_or_refuse(plan_cases(
-            ops, plan.variants(selection.get("variants"), ops),
-            plan.examples(selection.get("examples"), selection.get("profile")),
-            selection.get("seed") or 0, plan.dtypes(selection.get("dtypes")),
-            per_op_share=selection.get("examples") is None, shapes=shapes),
-            "no op has the variants asked")
+        cases, shapes = record_plan(**selection)
         plan.require_frameworks()
         with StopAtCaseBoundary() as stop:
             done = record_tf(cases, out, environment.collect(), stop=stop, shapes=shapes)
