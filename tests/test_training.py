@@ -1,7 +1,9 @@
-"""One training step compared (parity.model.training): a twin with Keras's BatchNorm semantics
-passes; torch's BatchNorm2d (unbiased running variance) is caught in the statistics; a
-BatchNorm written another way that updates as Keras does passes; a layer whose forward is right
-and whose backward is wrong is caught in the gradients, at the layer behind it."""
+"""Training steps compared (parity.model.training): a twin with Keras's BatchNorm semantics
+passes on every quantity (forward in training mode, loss, output and weight gradients
+propagated and isolated, statistics, update); torch's BatchNorm2d (unbiased running variance)
+is caught in the statistics with its mechanism; a BatchNorm written another way that updates as
+Keras does passes; a layer whose forward is right and whose backward is wrong is caught in the
+isolated backward at its layer (a mapped conv), or behind it (a module of no known kind)."""
 import numpy as np
 import pytest
 
@@ -33,11 +35,18 @@ def test_a_twin_with_keras_batchnorm_semantics_agrees_on_every_quantity(cnn):
     before = [w.copy() for w in model.get_weights()]
     result = training.step(model, ports_twin("keras"), x, y, learning_rate=0.1, momentum=0.9)
     assert result["verdict"]["status"] == "pass", _first(result)
-    kinds = {q["kind"] for q in result["quantities"]}
-    assert kinds == {"loss", "gradient", "statistics", "update"}
-    grads = [q for q in result["quantities"] if q["kind"] == "gradient"]
+    rows = result["quantities"]
+    kinds = [q["kind"] for q in rows]
+    assert set(kinds) == {"forward", "loss", "output_gradient", "isolated_gradient", "gradient",
+                          "statistics", "update"}
+    assert kinds.index("loss") == kinds.count("forward") == 12   # every mapped layer, first
+    grads = [q for q in rows if q["kind"] == "gradient"]
     assert [q["layer"] for q in grads][:2] == ["logits", "logits"]   # from the output back
     assert len(grads) == 16 and all(q["float64"]["bound_ratio"] < 1 for q in grads)
+    isolated = {(q["layer"], q["weight"]) for q in rows if q["kind"] == "isolated_gradient"}
+    assert ("conv2", "input") in isolated and ("conv2", "weight") in isolated
+    assert ("bn1", "gamma") in isolated and ("relu1", "input") in isolated   # KerasBatchNorm
+    assert all(q["float64"]["bound_ratio"] < 1 for q in rows)
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # untouched
 
 
@@ -49,6 +58,10 @@ def test_torch_batchnorm_is_caught_in_the_running_variance(cnn):
     assert _first(result) == ("statistics", "bn1", "running_var")
     means = [q for q in result["quantities"] if q["weight"] == "running_mean"]
     assert all(q["float64"]["bound_ratio"] < 1 for q in means)   # the means agree
+    cause = result["verdict"]["cause"]
+    assert "the unbiased batch variance" in cause["text"]
+    assert cause["registry"] == ["batchnorm-momentum-meaning"]
+    assert set(result["verdict"]["first_by_stage"]) == {"statistics"}   # nothing else parts
 
 
 def _biased_batchnorm(c):
@@ -108,12 +121,84 @@ def test_a_wrong_backward_behind_a_right_forward_is_caught_in_the_gradients(cnn)
     model, x, y = cnn
     twin = _replace(ports_twin("keras"), 2, _straight_through_relu())   # after bn1
     result = training.step(model, twin, x, y, learning_rate=0.1)
-    loss = result["quantities"][0]
-    assert loss["kind"] == "loss" and loss["float64"]["bound_ratio"] < 1   # forward agrees
-    assert _first(result) == ("gradient", "bn1", "gamma")
+    loss = next(q for q in result["quantities"] if q["kind"] == "loss")
+    assert loss["float64"]["bound_ratio"] < 1   # forward agrees
+    assert _first(result) == ("output_gradient", "bn1", None)   # relu1 is not mapped
     later = {q["layer"] for q in result["quantities"] if q["kind"] == "gradient"
              and q["float64"]["mismatched"]}
     assert later == {"bn1", "conv1"}   # only what lies behind the wrong backward
+    assert all(not training.diverges(q) for q in result["quantities"]
+               if q["kind"] == "isolated_gradient")   # each mapped layer's own is right
+
+
+def _conv_with_wrong_weight_gradient(conv):
+    """F.conv2d's forward; a backward whose weight gradient takes the first sample only (the
+    input's gradient is right): a forward test cannot see it."""
+    import torch
+    import torch.nn.functional as F
+
+    class Fn(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, w, b):
+            ctx.save_for_backward(x, w)
+            return F.conv2d(x, w, b)
+
+        @staticmethod
+        def backward(ctx, g):
+            x, w = ctx.saved_tensors
+            dx = torch.nn.grad.conv2d_input(x.shape, w, g)
+            dw = torch.nn.grad.conv2d_weight(x[:1], w.shape, g[:1])
+            return dx, dw, g.sum(dim=(0, 2, 3))
+
+    class OneSampleGradConv2d(torch.nn.Conv2d):
+        def forward(self, x):
+            return Fn.apply(x, self.weight, self.bias)
+    return OneSampleGradConv2d(conv.in_channels, conv.out_channels, conv.kernel_size)
+
+
+def test_a_conv_whose_weight_gradient_is_wrong_is_caught_in_its_isolated_backward(cnn):
+    """conv4 (1x1, no padding) replaced by a Conv2d subclass whose forward is F.conv2d and whose
+    backward is wrong for the weight only: its forward and its input's gradient agree, the
+    isolated weight gradient at conv4 is the first quantity to part."""
+    model, x, y = cnn
+    twin = ports_twin("keras")
+    twin[10] = _conv_with_wrong_weight_gradient(twin[10])
+    result = training.step(model, twin, x, y, learning_rate=0.1)
+    assert _first(result) == ("isolated_gradient", "conv4", "weight")
+    rows = {(q["kind"], q["layer"], q["weight"]): q for q in result["quantities"]}
+    assert not training.diverges(rows[("forward", "conv4", None)])
+    assert not training.diverges(rows[("isolated_gradient", "conv4", "input")])
+    assert not training.diverges(rows[("isolated_gradient", "conv4", "bias")])
+    assert training.diverges(rows[("gradient", "conv4", "weight")])   # propagated too
+    assert "gives another weight gradient" in result["verdict"]["cause"]["text"]
+
+
+def test_the_same_conv_with_its_backward_written_right_passes(cnn):
+    """The same custom autograd conv with the right weight gradient (all samples): written
+    unlike torch's own kernel, it agrees."""
+    import torch
+    import torch.nn.functional as F
+
+    class Fn(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, w, b):
+            ctx.save_for_backward(x, w)
+            return F.conv2d(x, w, b)
+
+        @staticmethod
+        def backward(ctx, g):
+            x, w = ctx.saved_tensors
+            return (torch.nn.grad.conv2d_input(x.shape, w, g),
+                    torch.einsum("nohw,nchw->oc", g, x).reshape(w.shape), g.sum(dim=(0, 2, 3)))
+
+    class EinsumGradConv2d(torch.nn.Conv2d):
+        def forward(self, x):
+            return Fn.apply(x, self.weight, self.bias)
+    model, x, y = cnn
+    twin = ports_twin("keras")
+    twin[10] = EinsumGradConv2d(16, 16, 1)
+    result = training.step(model, twin, x, y, learning_rate=0.1)
+    assert result["verdict"]["status"] == "pass", _first(result)
 
 
 def test_crossentropy_from_logits_agrees_too(cnn):
@@ -130,6 +215,10 @@ def test_an_unknown_loss_or_optimizer_is_refused(cnn):
         training.step(model, ports_twin(), x, y, loss="hinge")
     with pytest.raises(ModelError, match="optimizer must be one of sgd"):
         training.step(model, ports_twin(), x, y, optimizer="lion")
+    with pytest.raises(ModelError, match="rho does not apply to adam"):
+        training.step(model, ports_twin(), x, y, optimizer="adam", rho=0.9)
+    with pytest.raises(ModelError, match="steps must be a positive integer"):
+        training.step(model, ports_twin(), x, y, steps=0)
 
 
 def test_a_module_of_unknown_kind_between_layers_leaves_the_mapping_in_place(cnn):
@@ -154,6 +243,8 @@ def test_keras_adam_translated_agrees_and_torch_adam_with_its_epsilon_copied_is_
     updates part, from the first layer on, while every gradient agrees."""
     import torch
 
+    from parity.ports.optim import keras_float
+
     model, x, y = cnn
     result = training.step(model, ports_twin("keras"), x, y, optimizer="adam",
                            learning_rate=0.01)
@@ -161,32 +252,14 @@ def test_keras_adam_translated_agrees_and_torch_adam_with_its_epsilon_copied_is_
     assert result["torch_optimizer"] == "translated"
     ported = training.step(model, ports_twin("keras"), x, y, optimizer="adam",
                            learning_rate=0.01, torch_optimizer=lambda p: torch.optim.Adam(
-                               p, lr=0.01, betas=(0.9, 0.999), eps=1e-7))
+                               p, lr=keras_float(0.01), betas=(0.9, 0.999), eps=1e-7))
     assert _first(ported) == ("update", "conv1", "weight")
     assert all(q["float64"]["bound_ratio"] < 1 for q in ported["quantities"]
-               if q["kind"] in ("loss", "gradient"))
-
-
-def test_parity_model_train_reports_the_step_and_its_verdict(tmp_path, capsys):
-    from parity.cli import main
-    from parity.report import load_report
-
-    assert main(["model", "--zoo", "twin", "--train", "--out", str(tmp_path)]) == 0
-    report = load_report(tmp_path / "model-twin.json")   # valid against the schema
-    t = report["model"]["training"]
-    assert t["verdict"] == {"status": "pass", "first_diverging": None}
-    assert t["optimizer"] == "sgd" and t["torch_optimizer"] == "translated"
-    assert "training verdict: pass" in capsys.readouterr().out
-    page = (tmp_path / "model-twin.html").read_text()
-    assert 'id="training-verdict"' in page and "quantities of the step agree" in page
-    assert page.count("<td>gradient</td>") == sum(q["kind"] == "gradient"
-                                                  for q in t["quantities"])
-    assert main(["model", "--zoo", "naive-twin", "--train", "--out", str(tmp_path)]) == 1
-    t = load_report(tmp_path / "model-naive-twin.json")["model"]["training"]
-    assert t["verdict"]["first_diverging"]["kind"] == "loss"
-    assert "first diverging: <b>loss</b>" in (tmp_path / "model-naive-twin.html").read_text()
-    assert main(["model", "--zoo", "twin", "--train", "--learning-rate", "0", "--out",
-                 str(tmp_path)]) == 2
+               if q["stage"] in ("forward", "loss", "backward", "statistics"))
+    cause = ported["verdict"]["cause"]
+    assert cause["registry"] == ["keras-adam-epsilon-before-bias-correction"]
+    assert "eps=" not in cause["text"]   # Keras's epsilon was copied: only the placement
+    assert ported["torch_optimizer"] == "given"
 
 
 def test_a_batchnorm_without_scale_or_center_compares_what_keras_has():
@@ -205,4 +278,5 @@ def test_a_batchnorm_without_scale_or_center_compares_what_keras_has():
     result = training.step(model, torch_twin(model), x, np.zeros((3, 2), np.float32))
     assert result["verdict"]["status"] == "pass", _first(result)
     bn = {(q["kind"], q["weight"]) for q in result["quantities"] if q["layer"] == "bn"}
-    assert bn == {("statistics", "moving_mean"), ("statistics", "moving_variance")}
+    assert bn == {("forward", None), ("output_gradient", None), ("isolated_gradient", "input"),
+                  ("statistics", "moving_mean"), ("statistics", "moving_variance")}

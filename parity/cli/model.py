@@ -40,10 +40,24 @@ def add_arguments(p) -> None:
                    "BatchNorm statistics, update), on seeded targets")
     p.add_argument("--loss", choices=("mse", "crossentropy"), default="mse",
                    help="with --train (crossentropy: the model outputs logits)")
-    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
-                   help="with --train: Keras's optimizer, translated to torch by parity")
-    p.add_argument("--learning-rate", type=float, default=0.01, help="with --train")
-    p.add_argument("--momentum", type=float, default=0.0, help="with --train and sgd")
+    p.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "rmsprop"), default=None,
+                   help="with --train: Keras's optimizer (default sgd), translated to torch by "
+                   "parity unless --torch-optimizer is given")
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help="with --train (default 0.01)")
+    p.add_argument("--steps", type=int, default=1,
+                   help="with --train: steps on one batch, loss and weights compared after each")
+    for flag, kind, what in (("--momentum", float, "sgd, rmsprop"), ("--beta-1", float, "adam"),
+                             ("--beta-2", float, "adam"), ("--epsilon", float, "adam, rmsprop"),
+                             ("--rho", float, "rmsprop"), ("--weight-decay", float, "adamw")):
+        p.add_argument(flag, type=kind, default=None,
+                       help=f"with --train: Keras's {flag[2:].replace('-', '_')} ({what}; "
+                       "default Keras's)")
+    p.add_argument("--nesterov", action="store_true", default=None, help="with --train and sgd")
+    p.add_argument("--torch-optimizer", metavar="SPEC", default=None,
+                   help="with --train: the torch side's own optimizer, run as given and checked "
+                   "against Keras's: CLASS[:key=value,...], e.g. torch.optim.Adam:eps=1e-8 "
+                   "(lr: --learning-rate unless given; tuples as betas=0.9/0.999)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="reports", help="report directory (default: reports)")
 
@@ -82,11 +96,7 @@ def cmd_model(args) -> int:
         raise BadInput(f"--no-carry and --carry {args.carry} contradict each other")
     direction = "none" if args.no_carry else (args.carry or "keras-to-torch")
     carry = {"keras-to-torch": True, "torch-to-keras": "torch-to-keras", "none": False}[direction]
-    train = {"loss": args.loss, "optimizer": args.optimizer,
-             "learning_rate": args.learning_rate, "momentum": args.momentum} \
-        if args.train else None
-    if not args.learning_rate > 0:
-        raise BadInput(f"--learning-rate must be positive, got {args.learning_rate:g}")
+    train = _train_options(args) if args.train else None
     t0 = time.perf_counter()
     stopping = []
     previous = signals.install(lambda signum, frame: (signals.note(signum), stopping.append(1)))
@@ -109,6 +119,8 @@ def cmd_model(args) -> int:
 
                 x = np.random.default_rng(args.seed).uniform(
                     -1, 1, (2, *keras_model.inputs[0].shape[1:])).astype(np.float32)
+                train = {"optimizer": "sgd", "learning_rate": 0.01} | \
+                    {k: v for k, v in train.items() if v is not None}
                 result["training"] = training.step(
                     keras_model, torch_module, x,
                     training.targets_for(keras_model, x, args.loss, args.seed), **train)
@@ -129,6 +141,28 @@ def cmd_model(args) -> int:
     failed = result["verdict"]["status"] != "pass" or \
         result.get("training", {}).get("verdict", {}).get("status") == "fail"
     return EXIT_DIVERGENCE if failed else EXIT_OK
+
+
+def _train_options(args) -> dict:
+    """``training.step``'s options from the flags (None: the pair's or Keras's default)."""
+    if args.learning_rate is not None and not args.learning_rate > 0:
+        raise BadInput(f"--learning-rate must be positive, got {args.learning_rate:g}")
+    if args.steps < 1:
+        raise BadInput(f"--steps must be at least 1, got {args.steps}")
+    train = {"loss": args.loss, "optimizer": args.optimizer, "learning_rate": args.learning_rate,
+             "steps": args.steps, "momentum": args.momentum, "nesterov": args.nesterov,
+             "beta_1": args.beta_1, "beta_2": args.beta_2, "epsilon": args.epsilon,
+             "rho": args.rho, "weight_decay": args.weight_decay}
+    if args.torch_optimizer:
+        from parity.model.errors import ModelError
+        from parity.model.training_optim import from_spec
+
+        try:
+            train["torch_optimizer"] = from_spec(args.torch_optimizer,
+                                                 args.learning_rate or 0.01)
+        except ModelError as e:
+            raise BadInput(str(e)) from None
+    return train
 
 
 def _write(result: dict | None, args, seconds: float):
@@ -197,17 +231,29 @@ def _print(result: dict, path) -> None:
 def _print_training(t: dict) -> None:
     from parity.core.text import printable
 
-    def ratio(m):
-        return "shape" if m["bound_ratio"] is None else f"{m['bound_ratio']:.2g}"
     rows = t["quantities"]
     bad = [q for q in rows if q["float32"]["mismatched"] or q["float64"]["mismatched"] or
            not q["float32"]["shape_match"]]
-    print(f"training step ({t['optimizer']}, {t['loss']}, torch optimizer {t['torch_optimizer']}):"
-          f" {len(rows)} quantities compared, {len(bad)} diverge")
-    for q in bad[:12]:
-        print(printable(f"  {q['kind']:<11}{q['layer'] or '-':<24}{q['weight'] or '-':<18}"
-                        f"{ratio(q['float32'])} / {ratio(q['float64'])}"))
-    f = t["verdict"]["first_diverging"]
-    print("training verdict: pass" if f is None else printable(
-        f"training verdict: FAIL; first diverging: {f['kind']}"
-        + (f" of {f['layer']} {f['weight']}" if f["layer"] else "")))
+    steps = f"{t['steps']} steps" if t["steps"] > 1 else "one step"
+    print(printable(f"training, {steps} ({t['optimizer']}, {t['loss']}; torch optimizer "
+                    f"{t['torch_optimizer']}): {len(rows)} quantities of the first step "
+                    f"compared, {len(bad)} diverge"))
+    for stage, f in t["verdict"]["first_by_stage"].items():
+        where = " ".join(x for x in (f["layer"], f["weight"]) if x)
+        print(printable(f"  first in the {stage}: {f['kind']} {where}".rstrip()))
+        print(printable(f"    cause: {f['cause']['text']}"))
+    if t["steps"] > 1:
+        for h in t["history"]:
+            w = h["worst_weight"]["float64"]
+            print(printable(f"  step {h['step']:>3}: {h['status']:<4}  loss "
+                            f"{h['loss']['float32']:.6g}"
+                            + (f"  worst weight {w['layer']}.{w['weight']} float64 ratio "
+                               f"{w['bound_ratio']:.3g}" if w else "")))
+    v = t["verdict"]
+    first, parted = v["first_diverging"], v["parted_at_step"]
+    where = "" if first is None else " ".join(x for x in (first["kind"], first["layer"],
+                                                           first["weight"]) if x)
+    print("training verdict: pass" if v["status"] == "pass" else printable(
+        "training verdict: FAIL" + (f"; first diverging: {where}" if first else "")
+        + (f"; parted at step {parted['step']} in {parted['layer']}.{parted['weight']}"
+           if parted else "")))

@@ -86,16 +86,21 @@ class KerasGraph:
 
     def run(self, x: np.ndarray, dtype: str, training: bool = False):
         """Every layer's output and inputs (numpy, Keras layout) for input ``x``."""
-        model = self.model_for(dtype)
-        if dtype not in self._probe:
-            outs = {layer.name: model.get_layer(layer.name).output for layer in self.layers}
-            self._probe[dtype] = self.keras.Model(model.inputs, outs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            outs = self._probe[dtype](self.tf.constant(x, dtype=dtype), training=training)
+            outs = self.probe(dtype)(self.tf.constant(x, dtype=dtype), training=training)
         outs = {k: v.numpy() for k, v in outs.items()}
         outs[self.input_name] = np.asarray(x, dtype=dtype)
         return outs
+
+    def probe(self, dtype: str):
+        """The ``dtype`` model with every layer's output as an output (``{name: tensor}``):
+        the same layers and variables."""
+        if dtype not in self._probe:
+            model = self.model_for(dtype)
+            outs = {layer.name: model.get_layer(layer.name).output for layer in self.layers}
+            self._probe[dtype] = self.keras.Model(model.inputs, outs)
+        return self._probe[dtype]
 
     def layer_inputs(self, name: str, outs: dict) -> list[np.ndarray]:
         return [outs[src] for src in self.inputs_of[name]]

@@ -1,18 +1,25 @@
-"""One training step of a Keras model and a torch module, compared quantity by quantity: the
-loss, every mapped weight's gradient, BatchNormalization's moving statistics after the step,
-and every weight after the optimizer's update.
+"""Training steps of a Keras model and a torch module, compared quantity by quantity, layer by
+layer: every mapped layer's forward value in training mode (batch statistics), the loss, the
+loss's gradient with respect to every layer's output and to every weight (``propagated``: the
+whole backward pass), each layer's backward alone (``isolated``: the torch layer fed Keras's
+exact input and Keras's exact gradient of its output, giving its input's and its weights'
+gradients), BatchNormalization's moving statistics after the step and every weight after the
+optimizer's update; over ``steps`` steps on one batch, the loss and every weight after each.
 
-Each side steps as its users write it: Keras with ``tf.GradientTape`` and a Keras optimizer's
-``apply_gradients`` (forward with ``training=True``: batch statistics, moving statistics
-updated), torch with ``module.train()``, ``loss.backward()`` and ``torch.optim``'s
-``step()``; Keras's hyperparameters are given and translated to torch's meaning here
-(``OPTIMIZERS``). The torch module starts from Keras's weights, carried as ``parity model``
-carries them. Both run in float32 and in float64 (a float64 copy of each model with the same
-weights); a quantity is judged as the forward pass's propagated values are: the float64 values
-against the two models' own float32-vs-float64 drift scaled to float64's unit roundoff, with a
-floor of ``ROUNDING_C`` float64 roundings of the value, and the float32 values against both
-models' drift plus that float64 bound. The first diverging quantity is looked for in the order
-loss -> gradients (from the output back) -> statistics -> update.
+Each side steps as its users write it (``training_sides``); Keras's optimizer and
+hyperparameters are given and translated to torch's meaning (``training_optim``), or a user's
+own torch optimizer is run as given and checked. The torch module starts from Keras's weights,
+carried as ``parity model`` carries them. Both run in float32 and in float64 (a float64 copy of
+each model with the same weights); a quantity is judged as the forward pass's propagated values
+are: the float64 values against the two models' own float32-vs-float64 drift scaled to
+float64's unit roundoff, with a floor of ``ROUNDING_C`` float64 roundings of the value, and the
+float32 values against both models' drift plus that float64 bound. Dropout and the other
+random layers are made the identity on both sides during the step (``rate``, ``stddev``, ``p``
+0: the masks of two frameworks cannot agree), which the report says.
+
+The first diverging quantity is looked for in the order forward -> loss -> backward (from the
+output back; per layer its output's gradient, its isolated backward, its weights' gradients)
+-> statistics -> update; the first of each stage is given its cause (``training_causes``).
 """
 from __future__ import annotations
 
@@ -21,97 +28,25 @@ import numpy as np
 from parity.core.layout import torch_layout
 from parity.core.numerics import unit_roundoff
 from parity.core.tolerance import compare_output
-from parity.model import carry
+from parity.model import carry, dataflow, training_causes, training_optim
 from parity.model.bounds import ROUNDING_C
-from parity.model.core import matched
+from parity.model.core import _fit, _torch_input, _unfit, matched
 from parity.model.errors import ModelError
-from parity.model.keras_graph import KerasGraph, weights_by_name
+from parity.model.keras_graph import KerasGraph
+from parity.model.mapping import fused_activation
 from parity.model.torch_graph import TorchGraph, modules_of
+from parity.model.training_sides import KERAS_RANDOM, keras_steps, torch_isolated, torch_steps
 
 LOSSES = ("mse", "crossentropy")
-OPTIMIZERS = ("sgd", "adam")
-"""Keras's optimizer and what it means in torch, translated here (``parity.ports.optim``):
-``sgd``, Keras's ``SGD(learning_rate, momentum)``: ``torch.optim.SGD(lr, momentum)`` (the same
-update while the learning rate is constant); ``adam``, Keras's ``Adam(learning_rate, beta_1,
-beta_2, epsilon)``: ``parity.ports.KerasAdam``, since Keras adds epsilon before the bias
-correction and no constant ``eps`` of ``torch.optim.Adam`` does that. Keras rounds the
-hyperparameters to float32 (``keras_float``), for float64 weights too; so do the translations.
-``torch_optimizer`` replaces the translation with a user's own, which is judged as it is."""
-ORDER = ("loss", "gradient", "statistics", "update")
+OPTIMIZERS = training_optim.OPTIMIZERS
+STAGES = ("forward", "loss", "backward", "statistics", "update")
+STAGE_OF = {"forward": "forward", "loss": "loss", "output_gradient": "backward",
+            "isolated_gradient": "backward", "gradient": "backward",
+            "statistics": "statistics", "update": "update"}
+_STATISTICS = ("running_mean", "running_var", "moving_mean", "moving_variance")
 _BN_SOURCE = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean",
               "running_var": "moving_variance"}
 """torch's BatchNorm names -> the Keras weight each holds (KerasBatchNorm uses Keras's)."""
-
-
-def _keras_optimizer(optimizer: str, hyper: dict):
-    from parity.backends import tf as B
-
-    keras = B.keras()
-    if optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=hyper["learning_rate"],
-                                    momentum=hyper["momentum"])
-    return keras.optimizers.Adam(learning_rate=hyper["learning_rate"], beta_1=hyper["beta_1"],
-                                 beta_2=hyper["beta_2"], epsilon=hyper["epsilon"])
-
-
-def _torch_optimizer(optimizer: str, hyper: dict):
-    """Keras's optimizer in torch's meaning: a factory of ``params``."""
-    import torch
-
-    from parity.ports.optim import KerasAdam, keras_float
-
-    if optimizer == "sgd":
-        return lambda params: torch.optim.SGD(params, lr=keras_float(hyper["learning_rate"]),
-                                              momentum=keras_float(hyper["momentum"]))
-    return lambda params: KerasAdam(params, lr=hyper["learning_rate"], beta_1=hyper["beta_1"],
-                                    beta_2=hyper["beta_2"], epsilon=hyper["epsilon"])
-
-
-def _keras_step(model, x, y, loss: str, make_optimizer):
-    from parity.backends import tf as B
-
-    keras, tf = B.keras(), B.tf()
-    before = [w.numpy() for w in model.weights]
-    x_t, y_t = tf.constant(x), tf.constant(y)
-    with tf.GradientTape() as tape:
-        out = model(x_t, training=True)
-        if loss == "mse":
-            value = tf.reduce_mean(tf.square(out - y_t))
-        else:
-            value = tf.reduce_mean(keras.losses.categorical_crossentropy(y_t, out,
-                                                                         from_logits=True))
-    grads = tape.gradient(value, model.trainable_weights)
-    by_var = {id(v): g.numpy() for v, g in zip(model.trainable_weights, grads)}
-    make_optimizer().apply_gradients(zip(grads, model.trainable_weights))
-    result = {"loss": float(value.numpy()), "gradient": {}, "after": {}}
-    for layer in model.layers:
-        for short, w in weights_by_name(layer).items():
-            if id(w) in by_var:
-                result["gradient"][(layer.name, short)] = by_var[id(w)]
-            result["after"][(layer.name, short)] = w.numpy()
-    for w, value in zip(model.weights, before):   # the caller's model is left as it was
-        w.assign(value)
-    return result
-
-
-def _torch_step(module, x, y, loss: str, make_optimizer):
-    import torch
-
-    module.train()
-    out = module(torch.from_numpy(x))
-    target = torch.from_numpy(y)
-    if loss == "mse":
-        value = torch.mean((out - target) ** 2)
-    else:
-        value = torch.nn.functional.cross_entropy(out, target.argmax(dim=1))
-    module.zero_grad()
-    value.backward()
-    grads = {n: p.grad.detach().numpy().copy() for n, p in module.named_parameters()
-             if p.grad is not None}
-    make_optimizer(module.parameters()).step()
-    after = {n: t.detach().numpy().copy() for n, t in
-             [*module.named_parameters(), *module.named_buffers()]}
-    return {"loss": float(value.detach()), "gradient": grads, "after": after}
 
 
 def _plain(v):
@@ -130,15 +65,24 @@ def targets_for(keras_model, inputs, loss: str, seed: int = 0) -> np.ndarray:
     return rng.uniform(-1, 1, (n, *shape)).astype(np.float32)
 
 
-def _judge(k32, k64, t32, t64) -> dict:
-    """The float32 and float64 comparisons of one quantity (Keras's values are the reference)."""
+def judge(k32, k64, t32, t64, own64=None) -> dict:
+    """The float32 and float64 comparisons of one quantity (Keras's values are the reference);
+    ``own64``: Keras's float64 value of a second run whose starting weights differ by one
+    rounding (``NUDGE``), where there is one."""
     k32, k64, t32, t64 = (np.asarray(a, np.float64) for a in (k32, k64, t32, t64))
+    if not k32.shape == k64.shape == t32.shape == t64.shape:
+        m = {"shape_match": False, "max_abs_diff": None, "bound_ratio": None, "mismatched": 0}
+        return {"float32": m, "float64": dict(m)}
     drift = np.abs(k32 - k64) + np.abs(t32 - t64)
     floor = ROUNDING_C * unit_roundoff("float64") * np.abs(k64)
     # the float64 rounding noise of a quantity: its largest float32 drift, scaled (an element
-    # whose float32 errors happened to cancel still has float64's own)
-    b64 = ROUNDING_C * unit_roundoff("float64") / unit_roundoff("float32") * \
-        float(np.max(drift, initial=0.0)) + floor
+    # whose float32 errors happened to cancel still has float64's own), or what Keras's own
+    # float64 run moves by from a one-rounding nudge, where more
+    b64 = ROUNDING_C * max(unit_roundoff("float64") / unit_roundoff("float32") *
+                           float(np.max(drift, initial=0.0)),
+                           0.0 if own64 is None else
+                           float(np.max(np.abs(np.asarray(own64, np.float64) - k64),
+                                        initial=0.0))) + floor
     out = {}
     floor32 = ROUNDING_C * unit_roundoff("float32") * np.abs(k64)   # the value's own roundings
     for dt, k, t, bound in (("float32", k32, t32, drift + floor32 + b64),
@@ -149,75 +93,298 @@ def _judge(k32, k64, t32, t64) -> dict:
     return out
 
 
+NUDGE = """float64's bound scales from float32's drift while the step is linear in its rounding
+errors. It is not where an optimizer divides by the gradient's running magnitude (Adam, AdamW,
+RMSprop) and the gradient is rounding noise (a bias right before a BatchNormalization, whose
+exact gradient is 0): the update is then noise of up to the learning rate, and epsilon makes the
+map from noise to update nonlinear between float32's noise and float64's; what follows the
+weight (the BatchNormalization's moving mean) inherits it. So Keras's float64 model is stepped
+a second time from its weights nudged by one rounding each (seeded), and a quantity's float64
+bound is at least ``ROUNDING_C`` times how far that run's value moves: how far Keras's own
+float64 training moves when its numbers differ by a rounding."""
+
+
+def diverges(row) -> bool:
+    return any(m["mismatched"] or not m["shape_match"] for m in (row["float32"], row["float64"]))
+
+
 def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
-         optimizer: str = "sgd", learning_rate: float = 0.01, momentum: float = 0.0,
-         beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
-         torch_optimizer=None, mapping=None, channels_first: bool = True) -> dict:
-    """One step of each model from Keras's weights on ``inputs`` and ``targets`` (Keras
-    layout; one-hot rows for ``crossentropy``, whose model output is logits), with Keras's
-    ``optimizer`` and hyperparameters (Keras's defaults) and their translation to torch, or
-    ``torch_optimizer(params)`` where given. Returns ``{"quantities": [...], "verdict":
-    {...}}``: each quantity with its kind, layer, weight and float32/float64 comparison, in the
-    order the verdict looks for the first diverging."""
+         optimizer: str = "sgd", learning_rate: float = 0.01, steps: int = 1,
+         torch_optimizer=None, mapping=None, channels_first: bool = True,
+         **hyperparameters) -> dict:
+    """``steps`` steps (one batch) of each model from Keras's weights on ``inputs`` and
+    ``targets`` (Keras layout; one-hot rows for ``crossentropy``, whose model output is
+    logits), with Keras's ``optimizer`` and its ``hyperparameters`` (``momentum``,
+    ``nesterov``, ``beta_1``, ``beta_2``, ``epsilon``, ``rho``, ``weight_decay``: Keras's
+    defaults where not given) and their translation to torch, or ``torch_optimizer(params)``
+    where given (run as given; what it does that Keras's does not is reported). Returns the
+    report's ``training`` section: the first step's quantities, each with its stage, kind,
+    layer, weight and float32/float64 comparison, in the order the verdict looks for the first
+    diverging; the loss and worst weight of every step (``steps``); the verdict with the first
+    diverging quantity of each stage and its cause."""
     if loss not in LOSSES:
         raise ModelError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ModelError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-    hyper = {"learning_rate": learning_rate, "momentum": momentum, "beta_1": beta_1,
-             "beta_2": beta_2, "epsilon": epsilon}
-    make_torch = torch_optimizer or _torch_optimizer(optimizer, hyper)
+    if not (isinstance(steps, int) and steps >= 1):
+        raise ModelError(f"steps must be a positive integer, got {steps!r}")
+    hyper = training_optim.hyperparameters(optimizer, {"learning_rate": learning_rate,
+                                                       **hyperparameters})
+    make_torch = torch_optimizer or training_optim.translated(optimizer, hyper)
     kg, tg = KerasGraph(keras_model), TorchGraph(torch_module, channels_first)
     x = np.asarray(inputs, np.float32)
     y = np.asarray(targets, np.float32)
-    _, pairs = matched(kg, tg, torch_layout(x, channels_first), mapping, channels_first,
-                       channels_first)   # as compare matches them
+    tl = lambda a: torch_layout(a, channels_first)  # noqa: E731
+    _, pairs = matched(kg, tg, tl(x), mapping, channels_first, channels_first)
     carry.load(kg, tg, pairs, channels_first)
     tg.reset_copies()
+    kinds_of = {n.label: n.kind for n in tg.nodes or []} | {c.label: c.kind for c in tg.calls}
+    per_layer, skipped = [], {}
+    for name, labels in pairs:
+        last = kinds_of.get(labels[-1], "")
+        if fused_activation(kg.by_name[name]) is not None and last != "activation" and \
+                not last.startswith("fn:act:"):
+            skipped[name] = f"Keras applies its {fused_activation(kg.by_name[name])} " \
+                "activation inside the layer, the torch side after it"
+        else:
+            per_layer.append(name)
+    taps = [dict(pairs)[n][-1] for n in per_layer]
+
+    def layout(name, value, source, label, tvals):
+        if source == dataflow.KERAS_INPUT:
+            return tl(value)
+        if tg.nodes is None:
+            return _torch_input(kg, name, value, channels_first)
+        return _unfit(tl(value), tvals.get(label))
+
     keras_side, torch_side = {}, {}
     for dt in ("float32", "float64"):
-        keras_side[dt] = _keras_step(kg.model_for(dt), x.astype(dt), y.astype(dt), loss,
-                                     lambda: _keras_optimizer(optimizer, hyper))
-        torch_side[dt] = _torch_step(tg.copy_for(dt), torch_layout(x, channels_first).astype(dt),
-                                     torch_layout(y, channels_first).astype(dt), loss,
-                                     make_torch)
-    rows = [{"kind": "loss", "layer": None, "weight": None,
-             **_judge(*(s[dt]["loss"] for s in (keras_side, torch_side)
-                        for dt in ("float32", "float64")))}]
-    named = {m: n for n, m in torch_module.named_modules()}
+        k = keras_side[dt] = keras_steps(kg, dt, x.astype(dt), y.astype(dt), loss,
+                                         lambda: training_optim.keras_optimizer(optimizer,
+                                                                                hyper),
+                                         per_layer, steps)
+        values = {n: k["values"][n] for n in k["values"]} | {dataflow.KERAS_INPUT: x.astype(dt)}
+        upstream = {n: tl(k["output_gradient"][n]) for n in per_layer}
+        torch_side[dt] = torch_steps(tg, dt, tl(x).astype(dt), tl(y).astype(dt), loss,
+                                     make_torch, taps, steps,
+                                     isolate=torch_isolated(kg, tg, pairs, per_layer, values,
+                                                            upstream, layout))
+    keras_side["nudged"] = keras_steps(kg, "float64", x.astype("float64"), y.astype("float64"),
+                                       loss, lambda: training_optim.keras_optimizer(optimizer,
+                                                                                    hyper),
+                                       [], steps, nudge=True)
+    rows = _rows(kg, tg, pairs, per_layer, keras_side, torch_side, channels_first, tl)
+    history = _history(kg, tg, pairs, keras_side, torch_side, channels_first)
+    probe = make_torch([tg.torch.nn.Parameter(tg.torch.zeros(1))])
+    settings = training_optim.check(probe, optimizer, hyper) if torch_optimizer else []
+    random = sorted(layer.name for layer in kg.layers if type(layer).__name__ in KERAS_RANDOM)
+    verdict = _verdict(rows, history)
+    earlier = None
+    for stage, first in verdict["first_by_stage"].items():
+        first["cause"] = training_causes.cause(kg, tg, pairs, first, keras_side, torch_side,
+                                               settings, channels_first)
+        if earlier is not None and stage != "statistics":   # (replayed on Keras's input)
+            first["cause"]["text"] += f" (after the {earlier['stage']} parted" + \
+                (f" at {earlier['layer']})" if earlier["layer"] else ")")
+        earlier = earlier or (first if stage in ("forward", "loss", "backward") else None)
+    if verdict["first_diverging"]:
+        verdict["cause"] = verdict["first_by_stage"][
+            STAGE_OF[verdict["first_diverging"]["kind"]]]["cause"]
+    return {"loss": loss, "optimizer": optimizer, "hyperparameters": hyper, "steps": steps,
+            "torch_optimizer": getattr(torch_optimizer, "spec", "given") if torch_optimizer
+            else "translated", "optimizer_settings": settings,
+            "random_layers": random,
+            "random_torch_modules": torch_side["float32"]["random_off"],
+            "random_layers_note": (
+                "made the identity on both sides during the step (rate, stddev, p = 0): "
+                "the masks of two frameworks cannot agree" if random or
+                torch_side["float32"]["random_off"] else "none: the step is deterministic"),
+            "not_compared_per_layer": skipped, "quantities": rows, "history": history,
+            "verdict": verdict, "minimum_tolerance": _minimum_tolerance(rows)}
+
+
+def _pair_rows(k32, k64, t32, t64, own64=None, **fields) -> dict:
+    return {**fields, **judge(k32, k64, t32, t64, own64)}
+
+
+def _nudged(kg, name, modules, prefixes, kind, K, source, s, channels_first) -> dict:
+    """{torch parameter: {"float64": the nudged Keras run's value at step ``s``}} (``NUDGE``)."""
+    values = {"float64": K["nudged"]["history"][s][source]}
+    return {pname: {"float64": want["float64"]} for pname, _, want, _ in
+            _weights(kg, name, modules, prefixes, kind, values, values, channels_first,
+                     torch_keys=False)}
+
+
+def _rows(kg, tg, pairs, per_layer, keras_side, torch_side, channels_first, tl) -> list:
+    dts = ("float32", "float64")
+    K, T = keras_side, torch_side
+    first = {dt: K[dt]["history"][0] for dt in dts}
+    tfirst = {dt: T[dt]["history"][0] for dt in dts}
+    rows = []
+    labels_of = dict(pairs)
+    for n in per_layer:   # forward, in forward order
+        lbl = labels_of[n][-1]
+        rows.append(_pair_rows(*(tl(K[dt]["forward"][n]) for dt in dts),
+                               *(_fit(T[dt]["forward"].get(lbl), K[dt]["forward"][n])
+                                 for dt in dts),
+                               stage="forward", kind="forward", layer=n, weight=None))
+    rows.append(_pair_rows(*(first[dt]["loss"] for dt in dts),
+                           *(tfirst[dt]["loss"] for dt in dts),
+                           stage="loss", kind="loss", layer=None, weight=None))
+    named = {m: n for n, m in tg.module.named_modules()}
     later = []
-    for index, (name, labels) in reversed(list(enumerate(pairs))):   # gradients: from the back
-        modules = modules_of(torch_module, labels)
+    for index, (name, labels) in reversed(list(enumerate(pairs))):   # from the output back
+        modules = modules_of(tg.module, labels)
         prefixes = [named[m] for m in modules]
+        if name in per_layer:
+            lbl = labels[-1]
+            rows.append(_pair_rows(*(tl(K[dt]["output_gradient"][name]) for dt in dts),
+                                   *(_fit(T[dt]["output_gradient"].get(lbl),
+                                          K[dt]["output_gradient"][name]) for dt in dts),
+                                   stage="backward", kind="output_gradient", layer=name,
+                                   weight=None))
+            rows += _isolated_rows(kg, name, modules, prefixes, K, T, channels_first, tl)
         for kind, source in (("gradient", "gradient"), ("statistics", "after"),
                              ("update", "after")):
-            values = {dt: {short: v for (layer, short), v in keras_side[dt][source].items()
-                           if layer == name} for dt in keras_side}
-            if not values["float32"]:
-                continue
-            want = {dt: carry.expected(kg, name, modules, channels_first, weights=values[dt])
-                    for dt in values}
-            for (i, pname), _ in want["float32"].items():
-                stat = pname in ("running_mean", "running_var", "moving_mean", "moving_variance")
-                if (kind == "statistics") != stat or _BN_SOURCE.get(pname, pname) not in \
-                        values["float32"] and kg.kind(name) == "batchnorm":
-                    continue   # (a gamma or beta Keras has not: carry fills it, none trains)
-                key = f"{prefixes[i]}.{pname}" if prefixes[i] else pname
-                have = {dt: torch_side[dt][source].get(key) for dt in torch_side}
-                if have["float32"] is None:
-                    continue
-                row = {"kind": kind, "layer": name, "weight": pname,
-                       **_judge(want["float32"][(i, pname)], want["float64"][(i, pname)],
-                                have["float32"], have["float64"])}
+            nudged = _nudged(kg, name, modules, prefixes, kind, K, source, 0, channels_first)
+            for pname, key, want, have in _weights(kg, name, modules, prefixes, kind,
+                                                   {dt: first[dt][source] for dt in dts},
+                                                   {dt: tfirst[dt][source] for dt in dts},
+                                                   channels_first):
+                row = _pair_rows(want["float32"], want["float64"], have["float32"],
+                                 have["float64"], nudged[pname]["float64"],
+                                 stage=STAGE_OF[kind], kind=kind,
+                                 layer=name, weight=pname, torch=key)
                 if kind == "gradient":
                     rows.append(row)
                 else:
-                    later.append((ORDER.index(kind), index, row))
-    rows += [row for _, _, row in sorted(later, key=lambda t: t[:2])]   # in forward order
-    first = next((r for r in rows if any(m["mismatched"] or not m["shape_match"]
-                                         for m in (r["float32"], r["float64"]))), None)
-    verdict = {"status": "fail" if first else "pass",
-               "first_diverging": None if first is None else
-               {"kind": first["kind"], "layer": first["layer"], "weight": first["weight"]}}
-    return {"loss": loss, "optimizer": optimizer, "hyperparameters": hyper,
-            "torch_optimizer": "given" if torch_optimizer else "translated",
-            "quantities": rows, "verdict": verdict}
+                    later.append((STAGES.index(STAGE_OF[kind]), index, row))
+    return rows + [row for _, _, row in sorted(later, key=lambda t: t[:2])]   # forward order
+
+
+def _weights(kg, name, modules, prefixes, kind, keras_values, torch_values, channels_first,
+             torch_keys: bool = True):
+    """(torch parameter name, its qualified name, Keras's value carried to torch's layout,
+    torch's value) by dtype, for the weights of layer ``name`` a quantity of ``kind`` holds
+    (``torch_keys=False``: ``torch_values`` are Keras's too, by Keras layer and name)."""
+    values = {dt: {short: v for (layer, short), v in keras_values[dt].items() if layer == name}
+              for dt in keras_values}
+    ref = next(iter(values))
+    if not values[ref]:
+        return []
+    want = {dt: carry.expected(kg, name, modules, channels_first, weights=values[dt])
+            for dt in values}
+    found = []
+    for (i, pname) in want[ref]:
+        stat = pname in _STATISTICS
+        if (kind == "statistics") != stat or _BN_SOURCE.get(pname, pname) not in \
+                values[ref] and kg.kind(name) == "batchnorm":
+            continue   # (a gamma or beta Keras has not: carry fills it, none trains)
+        key = f"{prefixes[i]}.{pname}" if prefixes[i] else pname
+        have = {dt: torch_values[dt].get(key) for dt in torch_values} if torch_keys else \
+            {dt: want[dt][(i, pname)] for dt in want}
+        if have[ref] is None:
+            continue
+        found.append((pname, key, {dt: want[dt][(i, pname)] for dt in want}, have))
+    return found
+
+
+def _isolated_rows(kg, name, modules, prefixes, K, T, channels_first, tl) -> list:
+    dts = ("float32", "float64")
+    keras = {dt: K[dt]["isolated"][name] for dt in dts}
+    torch = {dt: T[dt]["isolated"][name] for dt in dts}
+    if "error" in torch["float32"]:
+        return [{"stage": "backward", "kind": "isolated_gradient", "layer": name,
+                 "weight": None, "error": torch["float32"]["error"],
+                 "float32": {"shape_match": False, "max_abs_diff": None, "bound_ratio": None,
+                             "mismatched": 0},
+                 "float64": {"shape_match": False, "max_abs_diff": None, "bound_ratio": None,
+                             "mismatched": 0}}]
+    rows = []
+    sources = kg.inputs_of[name]
+    for i, src in enumerate(sources):
+        src_key = dataflow.KERAS_INPUT if src == kg.input_name else src
+        have = {dt: torch[dt]["input"].get(src_key, torch[dt]["input"].get(src)) for dt in dts}
+        want = {dt: keras[dt]["input"][i] for dt in dts}
+        if have["float32"] is None or want["float32"] is None:
+            continue
+        rows.append(_pair_rows(*(_torch_input(kg, name, want[dt], channels_first)
+                                 if src_key != dataflow.KERAS_INPUT else tl(want[dt])
+                                 for dt in dts),
+                               *(_fit(have[dt], want[dt]) for dt in dts),
+                               stage="backward", kind="isolated_gradient", layer=name,
+                               weight="input" if len(sources) == 1 else f"input:{src}"))
+    grads = {dt: {(name, short): v for short, v in keras[dt].items() if short != "input"}
+             for dt in dts}
+    for pname, key, want, have in _weights(kg, name, modules, prefixes, "gradient", grads,
+                                           torch, channels_first):
+        rows.append(_pair_rows(want["float32"], want["float64"], have["float32"],
+                               have["float64"], stage="backward", kind="isolated_gradient",
+                               layer=name, weight=pname, torch=key))
+    return rows
+
+
+def _history(kg, tg, pairs, keras_side, torch_side, channels_first) -> list:
+    """Per step: the loss's comparison and the worst weight after it (the drift over steps)."""
+    named = {m: n for n, m in tg.module.named_modules()}
+    out = []
+    for s in range(len(keras_side["float32"]["history"])):   # noqa: B007
+        K = {dt: keras_side[dt]["history"][s] for dt in ("float32", "float64")}
+        T = {dt: torch_side[dt]["history"][s] for dt in torch_side}
+        entry = {"step": s + 1, "loss": {dt: K[dt]["loss"] for dt in K},
+                 "torch_loss": {dt: T[dt]["loss"] for dt in T},
+                 "loss_comparison": judge(*(K[dt]["loss"] for dt in K),
+                                          *(T[dt]["loss"] for dt in T))}
+        worst, first = {"float32": None, "float64": None}, None
+        for name, labels in pairs:
+            modules = modules_of(tg.module, labels)
+            prefixes = [named[m] for m in modules]
+            for kind in ("statistics", "update"):
+                nudged = _nudged(kg, name, modules, prefixes, kind, keras_side, "after", s,
+                                 channels_first)
+                for pname, _, want, have in _weights(
+                        kg, name, modules, prefixes, kind, {dt: K[dt]["after"] for dt in K},
+                        {dt: T[dt]["after"] for dt in T}, channels_first):
+                    m = judge(want["float32"], want["float64"], have["float32"],
+                              have["float64"], nudged[pname]["float64"])
+                    for dt in m:
+                        r = m[dt]["bound_ratio"]
+                        if r is not None and (worst[dt] is None or r > worst[dt]["bound_ratio"]):
+                            worst[dt] = {"layer": name, "weight": pname,
+                                         "bound_ratio": r, "max_abs_diff": m[dt]["max_abs_diff"]}
+                    if first is None and diverges({"float32": m["float32"],
+                                                   "float64": m["float64"]}):
+                        first = {"layer": name, "weight": pname}
+        entry["worst_weight"] = worst
+        entry["first_diverging_weight"] = first
+        entry["status"] = "fail" if first or diverges(entry["loss_comparison"]) else "pass"
+        out.append(entry)
+    return out
+
+
+def _verdict(rows, history) -> dict:
+    first_by_stage = {}
+    for r in rows:
+        if diverges(r) and r["stage"] not in first_by_stage:
+            first_by_stage[r["stage"]] = {k: r.get(k) for k in ("stage", "kind", "layer",
+                                                                "weight", "torch")}
+    first = next((r for r in rows if diverges(r)), None)
+    parted = next((h for h in history if h["status"] == "fail"), None)
+    return {"status": "fail" if first or parted else "pass",
+            "first_diverging": None if first is None else
+            {k: first[k] for k in ("kind", "layer", "weight")},
+            "first_by_stage": first_by_stage,
+            "parted_at_step": None if parted is None else
+            {"step": parted["step"], **(parted["first_diverging_weight"] or
+                                        {"layer": None, "weight": "loss"})}}
+
+
+def _minimum_tolerance(rows) -> dict:
+    """Per kind and dtype: the largest absolute difference measured (what a fixed ``atol``
+    would have to allow for every quantity of that kind to pass)."""
+    out = {}
+    for r in rows:
+        for dt in ("float32", "float64"):
+            d = r[dt]["max_abs_diff"]
+            if d is not None:
+                cur = out.setdefault(r["kind"], {}).get(dt)
+                out[r["kind"]][dt] = d if cur is None else max(cur, d)
+    return out

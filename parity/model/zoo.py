@@ -16,6 +16,10 @@ class Entry:
     convert: Callable | None = None  # (keras model, its weights made) -> torch module
     options: dict = field(default_factory=dict)   # compare()'s defaults for this pair
     own_weights: str | None = None   # the pair's weights come with it (said so), not drawn
+    train: dict = field(default_factory=dict)   # the training step's defaults for this pair
+    torch_optimizer: Callable | None = None   # (optimizer, Keras hyperparameters) -> factory
+    """the pair's own torch training code: the optimizer its port builds (else parity's
+    translation of Keras's)"""
 
 
 def _applications(name: str):
@@ -31,9 +35,22 @@ def _twin(which: str):
     def build():
         from parity.model import zoo_twins
 
-        twin = zoo_twins.ports_twin("keras") if which == "ports" else zoo_twins.naive_twin()
+        twin = zoo_twins.naive_twin() if which == "naive" else \
+            zoo_twins.ports_twin("torch" if which == "torch-batchnorm" else "keras")
         return zoo_twins.keras_cnn(), twin
     return build
+
+
+def _torch_defaults(optimizer: str, hyper: dict):
+    """A hand port's training code: torch's optimizer of the same name, given the learning
+    rate and momentum, torch's defaults for the rest (eps 1e-8, RMSprop's alpha 0.99)."""
+    import torch
+
+    lr, momentum = hyper["learning_rate"], hyper.get("momentum", 0.0)
+    cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+           "rmsprop": torch.optim.RMSprop}[optimizer]
+    kwargs = {"momentum": momentum} if optimizer in ("sgd", "rmsprop") else {}
+    return lambda params: cls(params, lr=lr, **kwargs)
 
 
 def _unet():
@@ -154,8 +171,16 @@ ZOO = {e.name: e for e in _THIRDPARTY + _CONVERTERS + [
           "in training too: KerasBatchNorm)",
           _twin("ports"), batch=2),
     Entry("naive-twin", "the same CNN vs a hand port: padding=k//2, BatchNorm2d defaults, "
-          "MaxPool2d(padding=1) (caught at bn1: torch-batchnorm-defaults-copied)",
-          _twin("naive"), batch=2),
+          "MaxPool2d(padding=1) (caught at bn1: torch-batchnorm-defaults-copied); trained "
+          "with torch's optimizer defaults", _twin("naive"), batch=2,
+          torch_optimizer=_torch_defaults),
+    Entry("twin-torch-adam", "the twin trained with torch.optim.Adam's defaults (eps 1e-8, "
+          "added after the bias correction): --train caught in the update", _twin("ports"),
+          batch=2, train={"optimizer": "adam", "learning_rate": 0.001},
+          torch_optimizer=_torch_defaults),
+    Entry("twin-torch-batchnorm", "the CNN vs a twin with BatchNorm2d(eps=1e-3, momentum=0.01):"
+          " exact in inference; --train: the running variance updated unbiased, caught in the "
+          "statistics", _twin("torch-batchnorm"), batch=2),
     Entry("seed001", "the seeds/001 Keras model vs the PyTorch code offered there", _seed001),
     Entry("mobilenetv2", "keras.applications.MobileNetV2 (224x224) vs its parity.ports twin",
           _applications("MobileNetV2")),
@@ -203,9 +228,13 @@ def run(name: str, seed: int = 0, train: dict | None = None, **options) -> dict:
     B.keras().utils.set_random_seed(seed)  # Keras's initializers and torch's, reproducibly
     keras_model, torch_module, *source = entry.build()   # + how the Keras file was read
     shape = tuple(keras_model.inputs[0].shape[1:])
-    x = np.random.default_rng(seed).uniform(-1, 1, (entry.batch, *shape)).astype(np.float32)
-    if name == "efficientnet-pytorch" or keras_model.name.startswith("efficientnet"):
-        x = (x + 1) * 127.5  # image values: the model rescales by 1/255 itself
+    image = name == "efficientnet-pytorch" or keras_model.name.startswith("efficientnet")
+
+    def batch(draw_seed):
+        x = np.random.default_rng(draw_seed).uniform(-1, 1, (entry.batch, *shape))
+        # image values: the model rescales by 1/255 itself
+        return ((x + 1) * 127.5 if image else x).astype(np.float32)
+    x = batch(seed)
     described = entry.own_weights or randomize(keras_model, x, seed)
     if entry.convert is not None:
         torch_module = entry.convert(keras_model)
@@ -217,6 +246,16 @@ def run(name: str, seed: int = 0, train: dict | None = None, **options) -> dict:
     if train is not None:
         from parity.model import training
 
+        train = entry.train | {k: v for k, v in train.items() if v is not None}
+        if entry.torch_optimizer is not None and train.get("torch_optimizer") is None:
+            from parity.model.training_optim import hyperparameters
+
+            opt = train.get("optimizer", "sgd")
+            train["torch_optimizer"] = entry.torch_optimizer(opt, hyperparameters(opt, train))
+            train["torch_optimizer"].spec = "the pair's own (torch's defaults)"
+        # another batch than the one the BatchNorm statistics were drawn from: the update of
+        # a moving statistic shows its momentum only where the batch's differs from it
+        x = batch(seed + 1)
         y = training.targets_for(keras_model, x, train.get("loss", "mse"), seed)
         result["training"] = training.step(keras_model, torch_module, x, y, **train)
     if source:

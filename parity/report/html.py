@@ -127,7 +127,10 @@ def render_html(report: dict, cases=None, check=None) -> str:
     statuses = sorted({k for s in report["summary"] for k in s["counts"]})
     model = report.get("model")
     return env.get_template("report.html.j2").render(
-        model=model, depth=_depth(model) if model else None, report=report, run=report["run"],
+        model=model, depth=_depth(model) if model else None,
+        drift=_drift(model["training"]) if model and model.get("training") else None,
+        training_layers=_training_layers(model["training"]) if model and model.get("training")
+        else None, report=report, run=report["run"],
         environment=report["environment"], summary=report["summary"], statuses=statuses,
         strip=strip, scatters=scatters, unexpected_cases=seen.bad,
         unexpected_total=seen.bad_total, groups=groups,
@@ -146,6 +149,47 @@ def _depth(model: dict) -> str:
                                       ("propagated", "float32", "#ff7f0e"),
                                       ("propagated", "float64", "#2ca02c"))]
     return depth_plot(series, names, names.index(first) if first in names else None)
+
+
+TRAINING_COLUMNS = ("forward", "output_gradient", "isolated_gradient", "gradient",
+                    "statistics", "update")
+
+
+def _training_layers(training: dict) -> list[dict]:
+    """Per layer of a training step, in model order (the forward rows', then the updates'):
+    the worst bound ratio of each kind of quantity, float32 and float64 (absent: none of that
+    kind), and whether any diverges."""
+    rows = [q for q in training["quantities"] if q["layer"] is not None]
+    order = list(dict.fromkeys([q["layer"] for q in rows if q["kind"] == "forward"] +
+                               [q["layer"] for q in rows if q["kind"] == "update"] +
+                               [q["layer"] for q in rows]))
+    layers = {name: {"layer": name, "bad": False} for name in order}
+    for q in rows:
+        row = layers[q["layer"]]
+        cell = row.setdefault(q["kind"], {"float32": None, "float64": None})
+        for dt in cell:
+            r = q[dt]["bound_ratio"]
+            if r is not None:
+                cell[dt] = r if cell[dt] is None else max(cell[dt], r)
+        row["bad"] = row["bad"] or bool(q["float32"]["mismatched"] or q["float64"]["mismatched"]
+                                        or not q["float32"]["shape_match"])
+    return [layers[name] for name in order]
+
+
+def _drift(training: dict) -> str:
+    """The worst weight's and the loss's bound ratio after each step."""
+    from parity.report.plots import depth_plot
+
+    h = training["history"]
+    names = [f"step {e['step']}" for e in h]
+    worst = lambda e, dt: (e["worst_weight"][dt] or {}).get("bound_ratio")  # noqa: E731
+    series = [("worst weight float32", "#ff7f0e", [worst(e, "float32") for e in h]),
+              ("worst weight float64", "#2ca02c", [worst(e, "float64") for e in h]),
+              ("loss float64", "#1f77b4", [e["loss_comparison"]["float64"]["bound_ratio"]
+                                           for e in h])]
+    parted = training["verdict"].get("parted_at_step")
+    return depth_plot(series, names, parted["step"] - 1 if parted else None,
+                      axis=f"step (1 to {len(h)})")
 
 
 def write_html(report: dict, path: str | Path, cases=None, check=None) -> Path:

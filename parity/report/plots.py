@@ -105,9 +105,10 @@ def scatter(points: list[tuple[float, float, str]], xlabel: str, ylabel: str) ->
 
 
 def depth_plot(series: list[tuple[str, str, list[float | None]]], names: list[str],
-               highlight: int | None = None) -> str:
+               highlight: int | None = None, axis: str | None = None) -> str:
     """Bound ratio per layer (log10, 1e-6 .. 1e6) along the model's depth, one line per series
-    (label, colour, values); the ratio-1 line dashed; ``highlight``: a layer index marked."""
+    (label, colour, values); the ratio-1 line dashed; ``highlight``: a layer index marked;
+    ``axis``: the x axis's label (default: the layers)."""
     n = max(1, len(names))
     w, h, left, top, bottom = _W, 260, 60, 10, 30
     lo, hi = -6, 6
@@ -132,6 +133,7 @@ def depth_plot(series: list[tuple[str, str, list[float | None]]], names: list[st
                        + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + '"/>')
         out.append(f'<text x="{left + 10 + 220 * k}" y="{h - 8}" font-size="11" '
                    f'fill="{color}">{escape(label)}</text>')
-    out.append(f'<text x="{w - 20}" y="{h - 8}" font-size="10" text-anchor="end">layer '
-               f'(model order, {n})</text></svg>')
+    axis = axis or f"layer (model order, {n})"
+    out.append(f'<text x="{w - 20}" y="{h - 8}" font-size="10" text-anchor="end">'
+               f'{escape(axis)}</text></svg>')
     return "".join(out)
