@@ -3,7 +3,8 @@ passes on every quantity (forward in training mode, loss, output and weight grad
 propagated and isolated, statistics, update); torch's BatchNorm2d (unbiased running variance)
 is caught in the statistics with its mechanism; a BatchNorm written another way that updates as
 Keras does passes; a layer whose forward is right and whose backward is wrong is caught in the
-isolated backward at its layer (a mapped conv), or behind it (a module of no known kind)."""
+isolated backward at its layer (a mapped conv), or at the layer whose torch segment holds it (a
+module of no known kind)."""
 import numpy as np
 import pytest
 
@@ -123,12 +124,14 @@ def test_a_wrong_backward_behind_a_right_forward_is_caught_in_the_gradients(cnn)
     result = training.step(model, twin, x, y, learning_rate=0.1)
     loss = next(q for q in result["quantities"] if q["kind"] == "loss")
     assert loss["float64"]["bound_ratio"] < 1   # forward agrees
-    assert _first(result) == ("output_gradient", "bn1", None)   # relu1 is not mapped
+    # relu1 is not mapped: conv2's torch segment starts at bn1 and holds the module, and
+    # Keras's runs relu1 and conv2 from bn1's value: its isolated input gradient parts first
+    assert _first(result) == ("isolated_gradient", "conv2", "input")
     later = {q["layer"] for q in result["quantities"] if q["kind"] == "gradient"
              and q["float64"]["mismatched"]}
     assert later == {"bn1", "conv1"}   # only what lies behind the wrong backward
-    assert all(not training.diverges(q) for q in result["quantities"]
-               if q["kind"] == "isolated_gradient")   # each mapped layer's own is right
+    assert [(q["layer"], q["weight"]) for q in result["quantities"]
+            if q["kind"] == "isolated_gradient" and training.diverges(q)] == [("conv2", "input")]
 
 
 def _conv_with_wrong_weight_gradient(conv):
@@ -280,3 +283,43 @@ def test_a_batchnorm_without_scale_or_center_compares_what_keras_has():
     bn = {(q["kind"], q["weight"]) for q in result["quantities"] if q["layer"] == "bn"}
     assert bn == {("forward", None), ("output_gradient", None), ("isolated_gradient", "input"),
                   ("statistics", "moving_mean"), ("statistics", "moving_variance")}
+
+
+def _relu_pool_pair():
+    """Keras's ResNet stem's end (ReLU, ZeroPadding2D(1), MaxPooling2D(3, 2)) and its torch
+    twin with the zero pad as a module of its own."""
+    import torch.nn as nn
+
+    from parity.backends import tf as B
+
+    keras = B.keras()
+    keras.utils.set_random_seed(4)
+    L = keras.layers
+    inp = keras.Input((16, 16, 3))
+    h = L.ReLU(name="relu")(L.Conv2D(8, 3, padding="same", name="conv")(inp))
+    h = L.MaxPooling2D(3, 2, name="pool")(L.ZeroPadding2D(1, name="pad")(h))
+    model = keras.Model(inp, L.Dense(2, name="d")(L.Flatten(name="flat")(h)))
+    twin = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.ZeroPad2d(1),
+                         nn.MaxPool2d(3, 2), nn.Flatten(), nn.Linear(8 * 8 * 8, 2))
+    x = np.random.default_rng(4).uniform(-1, 1, (2, 16, 16, 3)).astype(np.float32)
+    return model, twin, x
+
+
+def test_a_max_pool_that_pads_with_minus_infinity_is_caught_in_its_backward():
+    """torchvision's MaxPool2d(3, 2, padding=1) against Keras's ZeroPadding2D + MaxPooling2D:
+    after a ReLU the forward is the same, the backward is not where a window's maximum is a 0
+    tied with the pad (Keras sends its gradient to the pad); the same pool with the zero pad
+    as a module (ZeroPad2d) agrees."""
+    import torch.nn as nn
+
+    from parity.model import compare
+
+    model, twin, x = _relu_pool_pair()
+    y = np.zeros((2, 2), np.float32)
+    assert training.step(model, twin, x, y)["verdict"]["status"] == "pass"
+    tv = nn.Sequential(twin[0], twin[1], nn.MaxPool2d(3, 2, padding=1), twin[4], twin[5])
+    assert compare(model, tv, inputs=x, explain=False)["verdict"]["status"] == "pass"
+    result = training.step(model, tv, x, y)
+    assert _first(result) == ("isolated_gradient", "pool", "input")
+    assert "ties with the pad" in result["verdict"]["cause"]["text"]
+    assert not any(training.diverges(q) for q in result["quantities"] if q["kind"] == "forward")

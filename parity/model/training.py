@@ -23,10 +23,12 @@ output back; per layer its output's gradient, its isolated backward, its weights
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from parity.core.layout import torch_layout
-from parity.core.numerics import unit_roundoff
+from parity.core.numerics import tiny, unit_roundoff
 from parity.core.tolerance import compare_output
 from parity.model import carry, dataflow, training_causes, training_optim
 from parity.model.bounds import ROUNDING_C
@@ -35,7 +37,8 @@ from parity.model.errors import ModelError
 from parity.model.keras_graph import KerasGraph
 from parity.model.mapping import fused_activation
 from parity.model.torch_graph import TorchGraph, modules_of
-from parity.model.training_sides import KERAS_RANDOM, keras_steps, torch_isolated, torch_steps
+from parity.model.training_sides import (KERAS_RANDOM, keras_starts, keras_steps,
+                                         torch_isolated, torch_steps)
 
 LOSSES = ("mse", "crossentropy")
 OPTIMIZERS = training_optim.OPTIMIZERS
@@ -74,7 +77,8 @@ def judge(k32, k64, t32, t64, own64=None) -> dict:
         m = {"shape_match": False, "max_abs_diff": None, "bound_ratio": None, "mismatched": 0}
         return {"float32": m, "float64": dict(m)}
     drift = np.abs(k32 - k64) + np.abs(t32 - t64)
-    floor = ROUNDING_C * unit_roundoff("float64") * np.abs(k64)
+    floor = ROUNDING_C * unit_roundoff("float64") * np.abs(k64) + tiny("float64")
+    # (floors: the value's own roundings, the dtype's smallest normal for an exact 0)
     # the float64 rounding noise of a quantity: its largest float32 drift, scaled (an element
     # whose float32 errors happened to cancel still has float64's own), or what Keras's own
     # float64 run moves by from a one-rounding nudge, where more
@@ -84,7 +88,7 @@ def judge(k32, k64, t32, t64, own64=None) -> dict:
                            float(np.max(np.abs(np.asarray(own64, np.float64) - k64),
                                         initial=0.0))) + floor
     out = {}
-    floor32 = ROUNDING_C * unit_roundoff("float32") * np.abs(k64)   # the value's own roundings
+    floor32 = ROUNDING_C * unit_roundoff("float32") * np.abs(k64) + tiny("float32")
     for dt, k, t, bound in (("float32", k32, t32, drift + floor32 + b64),
                             ("float64", k64, t64, b64)):
         m = compare_output(k, t, k64, bound)
@@ -122,6 +126,7 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
     layer, weight and float32/float64 comparison, in the order the verdict looks for the first
     diverging; the loss and worst weight of every step (``steps``); the verdict with the first
     diverging quantity of each stage and its cause."""
+    t0 = time.perf_counter()
     if loss not in LOSSES:
         raise ModelError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
     if not (isinstance(steps, int) and steps >= 1):
@@ -147,6 +152,7 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
         else:
             per_layer.append(name)
     taps = [dict(pairs)[n][-1] for n in per_layer]
+    starts = {n: keras_starts(kg, tg, pairs, n) for n in per_layer}
 
     def layout(name, value, source, label, tvals):
         if source == dataflow.KERAS_INPUT:
@@ -156,11 +162,12 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
         return _unfit(tl(value), tvals.get(label))
 
     keras_side, torch_side = {}, {}
+    t_setup = time.perf_counter() - t0
     for dt in ("float32", "float64"):
         k = keras_side[dt] = keras_steps(kg, dt, x.astype(dt), y.astype(dt), loss,
                                          lambda: training_optim.keras_optimizer(optimizer,
                                                                                 hyper),
-                                         per_layer, steps)
+                                         per_layer, steps, starts=starts)
         values = {n: k["values"][n] for n in k["values"]} | {dataflow.KERAS_INPUT: x.astype(dt)}
         upstream = {n: tl(k["output_gradient"][n]) for n in per_layer}
         torch_side[dt] = torch_steps(tg, dt, tl(x).astype(dt), tl(y).astype(dt), loss,
@@ -171,6 +178,7 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
                                        loss, lambda: training_optim.keras_optimizer(optimizer,
                                                                                     hyper),
                                        [], steps, nudge=True)
+    t_runs = time.perf_counter() - t0 - t_setup
     rows = _rows(kg, tg, pairs, per_layer, keras_side, torch_side, channels_first, tl)
     history = _history(kg, tg, pairs, keras_side, torch_side, channels_first)
     probe = make_torch([tg.torch.nn.Parameter(tg.torch.zeros(1))])
@@ -198,7 +206,9 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
                 "the masks of two frameworks cannot agree" if random or
                 torch_side["float32"]["random_off"] else "none: the step is deterministic"),
             "not_compared_per_layer": skipped, "quantities": rows, "history": history,
-            "verdict": verdict, "minimum_tolerance": _minimum_tolerance(rows)}
+            "verdict": verdict, "minimum_tolerance": _minimum_tolerance(rows),
+            "seconds": {"setup": round(t_setup, 3), "runs": round(t_runs, 3),
+                        "total": round(time.perf_counter() - t0, 3)}}
 
 
 def _pair_rows(k32, k64, t32, t64, own64=None, **fields) -> dict:
@@ -299,16 +309,16 @@ def _isolated_rows(kg, name, modules, prefixes, K, T, channels_first, tl) -> lis
                  "float64": {"shape_match": False, "max_abs_diff": None, "bound_ratio": None,
                              "mismatched": 0}}]
     rows = []
-    sources = kg.inputs_of[name]
-    for i, src in enumerate(sources):
-        src_key = dataflow.KERAS_INPUT if src == kg.input_name else src
-        have = {dt: torch[dt]["input"].get(src_key, torch[dt]["input"].get(src)) for dt in dts}
-        want = {dt: keras[dt]["input"][i] for dt in dts}
+    sources = list(keras["float32"]["input"])
+    for src in sources:
+        key = dataflow.KERAS_INPUT if src == kg.input_name else src
+        have = {dt: torch[dt]["input"].get(key) for dt in dts}
+        want = {dt: keras[dt]["input"][src] for dt in dts}
         if have["float32"] is None or want["float32"] is None:
             continue
-        rows.append(_pair_rows(*(_torch_input(kg, name, want[dt], channels_first)
-                                 if src_key != dataflow.KERAS_INPUT else tl(want[dt])
-                                 for dt in dts),
+        direct = src in kg.inputs_of[name] and key != dataflow.KERAS_INPUT
+        rows.append(_pair_rows(*(_torch_input(kg, name, want[dt], channels_first) if direct
+                                 else tl(want[dt]) for dt in dts),
                                *(_fit(have[dt], want[dt]) for dt in dts),
                                stage="backward", kind="isolated_gradient", layer=name,
                                weight="input" if len(sources) == 1 else f"input:{src}"))

@@ -41,6 +41,8 @@ def cause(kg, tg, pairs, first: dict, keras_side, torch_side, settings: list[str
         what = "input" if weight and weight.startswith("input") else weight
         parts.append("the torch layer's backward, fed Keras's input and Keras's gradient of "
                      f"its output, gives another {what} gradient")
+        if what == "input":
+            parts.append(_padded_max_pool(kg, tg, pairs, layer, modules))
     elif kind in ("output_gradient", "gradient"):
         parts.append("the gradient reaching it from the layers after it parts")
     elif kind == "loss":
@@ -106,3 +108,21 @@ def _statistics(kg, layer: str, weight: str, modules, keras_side, have) -> str:
     _, meaning, what = matching[0]
     return f"{weight} is the update with {meaning} and {what}; {keras} " \
         f"(registry {BATCHNORM_ENTRY})"
+
+
+def _padded_max_pool(kg, tg, pairs, layer: str, modules) -> str:
+    """A Keras ``ZeroPadding2D`` before a max pool that the torch module pads inside its
+    ``MaxPool2d(padding=...)``: equal forward after a ReLU, not equal backward."""
+    from parity.model.training_sides import keras_segment, keras_starts
+
+    segment = keras_segment(kg, layer, keras_starts(kg, tg, pairs, layer))
+    pads = [n for n in segment if kg.kind(n) == "pad"]
+    padding = getattr(modules[0], "padding", 0) if modules else 0
+    if kg.kind(layer) != "maxpool" or not pads or not any(
+            p for p in np.atleast_1d(padding)):
+        return ""
+    return (f"Keras pads with zeros ({pads[0]}) before the max pool, torch's "
+            f"{type(modules[0]).__name__}(padding={padding}) with -inf: the same forward on "
+            "values >= 0 (after a ReLU), another backward where a window's maximum is a 0 that "
+            "ties with the pad (Keras gives its gradient to the pad, which drops it; torch to "
+            "the real 0)")

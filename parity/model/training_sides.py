@@ -81,10 +81,11 @@ def _call_kwargs(layer) -> dict:
 
 
 def keras_steps(kg, dtype: str, x, y, loss: str, make_optimizer, names: list[str],
-                steps: int, nudge: bool = False) -> dict:
+                steps: int, nudge: bool = False, starts: dict | None = None) -> dict:
     """``steps`` steps of the ``dtype`` model on one batch; the first with every layer of
     ``names``'s output (``forward``), its gradient (``output_gradient``) and its isolated
-    backward (``isolated``: ``{name: {"input": [...], weight: grad}}``); each with the loss,
+    backward (``isolated``, from the Keras layers ``starts[name]``, where the torch segment
+    starts: ``{name: {"input": {source: grad}, weight: grad}}``); each with the loss,
     the weights' gradients and every weight after (``history``). ``nudge``: from weights each
     moved by one rounding, up or down (seeded): how far the model's own training moves."""
     from parity.backends import tf as B
@@ -108,6 +109,7 @@ def keras_steps(kg, dtype: str, x, y, loss: str, make_optimizer, names: list[str
     try:
         for s in range(steps):
             with tf.GradientTape() as tape:
+                tape.watch(x_t)   # the layers before the first weight are recorded too
                 outs = probe(x_t, training=True)
                 value = loss_value("keras", loss, outs[out_name], y_t)
             sources = [outs[n] for n in names] if s == 0 else []
@@ -120,7 +122,8 @@ def keras_steps(kg, dtype: str, x, y, loss: str, make_optimizer, names: list[str
                 values = {n: v.numpy() for n, v in outs.items()} | {kg.input_name: x}
                 result["values"] = values
                 result["isolated"] = {n: _keras_isolated(kg, model, n, values,
-                                                         result["output_gradient"][n])
+                                                         result["output_gradient"][n],
+                                                         starts[n])
                                       for n in names}
             grads = grads[len(sources):]
             by_var = {id(v): g for v, g in zip(trainable, grads)}
@@ -140,28 +143,60 @@ def keras_steps(kg, dtype: str, x, y, loss: str, make_optimizer, names: list[str
     return result
 
 
-def _keras_isolated(kg, model, name: str, values: dict, upstream) -> dict:
-    """Layer ``name`` alone on its inputs of the step (``values``), in training mode, its
-    output's gradient ``upstream`` taken back: ``{"input": [grads], short: grad}``."""
+def keras_starts(kg, tg, pairs, name: str) -> list[str]:
+    """The Keras layers (the input by its name) whose values the torch segment of ``name``
+    starts from: its own inputs, or, traced, those the dataflow finds (a pad the torch module
+    does inside the pool starts the segment before Keras's ``ZeroPadding2D``)."""
+    sources = kg.inputs_of[name]
+    if tg.nodes is not None:
+        sources = list(dataflow.upstream_values(kg, tg, pairs, name).values())
+    return [kg.input_name if s == dataflow.KERAS_INPUT else s for s in sources]
+
+
+def keras_segment(kg, name: str, sources: list[str]) -> list[str]:
+    """The Keras layers that compute layer ``name`` from the values of ``sources`` (Keras
+    layers, or the model's input by its name), in the model's order (``name`` included): the
+    layers a torch segment starting at the sources' counterparts spans (a ``ZeroPadding2D`` the
+    torch module pads inside its pool)."""
+    needed, todo = set(), [name]
+    while todo:
+        n = todo.pop()
+        if n in needed or n in sources or n == kg.input_name:
+            continue
+        needed.add(n)
+        todo += kg.inputs_of[n]
+    return [layer.name for layer in kg.layers if layer.name in needed]
+
+
+def _keras_isolated(kg, model, name: str, values: dict, upstream, sources) -> dict:
+    """Layer ``name`` alone (with the unmatched layers between it and ``sources``,
+    ``keras_segment``) on the step's values of the sources, in training mode, its output's
+    gradient ``upstream`` taken back: ``{"input": {source: grad}, short: grad}``."""
     from parity.backends import tf as B
 
     tf = B.tf()
-    layer = model.get_layer(name)
-    saved = [w.numpy() for w in layer.weights]   # a BatchNormalization updates its statistics
-    ins = [tf.constant(values[src]) for src in kg.inputs_of[name]]
+    order = keras_segment(kg, name, sources)
+    layers = [model.get_layer(n) for n in order]
+    saved = [[w.numpy() for w in layer.weights] for layer in layers]   # BatchNorm's statistics
+    ins = {src: tf.constant(values[src]) for src in dict.fromkeys(sources)}
     try:
         with tf.GradientTape() as tape:
-            for t in ins:
+            for t in ins.values():
                 tape.watch(t)
-            out = layer(ins if len(ins) > 1 else ins[0], **_call_kwargs(layer))
-        weights = weights_by_name(layer)
+            env = dict(ins)
+            for n, layer in zip(order, layers):
+                args = [env[src] for src in kg.inputs_of[n]]
+                env[n] = layer(args if len(args) > 1 else args[0], **_call_kwargs(layer))
+        weights = weights_by_name(layers[-1])
         trainable = [(short, w) for short, w in weights.items() if w.trainable]
-        grads = tape.gradient(out, ins + [w for _, w in trainable],
+        grads = tape.gradient(env[name], list(ins.values()) + [w for _, w in trainable],
                               output_gradients=tf.constant(upstream))
     finally:
-        for w, value in zip(layer.weights, saved):
-            w.assign(value)
-    found = {"input": [None if g is None else g.numpy() for g in grads[:len(ins)]]}
+        for layer, values_ in zip(layers, saved):
+            for w, value in zip(layer.weights, values_):
+                w.assign(value)
+    found = {"input": {src: None if g is None else g.numpy()
+                       for src, g in zip(ins, grads[:len(ins)])}}
     for (short, _), g in zip(trainable, grads[len(ins):]):
         if g is not None:
             found[short] = g.numpy()
@@ -201,6 +236,7 @@ def torch_steps(tg, dtype: str, x, y, loss: str, make_optimizer, taps: list[str]
     module.train()
     optimizer = make_optimizer(module.parameters())
     xt, target = tg.tensor(x, dtype), tg.tensor(y, dtype)
+    xt.requires_grad_(True)   # the layers before the first weight are recorded too
     for s in range(steps):
         values, grads = {}, {}
         out = _tapped_forward(tg, module, xt, taps if s == 0 else [], values, grads)
@@ -282,8 +318,8 @@ def torch_isolated(kg, tg, pairs, names: list[str], keras_values: dict, upstream
                     starts = dataflow.upstream_values(kg, tg, pairs, name)
                 else:   # the Keras layer's inputs, in order, fed to its modules in turn
                     starts = {f"<{i}>": src for i, src in enumerate(kg.inputs_of[name])}
-                ins = {s: torch.tensor(layout(name, keras_values[k], k, s, forward), requires_grad=True)
-                       for s, k in starts.items()}
+                ins = {s: torch.tensor(layout(name, keras_values[k], k, s, forward),
+                                       requires_grad=True) for s, k in starts.items()}
                 fed = {s: t.clone() for s, t in ins.items()}   # in-place ops write the clone
                 if tg.nodes is not None:
                     out = _segment(tg, module, labels[-1], fed)
