@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import time
 
-import numpy as np
-
 from parity.cli.common import EXIT_DIVERGENCE, EXIT_OK, BadInput
 
 
@@ -110,20 +108,12 @@ def cmd_model(args) -> int:
             from parity.model import compare
 
             keras_model, torch_module, how = _models(args)
+            if train is not None:
+                train = {k: v for k, v in train.items() if v is not None}
             result = compare(keras_model, torch_module, mapping=mapping, seed=args.seed,
                              carry_weights=carry, stop=lambda: bool(stopping),
-                             input_layout=args.torch_layout)
+                             input_layout=args.torch_layout, train=train)
             result["keras_source"] = how
-            if train is not None and "stopped_at" not in result:
-                from parity.model import training
-
-                x = np.random.default_rng(args.seed).uniform(
-                    -1, 1, (2, *keras_model.inputs[0].shape[1:])).astype(np.float32)
-                train = {"optimizer": "sgd", "learning_rate": 0.01} | \
-                    {k: v for k, v in train.items() if v is not None}
-                result["training"] = training.step(
-                    keras_model, torch_module, x,
-                    training.targets_for(keras_model, x, args.loss, args.seed), **train)
     except ModelError as e:
         raise BadInput(str(e)) from None
     except KeyboardInterrupt:

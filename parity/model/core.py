@@ -8,11 +8,11 @@ import numpy as np
 from parity.core.tolerance import compare_output
 from parity.model import bounds, carry, dataflow, diagnose
 from parity.model.errors import ModelError
-from parity.model import mapping as mapper
 from parity.core.layout import torch_layout
 from parity.model.mapping import fused_activation
 from parity.model.keras_graph import KerasGraph
-from parity.model.torch_graph import TorchGraph, module_name, modules_of, units
+from parity.model.matching import fit as _fit, matched, torch_input as _torch_input, unfit as _unfit
+from parity.model.torch_graph import TorchGraph, module_name, modules_of
 
 MAX_EXPLAINED = 12
 """Diverging layers whose cause is looked for (the op pair runs once per layer)."""
@@ -37,7 +37,7 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
             carry_weights: bool | str = True,
             dtypes=("float32", "float64"), channels_first: bool = True, batch: int = 2,
             seed: int = 0, explain: bool = True, weights: str | None = None,
-            stop=None, input_layout: str | None = None) -> dict:
+            stop=None, input_layout: str | None = None, train: dict | None = None) -> dict:
     """Compare ``keras_model`` (Keras 3 on TensorFlow) with ``torch_module`` layer by layer.
 
     ``inputs``: a Keras-layout array (default: ``batch`` samples uniform in [-1, 1), seeded);
@@ -50,7 +50,10 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
     ``stop()``, asked before each layer, ends the comparison there when it returns True (a
     signal): the layers compared so far are returned, ``stopped_at`` names the next one;
     ``input_layout``: ``"nhwc"`` for a torch module that takes channels-last input and
-    transposes it itself (a converter's output), ``"nchw"``; default: as ``channels_first``.
+    transposes it itself (a converter's output), ``"nchw"``; default: as ``channels_first``;
+    ``train``: ``parity.model.training.step``'s options (``inputs`` and ``targets`` too: by
+    default the compared inputs and seeded targets): the training steps compared as well, in
+    ``training``.
     Returns the ``model`` section of a report (``report/schema.json``).
     """
     t0 = time.perf_counter()
@@ -228,7 +231,10 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
                       "shape_match": m["shape_match"],
                       "minimum_tolerance": {"atol": m["max_abs_diff"], "rtol": m["max_rel_diff"]}}
     stopped = {} if stopped_at is None else {"stopped_at": stopped_at}
-    return stopped | {
+    trained = {} if train is None or stopped_at is not None else \
+        {"training": _train(keras_model, torch_module, x, seed, mapping, channels_first,
+                            input_layout, train)}
+    return stopped | trained | {
         "keras_model": getattr(keras_model, "name", type(keras_model).__name__),
         "torch_module": type(torch_module).__name__,
         "input_shape": list(x.shape), "seed": seed, "dtypes": list(dtypes),
@@ -247,20 +253,18 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
                     "total": round(time.perf_counter() - t0, 3)}}
 
 
-def matched(kg, tg, x_t, mapping=None, channels_first: bool = True, input_first: bool = True,
-            structure: dict | None = None):
-    """(calls, [(Keras layer, [torch node labels])]): the torch module run (traced where fx
-    can) on ``x_t``, its nodes matched to Keras's layers by dataflow (else by kind and call
-    order), and the Dense layers that read a flatten in Keras's order found (their rows are
-    carried as they are)."""
-    calls, _, _ = tg.run(x_t.astype("float32"), "float32")
-    modules = units(tg.module)
-    if tg.nodes is None:
-        return calls, mapper.automatic(kg, calls, modules, mapping)
-    pairs = dataflow.automatic(kg, tg, modules, mapping, structure)
-    if channels_first:
-        kg.flattens_as_keras = dataflow.keras_order_flattens(kg, tg, pairs, input_first)
-    return calls, pairs
+def _train(keras_model, torch_module, x, seed, mapping, channels_first, input_layout,
+           train: dict) -> dict:
+    from parity.model import training
+
+    options = dict(train)
+    inputs = options.pop("inputs", None)
+    inputs = x.astype(np.float32) if inputs is None else inputs
+    targets = options.pop("targets", None)
+    if targets is None:
+        targets = training.targets_for(keras_model, inputs, options.get("loss", "mse"), seed)
+    return training.step(keras_model, torch_module, inputs, targets, mapping=mapping,
+                         channels_first=channels_first, input_layout=input_layout, **options)
 
 
 def _crop_after(kg, name: str, mapped: set, keras_value, torch_value, outs: dict,
@@ -275,36 +279,6 @@ def _crop_after(kg, name: str, mapped: set, keras_value, torch_value, outs: dict
     if shape == np.shape(keras_value) or shape != np.shape(tl(outs[readers[0]])):
         return None
     return readers[0]
-
-
-def _fit(t, k):
-    """A torch output with trailing size-1 dimensions Keras drops (AdaptiveAvgPool2d(1) vs
-    GlobalAveragePooling2D) in Keras's shape."""
-    if t is not None and np.ndim(t) > np.ndim(k) and np.size(t) == np.size(k) and \
-            all(d == 1 for d in np.shape(t)[np.ndim(k):]):
-        return np.reshape(t, np.shape(t)[:np.ndim(k)])
-    return t
-
-
-def _unfit(k, t):
-    """A Keras value fed to the torch node whose own output ``t`` has the trailing size-1
-    dimensions Keras drops (``_fit``'s inverse): in the torch node's shape."""
-    if t is not None and np.ndim(t) > np.ndim(k) and \
-            np.shape(t)[1:np.ndim(k)] == np.shape(k)[1:] and \
-            all(d == 1 for d in np.shape(t)[np.ndim(k):]):
-        return np.reshape(k, (np.shape(k)[0], *np.shape(t)[1:]))
-    return k
-
-
-def _torch_input(kg, name: str, a: np.ndarray, channels_first: bool) -> np.ndarray:
-    """A Keras layer's input in the torch module's layout: channels first, and a flattened
-    image reordered from Keras's (h, w, c) to torch's (c, h, w)."""
-    flat = carry.flatten_source_shape(kg, name) if channels_first and a.ndim == 2 else None
-    if flat is not None:
-        r = len(flat)
-        img = a.reshape(a.shape[0], *flat)
-        return np.ascontiguousarray(np.moveaxis(img, r, 1)).reshape(a.shape[0], -1)
-    return torch_layout(a, channels_first)
 
 
 def _worst(rows, key):

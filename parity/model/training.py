@@ -28,18 +28,19 @@ import time
 import numpy as np
 
 from parity.core.layout import torch_layout
-from parity.core.numerics import tiny, unit_roundoff
-from parity.core.tolerance import compare_output
 from parity.model import carry, dataflow, training_causes, training_optim
-from parity.model.bounds import ROUNDING_C
-from parity.model.core import _fit, _torch_input, _unfit, matched
+from parity.model.matching import fit as _fit, matched, torch_input as _torch_input
+from parity.model.matching import unfit as _unfit
 from parity.model.errors import ModelError
 from parity.model.keras_graph import KerasGraph
 from parity.model.mapping import fused_activation
 from parity.model.torch_graph import TorchGraph, modules_of
+from parity.model.training_judge import NUDGE, diverges, judge, minimum_tolerance
 from parity.model.training_sides import (KERAS_RANDOM, keras_starts, keras_steps,
                                          torch_isolated, torch_steps)
 
+__all__ = ["LOSSES", "NUDGE", "OPTIMIZERS", "STAGES", "diverges", "judge", "step",
+           "targets_for"]
 LOSSES = ("mse", "crossentropy")
 OPTIMIZERS = training_optim.OPTIMIZERS
 STAGES = ("forward", "loss", "backward", "statistics", "update")
@@ -50,11 +51,6 @@ _STATISTICS = ("running_mean", "running_var", "moving_mean", "moving_variance")
 _BN_SOURCE = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean",
               "running_var": "moving_variance"}
 """torch's BatchNorm names -> the Keras weight each holds (KerasBatchNorm uses Keras's)."""
-
-
-def _plain(v):
-    """A NumPy scalar as the Python value a JSON report holds."""
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def targets_for(keras_model, inputs, loss: str, seed: int = 0) -> np.ndarray:
@@ -68,60 +64,18 @@ def targets_for(keras_model, inputs, loss: str, seed: int = 0) -> np.ndarray:
     return rng.uniform(-1, 1, (n, *shape)).astype(np.float32)
 
 
-def judge(k32, k64, t32, t64, own64=None) -> dict:
-    """The float32 and float64 comparisons of one quantity (Keras's values are the reference);
-    ``own64``: Keras's float64 value of a second run whose starting weights differ by one
-    rounding (``NUDGE``), where there is one."""
-    k32, k64, t32, t64 = (np.asarray(a, np.float64) for a in (k32, k64, t32, t64))
-    if not k32.shape == k64.shape == t32.shape == t64.shape:
-        m = {"shape_match": False, "max_abs_diff": None, "bound_ratio": None, "mismatched": 0}
-        return {"float32": m, "float64": dict(m)}
-    drift = np.abs(k32 - k64) + np.abs(t32 - t64)
-    floor = ROUNDING_C * unit_roundoff("float64") * np.abs(k64) + tiny("float64")
-    # (floors: the value's own roundings, the dtype's smallest normal for an exact 0)
-    # the float64 rounding noise of a quantity: its largest float32 drift, scaled (an element
-    # whose float32 errors happened to cancel still has float64's own), or what Keras's own
-    # float64 run moves by from a one-rounding nudge, where more
-    b64 = ROUNDING_C * max(unit_roundoff("float64") / unit_roundoff("float32") *
-                           float(np.max(drift, initial=0.0)),
-                           0.0 if own64 is None else
-                           float(np.max(np.abs(np.asarray(own64, np.float64) - k64),
-                                        initial=0.0))) + floor
-    out = {}
-    floor32 = ROUNDING_C * unit_roundoff("float32") * np.abs(k64) + tiny("float32")
-    for dt, k, t, bound in (("float32", k32, t32, drift + floor32 + b64),
-                            ("float64", k64, t64, b64)):
-        m = compare_output(k, t, k64, bound)
-        out[dt] = {key: _plain(m.get(key)) for key in ("shape_match", "max_abs_diff",
-                                                       "bound_ratio", "mismatched")}
-    return out
-
-
-NUDGE = """float64's bound scales from float32's drift while the step is linear in its rounding
-errors. It is not where an optimizer divides by the gradient's running magnitude (Adam, AdamW,
-RMSprop) and the gradient is rounding noise (a bias right before a BatchNormalization, whose
-exact gradient is 0): the update is then noise of up to the learning rate, and epsilon makes the
-map from noise to update nonlinear between float32's noise and float64's; what follows the
-weight (the BatchNormalization's moving mean) inherits it. So Keras's float64 model is stepped
-a second time from its weights nudged by one rounding each (seeded), and a quantity's float64
-bound is at least ``ROUNDING_C`` times how far that run's value moves: how far Keras's own
-float64 training moves when its numbers differ by a rounding."""
-
-
-def diverges(row) -> bool:
-    return any(m["mismatched"] or not m["shape_match"] for m in (row["float32"], row["float64"]))
-
-
 def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
          optimizer: str = "sgd", learning_rate: float = 0.01, steps: int = 1,
          torch_optimizer=None, mapping=None, channels_first: bool = True,
-         **hyperparameters) -> dict:
+         input_layout: str | None = None, **hyperparameters) -> dict:
     """``steps`` steps (one batch) of each model from Keras's weights on ``inputs`` and
     ``targets`` (Keras layout; one-hot rows for ``crossentropy``, whose model output is
     logits), with Keras's ``optimizer`` and its ``hyperparameters`` (``momentum``,
     ``nesterov``, ``beta_1``, ``beta_2``, ``epsilon``, ``rho``, ``weight_decay``: Keras's
     defaults where not given) and their translation to torch, or ``torch_optimizer(params)``
-    where given (run as given; what it does that Keras's does not is reported). Returns the
+    where given (run as given; what it does that Keras's does not is reported);
+    ``input_layout``: as ``compare``'s (``"nhwc"``: a module that takes channels-last input).
+    Returns the
     report's ``training`` section: the first step's quantities, each with its stage, kind,
     layer, weight and float32/float64 comparison, in the order the verdict looks for the first
     diverging; the loss and worst weight of every step (``steps``); the verdict with the first
@@ -138,7 +92,9 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
     x = np.asarray(inputs, np.float32)
     y = np.asarray(targets, np.float32)
     tl = lambda a: torch_layout(a, channels_first)  # noqa: E731
-    _, pairs = matched(kg, tg, tl(x), mapping, channels_first, channels_first)
+    input_first = channels_first if input_layout is None else input_layout == "nchw"
+    tl_in = lambda a: torch_layout(a, input_first)  # noqa: E731
+    _, pairs = matched(kg, tg, tl_in(x), mapping, channels_first, input_first)
     carry.load(kg, tg, pairs, channels_first)
     tg.reset_copies()
     kinds_of = {n.label: n.kind for n in tg.nodes or []} | {c.label: c.kind for c in tg.calls}
@@ -156,7 +112,7 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
 
     def layout(name, value, source, label, tvals):
         if source == dataflow.KERAS_INPUT:
-            return tl(value)
+            return tl_in(value)
         if tg.nodes is None:
             return _torch_input(kg, name, value, channels_first)
         return _unfit(tl(value), tvals.get(label))
@@ -170,7 +126,7 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
                                          per_layer, steps, starts=starts)
         values = {n: k["values"][n] for n in k["values"]} | {dataflow.KERAS_INPUT: x.astype(dt)}
         upstream = {n: tl(k["output_gradient"][n]) for n in per_layer}
-        torch_side[dt] = torch_steps(tg, dt, tl(x).astype(dt), tl(y).astype(dt), loss,
+        torch_side[dt] = torch_steps(tg, dt, tl_in(x).astype(dt), tl(y).astype(dt), loss,
                                      make_torch, taps, steps,
                                      isolate=torch_isolated(kg, tg, pairs, per_layer, values,
                                                             upstream, layout))
@@ -179,7 +135,7 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
                                                                                     hyper),
                                        [], steps, nudge=True)
     t_runs = time.perf_counter() - t0 - t_setup
-    rows = _rows(kg, tg, pairs, per_layer, keras_side, torch_side, channels_first, tl)
+    rows = _rows(kg, tg, pairs, per_layer, keras_side, torch_side, channels_first, tl, tl_in)
     history = _history(kg, tg, pairs, keras_side, torch_side, channels_first)
     probe = make_torch([tg.torch.nn.Parameter(tg.torch.zeros(1))])
     settings = training_optim.check(probe, optimizer, hyper) if torch_optimizer else []
@@ -206,7 +162,7 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
                 "the masks of two frameworks cannot agree" if random or
                 torch_side["float32"]["random_off"] else "none: the step is deterministic"),
             "not_compared_per_layer": skipped, "quantities": rows, "history": history,
-            "verdict": verdict, "minimum_tolerance": _minimum_tolerance(rows),
+            "verdict": verdict, "minimum_tolerance": minimum_tolerance(rows),
             "seconds": {"setup": round(t_setup, 3), "runs": round(t_runs, 3),
                         "total": round(time.perf_counter() - t0, 3)}}
 
@@ -223,7 +179,8 @@ def _nudged(kg, name, modules, prefixes, kind, K, source, s, channels_first) -> 
                      torch_keys=False)}
 
 
-def _rows(kg, tg, pairs, per_layer, keras_side, torch_side, channels_first, tl) -> list:
+def _rows(kg, tg, pairs, per_layer, keras_side, torch_side, channels_first, tl,
+          tl_in) -> list:
     dts = ("float32", "float64")
     K, T = keras_side, torch_side
     first = {dt: K[dt]["history"][0] for dt in dts}
@@ -251,7 +208,8 @@ def _rows(kg, tg, pairs, per_layer, keras_side, torch_side, channels_first, tl) 
                                           K[dt]["output_gradient"][name]) for dt in dts),
                                    stage="backward", kind="output_gradient", layer=name,
                                    weight=None))
-            rows += _isolated_rows(kg, name, modules, prefixes, K, T, channels_first, tl)
+            rows += _isolated_rows(kg, name, modules, prefixes, K, T, channels_first, tl,
+                                   tl_in)
         for kind, source in (("gradient", "gradient"), ("statistics", "after"),
                              ("update", "after")):
             nudged = _nudged(kg, name, modules, prefixes, kind, K, source, 0, channels_first)
@@ -297,7 +255,7 @@ def _weights(kg, name, modules, prefixes, kind, keras_values, torch_values, chan
     return found
 
 
-def _isolated_rows(kg, name, modules, prefixes, K, T, channels_first, tl) -> list:
+def _isolated_rows(kg, name, modules, prefixes, K, T, channels_first, tl, tl_in) -> list:
     dts = ("float32", "float64")
     keras = {dt: K[dt]["isolated"][name] for dt in dts}
     torch = {dt: T[dt]["isolated"][name] for dt in dts}
@@ -318,6 +276,7 @@ def _isolated_rows(kg, name, modules, prefixes, K, T, channels_first, tl) -> lis
             continue
         direct = src in kg.inputs_of[name] and key != dataflow.KERAS_INPUT
         rows.append(_pair_rows(*(_torch_input(kg, name, want[dt], channels_first) if direct
+                                 else tl_in(want[dt]) if key == dataflow.KERAS_INPUT
                                  else tl(want[dt]) for dt in dts),
                                *(_fit(have[dt], want[dt]) for dt in dts),
                                stage="backward", kind="isolated_gradient", layer=name,
@@ -385,16 +344,3 @@ def _verdict(rows, history) -> dict:
             "parted_at_step": None if parted is None else
             {"step": parted["step"], **(parted["first_diverging_weight"] or
                                         {"layer": None, "weight": "loss"})}}
-
-
-def _minimum_tolerance(rows) -> dict:
-    """Per kind and dtype: the largest absolute difference measured (what a fixed ``atol``
-    would have to allow for every quantity of that kind to pass)."""
-    out = {}
-    for r in rows:
-        for dt in ("float32", "float64"):
-            d = r[dt]["max_abs_diff"]
-            if d is not None:
-                cur = out.setdefault(r["kind"], {}).get(dt)
-                out[r["kind"]][dt] = d if cur is None else max(cur, d)
-    return out

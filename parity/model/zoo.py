@@ -240,12 +240,7 @@ def run(name: str, seed: int = 0, train: dict | None = None, **options) -> dict:
         torch_module = entry.convert(keras_model)
     if torch_module is None:
         torch_module = torch_twin(keras_model)
-    result = compare(keras_model, torch_module, inputs=x, seed=seed, weights=described,
-                     **(entry.options | options))
-    result["zoo"] = {"name": name, "description": entry.description}
     if train is not None:
-        from parity.model import training
-
         train = entry.train | {k: v for k, v in train.items() if v is not None}
         if entry.torch_optimizer is not None and train.get("torch_optimizer") is None:
             from parity.model.training_optim import hyperparameters
@@ -255,9 +250,10 @@ def run(name: str, seed: int = 0, train: dict | None = None, **options) -> dict:
             train["torch_optimizer"].spec = "the pair's own (torch's defaults)"
         # another batch than the one the BatchNorm statistics were drawn from: the update of
         # a moving statistic shows its momentum only where the batch's differs from it
-        x = batch(seed + 1)
-        y = training.targets_for(keras_model, x, train.get("loss", "mse"), seed)
-        result["training"] = training.step(keras_model, torch_module, x, y, **train)
+        train["inputs"] = batch(seed + 1)
+    result = compare(keras_model, torch_module, inputs=x, seed=seed, weights=described,
+                     train=train, **(entry.options | options))
+    result["zoo"] = {"name": name, "description": entry.description}
     if source:
         result["keras_source"] = source[0]
     return result
