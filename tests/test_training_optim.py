@@ -201,3 +201,30 @@ def test_parity_model_train_reports_the_steps_their_causes_and_exit_codes(tmp_pa
     for bad in (["--learning-rate", "0"], ["--steps", "0"], ["--torch-optimizer", "Nope"],
                 ["--optimizer", "sgd", "--rho", "0.9"]):
         assert main(["model", "--zoo", "twin", "--train", *bad, "--out", str(tmp_path)]) == 2
+
+
+def test_keras_own_train_on_batch_steps_agree_too_and_leave_the_model_uncompiled(cnn):
+    """``keras_step="train_on_batch"``: Keras's compiled train step on a clone (the loss in the
+    model's dtype: a Keras loss computes in float32 unless told); torch's BatchNorm2d is still
+    caught in the statistics."""
+    model, x, y = cnn
+    result = training.step(model, ports_twin("keras"), x, y, optimizer="adam",
+                           learning_rate=0.001, steps=2, keras_step="train_on_batch")
+    assert result["verdict"]["status"] == "pass", _first(result)
+    assert result["keras_step"] == "train_on_batch" and getattr(model, "optimizer", None) is None
+    assert _first(training.step(model, ports_twin(), x, y, keras_step="train_on_batch")) == \
+        ("statistics", "bn1", "running_var")
+    with pytest.raises(ModelError, match="keras_step must be one of tape, train_on_batch"):
+        training.step(model, ports_twin(), x, y, keras_step="fit")
+
+
+def test_a_training_that_diverges_is_compared_up_to_the_step_before(cnn):
+    import json
+
+    model, x, y = cnn
+    result = training.step(model, ports_twin("keras"), x, y, learning_rate=50.0, momentum=0.9,
+                           steps=8)
+    late = result["verdict"]["not_finite_at_step"]
+    assert late is not None and late > 1
+    assert [h["status"] for h in result["history"]] == ["pass"] * (late - 1) + ["not_finite"]
+    json.dumps(result["history"], allow_nan=False)   # a report can hold it

@@ -43,6 +43,9 @@ def add_arguments(p) -> None:
                    "parity unless --torch-optimizer is given")
     p.add_argument("--learning-rate", type=float, default=None,
                    help="with --train (default 0.01)")
+    p.add_argument("--keras-step", choices=("tape", "train_on_batch"), default=None,
+                   help="with --train: how Keras steps (default tape: a GradientTape step; "
+                   "train_on_batch: compile + train_on_batch on a clone of the model)")
     p.add_argument("--steps", type=int, default=1,
                    help="with --train: steps on one batch, loss and weights compared after each")
     for flag, kind, what in (("--momentum", float, "sgd, rmsprop"), ("--beta-1", float, "adam"),
@@ -140,7 +143,8 @@ def _train_options(args) -> dict:
     if args.steps < 1:
         raise BadInput(f"--steps must be at least 1, got {args.steps}")
     train = {"loss": args.loss, "optimizer": args.optimizer, "learning_rate": args.learning_rate,
-             "steps": args.steps, "momentum": args.momentum, "nesterov": args.nesterov,
+             "steps": args.steps, "keras_step": args.keras_step,
+             "momentum": args.momentum, "nesterov": args.nesterov,
              "beta_1": args.beta_1, "beta_2": args.beta_2, "epsilon": args.epsilon,
              "rho": args.rho, "weight_decay": args.weight_decay}
     if args.torch_optimizer:
@@ -234,6 +238,9 @@ def _print_training(t: dict) -> None:
         print(printable(f"    cause: {f['cause']['text']}"))
     if t["steps"] > 1:
         for h in t["history"]:
+            if h["status"] == "not_finite":
+                print(printable(f"  step {h['step']:>3}: {h['note']}"))
+                continue
             w = h["worst_weight"]["float64"]
             print(printable(f"  step {h['step']:>3}: {h['status']:<4}  loss "
                             f"{h['loss']['float32']:.6g}"
@@ -243,6 +250,9 @@ def _print_training(t: dict) -> None:
     first, parted = v["first_diverging"], v["parted_at_step"]
     where = "" if first is None else " ".join(x for x in (first["kind"], first["layer"],
                                                            first["weight"]) if x)
+    late = v.get("not_finite_at_step")
+    if late:
+        print(f"  (the loss is not finite from step {late} on: steps 1 to {late - 1} compared)")
     print("training verdict: pass" if v["status"] == "pass" else printable(
         "training verdict: FAIL" + (f"; first diverging: {where}" if first else "")
         + (f"; parted at step {parted['step']} in {parted['layer']}.{parted['weight']}"

@@ -36,7 +36,7 @@ from parity.model.keras_graph import KerasGraph
 from parity.model.mapping import fused_activation
 from parity.model.torch_graph import TorchGraph, modules_of
 from parity.model.training_judge import NUDGE, diverges, judge, minimum_tolerance
-from parity.model.training_sides import (KERAS_RANDOM, keras_starts, keras_steps,
+from parity.model.training_sides import (KERAS_RANDOM, KERAS_STEPS, keras_starts, keras_steps,
                                          torch_isolated, torch_steps)
 
 __all__ = ["LOSSES", "NUDGE", "OPTIMIZERS", "STAGES", "diverges", "judge", "step",
@@ -67,7 +67,8 @@ def targets_for(keras_model, inputs, loss: str, seed: int = 0) -> np.ndarray:
 def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
          optimizer: str = "sgd", learning_rate: float = 0.01, steps: int = 1,
          torch_optimizer=None, mapping=None, channels_first: bool = True,
-         input_layout: str | None = None, **hyperparameters) -> dict:
+         input_layout: str | None = None, keras_step: str = "tape",
+         **hyperparameters) -> dict:
     """``steps`` steps (one batch) of each model from Keras's weights on ``inputs`` and
     ``targets`` (Keras layout; one-hot rows for ``crossentropy``, whose model output is
     logits), with Keras's ``optimizer`` and its ``hyperparameters`` (``momentum``,
@@ -83,6 +84,9 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
     t0 = time.perf_counter()
     if loss not in LOSSES:
         raise ModelError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    if keras_step not in KERAS_STEPS:
+        raise ModelError(f"keras_step must be one of {', '.join(KERAS_STEPS)}, "
+                         f"got {keras_step!r}")
     if not (isinstance(steps, int) and steps >= 1):
         raise ModelError(f"steps must be a positive integer, got {steps!r}")
     hyper = training_optim.hyperparameters(optimizer, {"learning_rate": learning_rate,
@@ -123,7 +127,8 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
         k = keras_side[dt] = keras_steps(kg, dt, x.astype(dt), y.astype(dt), loss,
                                          lambda: training_optim.keras_optimizer(optimizer,
                                                                                 hyper),
-                                         per_layer, steps, starts=starts)
+                                         per_layer, steps, starts=starts,
+                                         keras_step=keras_step)
         values = {n: k["values"][n] for n in k["values"]} | {dataflow.KERAS_INPUT: x.astype(dt)}
         upstream = {n: tl(k["output_gradient"][n]) for n in per_layer}
         torch_side[dt] = torch_steps(tg, dt, tl_in(x).astype(dt), tl(y).astype(dt), loss,
@@ -133,7 +138,7 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
     keras_side["nudged"] = keras_steps(kg, "float64", x.astype("float64"), y.astype("float64"),
                                        loss, lambda: training_optim.keras_optimizer(optimizer,
                                                                                     hyper),
-                                       [], steps, nudge=True)
+                                       [], steps, nudge=True, keras_step=keras_step)
     t_runs = time.perf_counter() - t0 - t_setup
     rows = _rows(kg, tg, pairs, per_layer, keras_side, torch_side, channels_first, tl, tl_in)
     history = _history(kg, tg, pairs, keras_side, torch_side, channels_first)
@@ -153,6 +158,7 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
         verdict["cause"] = verdict["first_by_stage"][
             STAGE_OF[verdict["first_diverging"]["kind"]]]["cause"]
     return {"loss": loss, "optimizer": optimizer, "hyperparameters": hyper, "steps": steps,
+            "keras_step": keras_step,
             "torch_optimizer": getattr(torch_optimizer, "spec", "given") if torch_optimizer
             else "translated", "optimizer_settings": settings,
             "random_layers": random,
@@ -298,6 +304,17 @@ def _history(kg, tg, pairs, keras_side, torch_side, channels_first) -> list:
     for s in range(len(keras_side["float32"]["history"])):   # noqa: B007
         K = {dt: keras_side[dt]["history"][s] for dt in ("float32", "float64")}
         T = {dt: torch_side[dt]["history"][s] for dt in torch_side}
+        losses = [K[dt]["loss"] for dt in K] + [T[dt]["loss"] for dt in T]
+        if not all(np.isfinite(losses)):   # the training itself diverged: nothing to compare
+            out.append({"step": s + 1, "loss": {dt: _finite(K[dt]["loss"]) for dt in K},
+                        "torch_loss": {dt: _finite(T[dt]["loss"]) for dt in T},
+                        "status": "not_finite", "worst_weight": {"float32": None,
+                                                                 "float64": None},
+                        "first_diverging_weight": None, "loss_comparison": None,
+                        "note": "a loss is not finite: the training diverged (a smaller "
+                                "learning rate); this step and the later ones are not "
+                                "compared"})
+            break
         entry = {"step": s + 1, "loss": {dt: K[dt]["loss"] for dt in K},
                  "torch_loss": {dt: T[dt]["loss"] for dt in T},
                  "loss_comparison": judge(*(K[dt]["loss"] for dt in K),
@@ -329,6 +346,11 @@ def _history(kg, tg, pairs, keras_side, torch_side, channels_first) -> list:
     return out
 
 
+def _finite(v: float):
+    """A loss as JSON holds it: a non-finite one as its name ('nan', 'inf')."""
+    return v if np.isfinite(v) else str(v)
+
+
 def _verdict(rows, history) -> dict:
     first_by_stage = {}
     for r in rows:
@@ -341,6 +363,8 @@ def _verdict(rows, history) -> dict:
             "first_diverging": None if first is None else
             {k: first[k] for k in ("kind", "layer", "weight")},
             "first_by_stage": first_by_stage,
+            "not_finite_at_step": next((h["step"] for h in history
+                                        if h["status"] == "not_finite"), None),
             "parted_at_step": None if parted is None else
             {"step": parted["step"], **(parted["first_diverging_weight"] or
                                         {"layer": None, "weight": "loss"})}}

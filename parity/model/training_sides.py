@@ -80,8 +80,16 @@ def _call_kwargs(layer) -> dict:
     return {"training": True} if "training" in args else {}
 
 
+KERAS_STEPS = ("tape", "train_on_batch")
+"""How Keras steps: ``tape``, a ``tf.GradientTape`` step and ``apply_gradients`` (eager);
+``train_on_batch``, ``model.compile(optimizer, loss)`` and ``train_on_batch`` (Keras's own
+compiled train step) on a clone of the model: the first step's layer values and gradients still
+come from a tape, taken before it, and its updates from ``train_on_batch``."""
+
+
 def keras_steps(kg, dtype: str, x, y, loss: str, make_optimizer, names: list[str],
-                steps: int, nudge: bool = False, starts: dict | None = None) -> dict:
+                steps: int, nudge: bool = False, starts: dict | None = None,
+                keras_step: str = "tape") -> dict:
     """``steps`` steps of the ``dtype`` model on one batch; the first with every layer of
     ``names``'s output (``forward``), its gradient (``output_gradient``) and its isolated
     backward (``isolated``, from the Keras layers ``starts[name]``, where the torch segment
@@ -106,8 +114,13 @@ def keras_steps(kg, dtype: str, x, y, loss: str, make_optimizer, names: list[str
             v = w.numpy()
             if np.issubdtype(v.dtype, np.floating):
                 w.assign(v * (1 + np.finfo(v.dtype).eps * rng.choice([-1.0, 1.0], v.shape)))
+    compiled = _compiled(model, loss, make_optimizer, dtype) \
+        if keras_step == "train_on_batch" else None
     try:
         for s in range(steps):
+            if compiled is not None and s > 0:
+                result["history"].append(_train_on_batch(compiled, x_t, y_t, loss))
+                continue
             with tf.GradientTape() as tape:
                 tape.watch(x_t)   # the layers before the first weight are recorded too
                 outs = probe(x_t, training=True)
@@ -127,6 +140,11 @@ def keras_steps(kg, dtype: str, x, y, loss: str, make_optimizer, names: list[str
                                       for n in names}
             grads = grads[len(sources):]
             by_var = {id(v): g for v, g in zip(trainable, grads)}
+            if compiled is not None:   # the clone steps from the weights the tape read
+                record = _train_on_batch(compiled, x_t, y_t, loss, value)
+                record["gradient"] = _by_layer(model, by_var)
+                result["history"].append(record)
+                continue
             optimizer.apply_gradients([(g, v) for v, g in zip(trainable, grads)
                                        if g is not None])
             record = {"loss": float(value.numpy()), "gradient": {}, "after": {}}
@@ -141,6 +159,45 @@ def keras_steps(kg, dtype: str, x, y, loss: str, make_optimizer, names: list[str
             w.assign(value)
         restore_random(random)
     return result
+
+
+def _compiled(model, loss: str, make_optimizer, dtype: str):
+    """A clone of ``model`` (its weights, its dtype) compiled as a user compiles it, with the
+    loss and the optimizer of the step; the caller's model is not compiled. The loss is made
+    in the model's dtype: a Keras loss computes in ``floatx`` (float32) unless told, which
+    would round a float64 model's gradients to float32."""
+    from parity.backends import tf as B
+
+    keras = B.keras()
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    random_layers_off(clone)
+    clone.compile(optimizer=make_optimizer(),
+                  loss=keras.losses.MeanSquaredError(dtype=dtype) if loss == "mse" else
+                  keras.losses.CategoricalCrossentropy(from_logits=True, dtype=dtype))
+    return clone
+
+
+def _train_on_batch(clone, x, y, loss: str, value=None) -> dict:
+    """One ``train_on_batch`` of the compiled clone: the loss (``value``, else the clone's own
+    forward in training mode, its statistics put back: ``train_on_batch`` reports the loss
+    as a float32 metric) and every weight after."""
+    if value is None:
+        saved = [w.numpy() for w in clone.non_trainable_weights]
+        value = loss_value("keras", loss, clone(x, training=True), y)
+        for w, v in zip(clone.non_trainable_weights, saved):
+            w.assign(v)
+    clone.train_on_batch(x, y)
+    record = {"loss": float(np.asarray(value)), "gradient": {}, "after": {}}
+    for layer in clone.layers:
+        for short, w in weights_by_name(layer).items():
+            record["after"][(layer.name, short)] = w.numpy()
+    return record
+
+
+def _by_layer(model, by_var: dict) -> dict:
+    return {(layer.name, short): by_var[id(w)].numpy() for layer in model.layers
+            for short, w in weights_by_name(layer).items() if by_var.get(id(w)) is not None}
 
 
 def keras_starts(kg, tg, pairs, name: str) -> list[str]:

@@ -185,8 +185,8 @@ def _drift(training: dict) -> str:
     worst = lambda e, dt: (e["worst_weight"][dt] or {}).get("bound_ratio")  # noqa: E731
     series = [("worst weight float32", "#ff7f0e", [worst(e, "float32") for e in h]),
               ("worst weight float64", "#2ca02c", [worst(e, "float64") for e in h]),
-              ("loss float64", "#1f77b4", [e["loss_comparison"]["float64"]["bound_ratio"]
-                                           for e in h])]
+              ("loss float64", "#1f77b4", [(e["loss_comparison"] or {}).get(
+                  "float64", {}).get("bound_ratio") for e in h])]
     parted = training["verdict"].get("parted_at_step")
     return depth_plot(series, names, parted["step"] - 1 if parted else None,
                       axis=f"step (1 to {len(h)})")
