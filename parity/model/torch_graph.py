@@ -250,27 +250,34 @@ class TorchGraph:
         """The value of node ``output`` computed from ``values`` ({label: array}) given for the
         nodes where the segment starts (``segment``): a Keras layer's counterpart with the
         functional code around it (a pad before the conv, a crop after it)."""
-        torch, fx = self.torch, self.torch.fx
         module = self.copy_for(dtype)
         module.eval()
-        labels = set(self.segment(output, set(values)))
-        env = {k: self.tensor(v, dtype) for k, v in values.items()}
+        with self.torch.no_grad():
+            out = self.run_segment(module, output, {k: self.tensor(v, dtype)
+                                                    for k, v in values.items()})
+        return _np(out)
+
+    def run_segment(self, module, output: str, inputs: dict):
+        """The tensor of node ``output`` that ``module`` (this graph's module or a copy, in
+        the mode and grad state the caller set) computes from ``inputs`` ({label: tensor})."""
+        fx = self.torch.fx
+        labels = set(self.segment(output, set(inputs)))
+        env = dict(inputs)
         named = dict(module.named_modules())
-        with torch.no_grad():
-            for n, node in zip((m for m in self._graph.nodes if m.op != "output"), self.nodes):
-                if node.label not in labels:
-                    continue
-                args = fx.node.map_arg(n.args, lambda a: env[self._labels[a.name]])
-                kwargs = fx.node.map_arg(n.kwargs, lambda a: env[self._labels[a.name]])
-                if n.op == "call_module":
-                    env[node.label] = named[n.target](*args, **kwargs)
-                elif n.op == "call_function":
-                    env[node.label] = n.target(*args, **kwargs)
-                elif n.op == "call_method":
-                    env[node.label] = getattr(args[0], n.target)(*args[1:], **kwargs)
-                elif n.op == "get_attr":
-                    env[node.label] = self.attribute(module, n.target)
-        return _np(env[output])
+        for n, node in zip((m for m in self._graph.nodes if m.op != "output"), self.nodes):
+            if node.label not in labels:
+                continue
+            args = fx.node.map_arg(n.args, lambda a: env[self._labels[a.name]])
+            kwargs = fx.node.map_arg(n.kwargs, lambda a: env[self._labels[a.name]])
+            if n.op == "call_module":
+                env[node.label] = named[n.target](*args, **kwargs)
+            elif n.op == "call_function":
+                env[node.label] = n.target(*args, **kwargs)
+            elif n.op == "call_method":
+                env[node.label] = getattr(args[0], n.target)(*args[1:], **kwargs)
+            elif n.op == "get_attr":
+                env[node.label] = self.attribute(module, n.target)
+        return env[output]
 
     def module_named(self, name: str, dtype: str):
         return dict(self.copy_for(dtype).named_modules())[name]

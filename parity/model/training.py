@@ -6,9 +6,9 @@ exact input and Keras's exact gradient of its output, giving its input's and its
 gradients), BatchNormalization's moving statistics after the step and every weight after the
 optimizer's update; over ``steps`` steps on one batch, the loss and every weight after each.
 
-Each side steps as its users write it (``training_sides``); Keras's optimizer and
-hyperparameters are given and translated to torch's meaning (``training_optim``), or a user's
-own torch optimizer is run as given and checked. The torch module starts from Keras's weights,
+Each side steps as its users write it (``training_keras``, ``training_torch``); Keras's
+optimizer and hyperparameters are given and translated to torch's meaning (``training_optim``),
+or a user's own torch optimizer is run as given and checked. The torch module starts from Keras's weights,
 carried as ``parity model`` carries them. Both run in float32 and in float64 (a float64 copy of
 each model with the same weights); a quantity is judged as the forward pass's propagated values
 are: the float64 values against the two models' own float32-vs-float64 drift scaled to
@@ -36,8 +36,8 @@ from parity.model.keras_graph import KerasGraph
 from parity.model.mapping import fused_activation
 from parity.model.torch_graph import TorchGraph, modules_of
 from parity.model.training_judge import NUDGE, diverges, judge, minimum_tolerance
-from parity.model.training_sides import (KERAS_RANDOM, KERAS_STEPS, keras_starts, keras_steps,
-                                         torch_isolated, torch_steps)
+from parity.model.training_keras import KERAS_RANDOM, KERAS_STEPS, keras_starts, keras_steps
+from parity.model.training_torch import torch_isolated, torch_steps
 
 __all__ = ["LOSSES", "NUDGE", "OPTIMIZERS", "STAGES", "diverges", "judge", "step",
            "targets_for"]

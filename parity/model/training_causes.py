@@ -113,7 +113,7 @@ def _statistics(kg, layer: str, weight: str, modules, keras_side, have) -> str:
 def _padded_max_pool(kg, tg, pairs, layer: str, modules) -> str:
     """A Keras ``ZeroPadding2D`` before a max pool that the torch module pads inside its
     ``MaxPool2d(padding=...)``: equal forward after a ReLU, not equal backward."""
-    from parity.model.training_sides import keras_segment, keras_starts
+    from parity.model.training_keras import keras_segment, keras_starts
 
     segment = keras_segment(kg, layer, keras_starts(kg, tg, pairs, layer))
     pads = [n for n in segment if kg.kind(n) == "pad"]
