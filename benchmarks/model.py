@@ -3,7 +3,8 @@ keras.applications.MobileNetV2 at 224x224, batch 2, against its parity.ports twi
 keras.applications-style ResNet-50 at 224x224, batch 1, against a torchvision-style port (traced
 with torch.fx, matched by dataflow); and one SGD training step of the MobileNetV2 pair (batch
 2) and of the ResNet50 pair (batch 1) (parity.model.training: forward, loss, backward
-propagated and isolated, statistics, update, float32 and float64)."""
+propagated and isolated, statistics, update, float32 and float64); and MobileNetV2 on Keras's
+TensorFlow backend against its torch backend (float32 and float64)."""
 import time
 
 from parity.model.zoo import run
@@ -27,3 +28,12 @@ for name, batch in (("mobilenetv2", 2), ("resnet50", 1)):
           f"{s['setup']:.1f} s, the steps in float32 and float64 with the nudged float64 run "
           f"and the isolated backward {s['runs']:.1f} s, judging "
           f"{s['total'] - s['setup'] - s['runs']:.1f} s)")
+
+t0 = time.perf_counter()
+result = run("mobilenetv2-keras-torch")
+total = time.perf_counter() - t0
+s = result["seconds"]
+print(f"mobilenetv2-keras-torch: {result['layers_compared']} layers compared, verdict "
+      f"{result['verdict']['status']} (float32 {result['verdict']['float32']}); {total:.1f} s "
+      f"in all (TF runs {s['setup']:.1f} s, the torch-backend child {s['runs']:.1f} s, "
+      f"per-layer checks {s['total'] - s['setup'] - s['runs']:.1f} s)")

@@ -33,6 +33,9 @@ def add_arguments(p) -> None:
     p.add_argument("--torch-layout", choices=("nchw", "nhwc"), default=None,
                    help="the layout of the torch module's input (default nchw; nhwc: a module "
                    "that takes channels-last input and transposes it itself, as converters write)")
+    p.add_argument("--against", choices=("keras-torch",), default=None,
+                   help="with --keras: the same model on Keras's torch backend (a child process "
+                   "with KERAS_BACKEND=torch) instead of a torch module")
     p.add_argument("--train", action="store_true",
                    help="also one training step, compared quantity by quantity (loss, gradients, "
                    "BatchNorm statistics, update), on seeded targets")
@@ -66,7 +69,11 @@ def add_arguments(p) -> None:
 def _models(args):
     from parity.exec.candidates import load
 
-    if not (args.keras and args.torch):
+    if args.against and not args.keras:
+        raise BadInput("--against keras-torch needs --keras FILE")
+    if args.against and args.torch:
+        raise BadInput("--against keras-torch compares the Keras file with itself: no --torch")
+    if not (args.keras and (args.torch or args.against)):
         raise BadInput("parity model needs --zoo NAME, or --keras FILE and --torch pkg.mod:fn")
     from parity.model import ModelError, legacy
 
@@ -74,7 +81,7 @@ def _models(args):
         keras_model, how = legacy.load(args.keras)
     except ModelError as e:
         raise BadInput(str(e)) from None
-    return keras_model, load(args.torch)(), how
+    return keras_model, (None if args.against else load(args.torch)()), how
 
 
 def cmd_model(args) -> int:
@@ -111,11 +118,19 @@ def cmd_model(args) -> int:
             from parity.model import compare
 
             keras_model, torch_module, how = _models(args)
-            if train is not None:
-                train = {k: v for k, v in train.items() if v is not None}
-            result = compare(keras_model, torch_module, mapping=mapping, seed=args.seed,
-                             carry_weights=carry, stop=lambda: bool(stopping),
-                             input_layout=args.torch_layout, train=train)
+            if args.against:
+                if train is not None:
+                    raise BadInput("--train is not built for --against keras-torch yet")
+                from parity.model.keras_backends import compare_backends
+
+                result = compare_backends(keras_model, seed=args.seed,
+                                          stop=lambda: bool(stopping))
+            else:
+                if train is not None:
+                    train = {k: v for k, v in train.items() if v is not None}
+                result = compare(keras_model, torch_module, mapping=mapping, seed=args.seed,
+                                 carry_weights=carry, stop=lambda: bool(stopping),
+                                 input_layout=args.torch_layout, train=train)
             result["keras_source"] = how
     except ModelError as e:
         raise BadInput(str(e)) from None
@@ -217,6 +232,12 @@ def _print(result: dict, path) -> None:
             print(printable(f"cause: {v['cause']['text']}"))
             if v["cause"].get("op_pair", {}).get("repro"):
                 print("repro:\n" + v["cause"]["op_pair"]["repro"])
+    if "torch_backend" in result:
+        b = result["torch_backend"]
+        print(f"Keras {b['keras']} on the torch backend; in float32 alone: "
+              f"{v['float32']}" + ("" if b["float64"] else
+                                   " (Keras computes float64 in float32 there; parity's float64 "
+                                   "run keeps float64)"))
     if "training" in result:
         _print_training(result["training"])
     print(f"report: {path}")

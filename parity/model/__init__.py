@@ -12,10 +12,18 @@ from __future__ import annotations
 
 from parity.model.errors import ModelError
 
-__all__ = ["ModelError", "compare"]
+__all__ = ["ModelError", "compare", "compare_backends"]
 
 
 def compare(keras_model, torch_module, inputs=None, mapping=None, **options) -> dict:
     from parity.model.core import compare as _compare
 
     return _compare(keras_model, torch_module, inputs=inputs, mapping=mapping, **options)
+
+
+def compare_backends(keras_model, inputs=None, **options) -> dict:
+    """``keras_model`` on TensorFlow against itself on Keras's torch backend
+    (``parity.model.keras_backends``)."""
+    from parity.model.keras_backends import compare_backends as _compare_backends
+
+    return _compare_backends(keras_model, inputs=inputs, **options)

@@ -69,20 +69,7 @@ class KerasGraph:
         return self.model
 
     def _clone_float64(self):
-        keras = self.keras
-
-        def f64(layer):
-            cfg = dict(layer.get_config(), dtype="float64")
-            return layer.__class__.from_config(cfg)
-
-        try:
-            inp = keras.Input(batch_shape=tuple(self.model.inputs[0].shape), dtype="float64")
-            clone = keras.models.clone_model(self.model, input_tensors=inp, clone_function=f64)
-            clone.set_weights([w.astype(np.float64) if np.issubdtype(w.dtype, np.floating)
-                               else w for w in self.model.get_weights()])
-        except Exception as e:  # noqa: BLE001 - a layer without float64 support
-            raise ModelError(f"the Keras model cannot be cloned in float64: {e}") from None
-        return clone
+        return float64_clone(self.keras, self.model)
 
     def run(self, x: np.ndarray, dtype: str, training: bool = False):
         """Every layer's output and inputs (numpy, Keras layout) for input ``x``."""
@@ -143,6 +130,23 @@ class KerasGraph:
                 layer.set_weights(weights)
             cache[name] = layer
         return cache[name]
+
+
+def float64_clone(keras, model):
+    """``model`` rebuilt with every layer in float64, holding its weights (on whichever backend
+    ``keras`` runs)."""
+    def f64(layer):
+        cfg = dict(layer.get_config(), dtype="float64")
+        return layer.__class__.from_config(cfg)
+
+    try:
+        inp = keras.Input(batch_shape=tuple(model.inputs[0].shape), dtype="float64")
+        clone = keras.models.clone_model(model, input_tensors=inp, clone_function=f64)
+        clone.set_weights([w.astype(np.float64) if np.issubdtype(w.dtype, np.floating)
+                           else w for w in model.get_weights()])
+    except Exception as e:  # noqa: BLE001 - a layer without float64 support
+        raise ModelError(f"the Keras model cannot be cloned in float64: {e}") from None
+    return clone
 
 
 def _call_args(layer) -> tuple:

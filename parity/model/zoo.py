@@ -17,6 +17,7 @@ class Entry:
     options: dict = field(default_factory=dict)   # compare()'s defaults for this pair
     own_weights: str | None = None   # the pair's weights come with it (said so), not drawn
     train: dict = field(default_factory=dict)   # the training step's defaults for this pair
+    against: str | None = None   # "keras-torch": the Keras model on Keras's torch backend
     torch_optimizer: Callable | None = None   # (optimizer, Keras hyperparameters) -> factory
     """the pair's own torch training code: the optimizer its port builds (else parity's
     translation of Keras's)"""
@@ -51,6 +52,28 @@ def _torch_defaults(optimizer: str, hyper: dict):
            "rmsprop": torch.optim.RMSprop}[optimizer]
     kwargs = {"momentum": momentum} if optimizer in ("sgd", "rmsprop") else {}
     return lambda params: cls(params, lr=lr, **kwargs)
+
+
+def _keras_only(build):
+    """A Keras model alone: the other side is the same model on Keras's torch backend."""
+    def only():
+        model = build()
+        return (model[0] if isinstance(model, tuple) else model), None
+    return only
+
+
+def _avg_pools():
+    """AveragePooling2D(3, 2, "same") on a 7x7 map (total padding 2, even) and on the 4x4 map
+    after it (total padding 1, odd: the torch backend pads with copies of the edge)."""
+    from parity.backends import tf as B
+
+    keras = B.keras()
+    L = keras.layers
+    inp = keras.Input((7, 7, 3))
+    h = L.Conv2D(4, 3, padding="same", name="conv")(inp)
+    h = L.AveragePooling2D(3, 2, padding="same", name="pool_even")(h)
+    h = L.AveragePooling2D(3, 2, padding="same", name="pool_odd")(h)
+    return keras.Model(inp, L.Conv2D(2, 1, name="head")(h), name="avgpools")
 
 
 def _unet():
@@ -166,7 +189,25 @@ _THIRDPARTY = [
           _thirdparty("mobilenet", "bn-defaults")),
 ]
 
-ZOO = {e.name: e for e in _THIRDPARTY + _CONVERTERS + [
+_KERAS_TORCH = [
+    Entry("mobilenetv2-keras-torch", "keras.applications.MobileNetV2 (224x224) on TensorFlow vs "
+          "on Keras's torch backend", _keras_only(_applications("MobileNetV2")),
+          against="keras-torch"),
+    Entry("efficientnetb0-keras-torch", "keras.applications.EfficientNetB0 on TensorFlow vs on "
+          "Keras's torch backend", _keras_only(_applications("EfficientNetB0")),
+          against="keras-torch"),
+    Entry("resnet50-keras-torch", "keras.applications.ResNet50 on TensorFlow vs on Keras's "
+          "torch backend", _keras_only(_applications("ResNet50")), batch=1,
+          against="keras-torch"),
+    Entry("unet-keras-torch", "the U-Net (Conv2DTranspose stride 2, output_padding=1) on "
+          "TensorFlow vs on Keras's torch backend", _keras_only(lambda: _unet()),
+          against="keras-torch"),
+    Entry("avgpool-keras-torch", "AveragePooling2D(3, 2, 'same') on 7x7 (even padding) and 4x4 "
+          "(odd) maps, TensorFlow vs Keras's torch backend", _keras_only(_avg_pools),
+          against="keras-torch"),
+]
+
+ZOO = {e.name: e for e in _THIRDPARTY + _CONVERTERS + _KERAS_TORCH + [
     Entry("twin", "a small Keras CNN vs its torch twin written with parity.ports (agrees, "
           "in training too: KerasBatchNorm)",
           _twin("ports"), batch=2),
@@ -236,6 +277,15 @@ def run(name: str, seed: int = 0, train: dict | None = None, **options) -> dict:
         return ((x + 1) * 127.5 if image else x).astype(np.float32)
     x = batch(seed)
     described = entry.own_weights or randomize(keras_model, x, seed)
+    if entry.against == "keras-torch":
+        if train is not None:
+            raise ModelError("--train is not built for --against keras-torch yet")
+        from parity.model.keras_backends import compare_backends
+
+        result = compare_backends(keras_model, inputs=x, seed=seed, weights=described,
+                                  stop=options.get("stop"))
+        result["zoo"] = {"name": name, "description": entry.description}
+        return result
     if entry.convert is not None:
         torch_module = entry.convert(keras_model)
     if torch_module is None:
