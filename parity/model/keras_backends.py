@@ -45,11 +45,19 @@ Dense of 96 inputs by 1.9e-6, both float32-sized."""
 CHILD_TIMEOUT_S = 1800
 
 
+PYTHON_ENV = "PARITY_KERAS_TORCH_PYTHON"
+"""An interpreter for the torch-backend side (default: this one): another Keras version's
+environment, with torch, Keras and NumPy; parity is found through ``PYTHONPATH``."""
+
+
 def _child(model_path: Path, data: Path, out: Path, dtypes) -> None:
-    env = dict(os.environ, KERAS_BACKEND="torch")
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, KERAS_BACKEND="torch",
+               PYTHONPATH=os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))))
     args = json.dumps({"model": str(model_path), "data": str(data), "out": str(out),
                        "dtypes": list(dtypes)})
-    done = subprocess.run([sys.executable, "-m", "parity.exec.target",
+    python = os.environ.get(PYTHON_ENV) or sys.executable
+    done = subprocess.run([python, "-m", "parity.exec.target",
                            "parity.model.keras_torch_child:run", args], env=env,
                           capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
     if done.returncode != 0:
@@ -104,7 +112,8 @@ def compare_backends(keras_model, inputs=None, *, dtypes=("float32", "float64"),
             "float32")) else "pass") for r in rows])["status"]
     if explain and stopped_at is None and verdict["first_diverging"]:
         row = next(r for r in rows if r["layer"] == verdict["first_diverging"])
-        row["cause"] = verdict["cause"] = _cause(kg, row, kouts)
+        child = str(theirs.get(SEP.join(("meta", "keras")), ""))
+        row["cause"] = verdict["cause"] = _cause(kg, row, kouts, child)
     for r in rows:
         r.pop("_iso", None)
     last = kg.layers[-1].name
@@ -177,7 +186,7 @@ def _row(kg, name: str, kouts: dict, theirs: dict, dtypes) -> dict:
     return row
 
 
-def _cause(kg, row: dict, kouts: dict) -> dict:
+def _cause(kg, row: dict, kouts: dict, child_keras: str) -> dict:
     """The op pair of the layer run on its exact config: which side, ``keras_torch`` among
     them, computes as the torch backend did, and the registry entry that explains it."""
     name = row["layer"]
@@ -202,8 +211,13 @@ def _cause(kg, row: dict, kouts: dict) -> dict:
             kg, name, torch_layout(k_in[0], True).astype(np.float64),
             torch_layout(t_iso, True).astype(np.float64), torch_layout(bound, True), have, dt)
         text = cause["op_pair"]["text"]
+        from parity.backends import tf as B
+
+        here = B.keras().__version__
         if cause["op_pair"].get("op") and not cause["op_pair"].get("behaves_like"):
-            text = _keras_torch_variant(cause["op_pair"]) or text
+            text = (_keras_torch_variant(cause["op_pair"]) or text) if child_keras == here else (
+                f"{text}; the op pair's keras_torch variant runs this environment's Keras "
+                f"{here}, not the torch side's {child_keras}: not run")
     else:
         text = (f"output shape {list(np.shape(t_iso))} on the torch backend, "
                 f"{list(np.shape(kouts[dt][name]))} on TensorFlow")

@@ -76,6 +76,20 @@ def _avg_pools():
     return keras.Model(inp, L.Conv2D(2, 1, name="head")(h), name="avgpools")
 
 
+def _transposes():
+    """Conv2DTranspose(3, strides=2, padding="same") with an odd kernel on a 7x7 map, with
+    and without output_padding (Keras 3.14's torch backend shifted the first by a pixel)."""
+    from parity.backends import tf as B
+
+    keras = B.keras()
+    L = keras.layers
+    inp = keras.Input((7, 7, 3))
+    h = L.Conv2DTranspose(4, 3, strides=2, padding="same", name="up_same")(inp)
+    h = L.Conv2DTranspose(2, 3, strides=2, padding="same", output_padding=1,
+                          name="up_output_padding")(h)
+    return keras.Model(inp, h, name="transposes")
+
+
 def _unet():
     from parity.backends import tf as B
 
@@ -202,6 +216,9 @@ _KERAS_TORCH = [
     Entry("unet-keras-torch", "the U-Net (Conv2DTranspose stride 2, output_padding=1) on "
           "TensorFlow vs on Keras's torch backend", _keras_only(lambda: _unet()),
           against="keras-torch"),
+    Entry("transpose-keras-torch", "Conv2DTranspose(3, strides=2, 'same') on a 7x7 map, with "
+          "and without output_padding, TensorFlow vs Keras's torch backend",
+          _keras_only(_transposes), against="keras-torch"),
     Entry("avgpool-keras-torch", "AveragePooling2D(3, 2, 'same') on 7x7 (even padding) and 4x4 "
           "(odd) maps, TensorFlow vs Keras's torch backend", _keras_only(_avg_pools),
           against="keras-torch"),
