@@ -75,12 +75,12 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
     ``nesterov``, ``beta_1``, ``beta_2``, ``epsilon``, ``rho``, ``weight_decay``: Keras's
     defaults where not given) and their translation to torch, or ``torch_optimizer(params)``
     where given (run as given; what it does that Keras's does not is reported);
-    ``input_layout``: as ``compare``'s (``"nhwc"``: a module that takes channels-last input).
-    Returns the
-    report's ``training`` section: the first step's quantities, each with its stage, kind,
-    layer, weight and float32/float64 comparison, in the order the verdict looks for the first
-    diverging; the loss and worst weight of every step (``steps``); the verdict with the first
-    diverging quantity of each stage and its cause."""
+    ``input_layout``: as ``compare``'s (``"nhwc"``: a module that takes channels-last input);
+    ``keras_step``: ``training_keras.KERAS_STEPS``. Returns the report's ``training`` section:
+    the first step's quantities, each with its stage, kind, layer, weight and float32/float64
+    comparison, in the order the verdict looks for the first diverging; the loss and worst
+    weight of every step (``history``); the verdict with the first diverging quantity of each
+    stage and its cause."""
     t0 = time.perf_counter()
     if loss not in LOSSES:
         raise ModelError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
@@ -129,7 +129,7 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
                                                                                 hyper),
                                          per_layer, steps, starts=starts,
                                          keras_step=keras_step)
-        values = {n: k["values"][n] for n in k["values"]} | {dataflow.KERAS_INPUT: x.astype(dt)}
+        values = k["values"] | {dataflow.KERAS_INPUT: x.astype(dt)}
         upstream = {n: tl(k["output_gradient"][n]) for n in per_layer}
         torch_side[dt] = torch_steps(tg, dt, tl_in(x).astype(dt), tl(y).astype(dt), loss,
                                      make_torch, taps, steps,
