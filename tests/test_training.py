@@ -134,9 +134,10 @@ def test_a_wrong_backward_behind_a_right_forward_is_caught_in_the_gradients(cnn)
             if q["kind"] == "isolated_gradient" and training.diverges(q)] == [("conv2", "input")]
 
 
-def _conv_with_wrong_weight_gradient(conv):
-    """F.conv2d's forward; a backward whose weight gradient takes the first sample only (the
-    input's gradient is right): a forward test cannot see it."""
+def _conv_with_weight_gradient(conv, weight_gradient):
+    """A Conv2d (1x1, no padding, like ``conv``) whose forward is F.conv2d and whose backward
+    is written by hand: the input's and the bias's gradients right, the weight's
+    ``weight_gradient(x, w, g)``."""
     import torch
     import torch.nn.functional as F
 
@@ -149,14 +150,20 @@ def _conv_with_wrong_weight_gradient(conv):
         @staticmethod
         def backward(ctx, g):
             x, w = ctx.saved_tensors
-            dx = torch.nn.grad.conv2d_input(x.shape, w, g)
-            dw = torch.nn.grad.conv2d_weight(x[:1], w.shape, g[:1])
-            return dx, dw, g.sum(dim=(0, 2, 3))
+            return (torch.nn.grad.conv2d_input(x.shape, w, g), weight_gradient(x, w, g),
+                    g.sum(dim=(0, 2, 3)))
 
-    class OneSampleGradConv2d(torch.nn.Conv2d):
+    class HandGradConv2d(torch.nn.Conv2d):
         def forward(self, x):
             return Fn.apply(x, self.weight, self.bias)
-    return OneSampleGradConv2d(conv.in_channels, conv.out_channels, conv.kernel_size)
+    return HandGradConv2d(conv.in_channels, conv.out_channels, conv.kernel_size)
+
+
+def _first_sample_only(x, w, g):
+    """The wrong weight gradient: the first sample's alone (a forward test cannot see it)."""
+    import torch
+
+    return torch.nn.grad.conv2d_weight(x[:1], w.shape, g[:1])
 
 
 def test_a_conv_whose_weight_gradient_is_wrong_is_caught_in_its_isolated_backward(cnn):
@@ -165,7 +172,7 @@ def test_a_conv_whose_weight_gradient_is_wrong_is_caught_in_its_isolated_backwar
     isolated weight gradient at conv4 is the first quantity to part."""
     model, x, y = cnn
     twin = ports_twin("keras")
-    twin[10] = _conv_with_wrong_weight_gradient(twin[10])
+    twin[10] = _conv_with_weight_gradient(twin[10], _first_sample_only)
     result = training.step(model, twin, x, y, learning_rate=0.1)
     assert _first(result) == ("isolated_gradient", "conv4", "weight")
     rows = {(q["kind"], q["layer"], q["weight"]): q for q in result["quantities"]}
@@ -177,29 +184,15 @@ def test_a_conv_whose_weight_gradient_is_wrong_is_caught_in_its_isolated_backwar
 
 
 def test_the_same_conv_with_its_backward_written_right_passes(cnn):
-    """The same custom autograd conv with the right weight gradient (all samples): written
-    unlike torch's own kernel, it agrees."""
+    """The same hand-written backward with the right weight gradient (all samples, an einsum):
+    written unlike torch's own kernel, it agrees."""
     import torch
-    import torch.nn.functional as F
 
-    class Fn(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x, w, b):
-            ctx.save_for_backward(x, w)
-            return F.conv2d(x, w, b)
-
-        @staticmethod
-        def backward(ctx, g):
-            x, w = ctx.saved_tensors
-            return (torch.nn.grad.conv2d_input(x.shape, w, g),
-                    torch.einsum("nohw,nchw->oc", g, x).reshape(w.shape), g.sum(dim=(0, 2, 3)))
-
-    class EinsumGradConv2d(torch.nn.Conv2d):
-        def forward(self, x):
-            return Fn.apply(x, self.weight, self.bias)
+    def einsum(x, w, g):
+        return torch.einsum("nohw,nchw->oc", g, x).reshape(w.shape)
     model, x, y = cnn
     twin = ports_twin("keras")
-    twin[10] = EinsumGradConv2d(16, 16, 1)
+    twin[10] = _conv_with_weight_gradient(twin[10], einsum)
     result = training.step(model, twin, x, y, learning_rate=0.1)
     assert result["verdict"]["status"] == "pass", _first(result)
 

@@ -11,7 +11,8 @@ from parity.model.errors import ModelError
 from parity.core.layout import torch_layout
 from parity.model.mapping import fused_activation
 from parity.model.keras_graph import KerasGraph
-from parity.model.matching import fit as _fit, matched, torch_input as _torch_input, unfit as _unfit
+from parity.model.matching import fit as _fit, matched, model_inputs
+from parity.model.matching import torch_input as _torch_input, unfit as _unfit
 from parity.model.torch_graph import TorchGraph, module_name, modules_of
 
 MAX_EXPLAINED = 12
@@ -60,13 +61,7 @@ def compare(keras_model, torch_module, inputs=None, mapping=None, *,
     if "float32" not in dtypes:
         dtypes = ("float32", *dtypes)
     kg = KerasGraph(keras_model)
-    if inputs is None:
-        inputs = np.random.default_rng(seed).uniform(-1, 1, (batch, *kg.input_shape))
-    # float32 values: the float32 and float64 runs start from the same numbers
-    x = np.asarray(inputs, dtype=np.float32).astype(np.float64)
-    if tuple(x.shape[1:]) != tuple(kg.input_shape):
-        raise ModelError(f"inputs have shape {x.shape}; the Keras model takes "
-                         f"(batch, {', '.join(map(str, kg.input_shape))})")
+    x = model_inputs(kg, inputs, batch, seed)
     tg = TorchGraph(torch_module, channels_first)
     if input_layout not in (None, "nchw", "nhwc"):
         raise ModelError(f"input_layout must be 'nchw' or 'nhwc', got {input_layout!r}")

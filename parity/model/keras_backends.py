@@ -31,6 +31,7 @@ from parity.model.core import _metrics, _verdict, _diverges
 from parity.model.errors import ModelError
 from parity.model.keras_graph import KerasGraph, weights_by_name
 from parity.model.keras_torch_child import SEP
+from parity.model.matching import model_inputs
 
 AGAINST = ("keras-torch",)
 FLOAT64_NOTE = (
@@ -73,12 +74,7 @@ def compare_backends(keras_model, inputs=None, *, dtypes=("float32", "float64"),
     t0 = time.perf_counter()
     dtypes = tuple(dict.fromkeys(("float32", *dtypes)))
     kg = KerasGraph(keras_model)
-    if inputs is None:
-        inputs = np.random.default_rng(seed).uniform(-1, 1, (batch, *kg.input_shape))
-    x = np.asarray(inputs, dtype=np.float32).astype(np.float64)
-    if tuple(x.shape[1:]) != tuple(kg.input_shape):
-        raise ModelError(f"inputs have shape {x.shape}; the Keras model takes "
-                         f"(batch, {', '.join(map(str, kg.input_shape))})")
+    x = model_inputs(kg, inputs, batch, seed)
     kouts = {dt: kg.run(x.astype(dt), dt) for dt in dtypes}
     t_tf = time.perf_counter() - t0
     with tempfile.TemporaryDirectory(prefix="parity-keras-torch-") as tmp:

@@ -7,7 +7,21 @@ import numpy as np
 from parity.core.layout import torch_layout
 from parity.model import carry, dataflow
 from parity.model import mapping as mapper
+from parity.model.errors import ModelError
 from parity.model.torch_graph import units
+
+
+def model_inputs(kg, inputs, batch: int, seed: int) -> np.ndarray:
+    """The compared inputs: ``inputs`` (Keras layout), or ``batch`` samples uniform in [-1, 1)
+    (seeded), as float32 values held in float64 (the float32 and float64 runs start from the
+    same numbers); a shape the Keras model does not take is refused."""
+    if inputs is None:
+        inputs = np.random.default_rng(seed).uniform(-1, 1, (batch, *kg.input_shape))
+    x = np.asarray(inputs, dtype=np.float32).astype(np.float64)
+    if tuple(x.shape[1:]) != tuple(kg.input_shape):
+        raise ModelError(f"inputs have shape {x.shape}; the Keras model takes "
+                         f"(batch, {', '.join(map(str, kg.input_shape))})")
+    return x
 
 
 def matched(kg, tg, x_t, mapping=None, channels_first: bool = True, input_first: bool = True,
