@@ -166,3 +166,28 @@ def test_a_converter_pair_without_its_environment_is_bad_input_saying_how_to_get
     if importlib.util.find_spec("onnx2torch") is None:
         assert main(["model", "--zoo", "tf2onnx-onnx2torch", "--out", str(tmp_path)]) == 2
         assert "pip install 'parity[converters]'" in capsys.readouterr().err
+
+
+def test_a_transposed_conv_ported_with_the_textbook_mapping_is_named():
+    """Conv2DTranspose(3, strides=2, "same") on a 7x7 map against ConvTranspose2d(padding=1,
+    output_padding=1), the textbook mapping of Keras's arguments: the output has TF's shape
+    and is shifted by a pixel; the cause runs conv_transpose2d's sides on the layer and names
+    textbook-transpose-mapping. The exact port agrees."""
+    import torch.nn as nn
+
+    from parity.backends import tf as B
+    from parity.ports.transpose import ConvTranspose2dSame
+
+    keras = B.keras()
+    keras.utils.set_random_seed(5)
+    inp = keras.Input((7, 7, 3))
+    model = keras.Model(inp, keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same",
+                                                          name="up")(inp))
+    x = np.random.default_rng(5).uniform(-1, 1, (2, 7, 7, 3)).astype(np.float32)
+    textbook = nn.Sequential(nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1))
+    result = compare(model, textbook, inputs=x)
+    assert result["verdict"]["first_diverging"] == "up"
+    assert result["verdict"]["cause"]["op_pair"]["divergence"]["id"] == \
+        "textbook-transpose-mapping"
+    port = nn.Sequential(ConvTranspose2dSame(3, 4, 3, stride=2))
+    assert compare(model, port, inputs=x, explain=False)["verdict"]["status"] == "pass"

@@ -1,10 +1,10 @@
 """Why a layer diverges: the matching op pair run on the layer's exact config and input.
 
-For a layer that maps to an op pair of the registry (SAME convolutions, depthwise, SAME
-pooling, batch normalization in inference), every torch side of that op pair is run on the
-layer's own input and weights; the side whose output equals the user's torch layer (within the
-layer's bound) says how the layer computes (``port``: as TF does; ``symmetric``: padding k//2 on
-both sides; ``defaults``: torch BatchNorm defaults ...). The registry entry that explains that
+For a layer that maps to an op pair of the registry (SAME convolutions, depthwise, transposed
+convolutions, SAME pooling, batch normalization in inference), every torch side of that op pair
+is run on the layer's own input and weights; the side whose output equals the user's torch
+layer (within the layer's bound) says how the layer computes (``port``: as TF does;
+``symmetric``: padding k//2 on both sides; ``defaults``: torch BatchNorm defaults ...). The registry entry that explains that
 side's disagreement with TF on this config (``parity.exec.runner.run_case`` with the registry) is
 the mechanism, and its repro snippet re-runs it. Layers whose side is the port, or that map to
 no op pair, are checked for weight mistakes (``weight_mistake``).
@@ -38,6 +38,22 @@ def op_case(kgraph, name: str, x: np.ndarray, torch_weights: dict, dtype: str):
         inp = {"x": x, "w": w, "dy": np.zeros((x.shape[0], w.shape[0],
                                                 *[-(-n // s) for n, s in
                                                   zip(spatial, layer.strides)]))}
+        if cfg["bias"]:
+            inp["b"] = torch_weights[(0, "bias")]
+        return op, cfg, inp
+    if kind == "transpose" and padding in ("same", "valid") and \
+            getattr(layer, "groups", 1) == 1:
+        from parity.spec.registry import get
+
+        w = torch_weights[(0, "weight")]   # (in, out, *k)
+        op = f"conv_transpose{rank}d"
+        cfg = dict(cfg_common, in_channels=int(x.shape[1]), out_channels=int(w.shape[1]),
+                   kernel=list(w.shape[2:]), stride=list(layer.strides),
+                   dilation=list(layer.dilation_rate), convention="tf", padding=padding,
+                   output_padding=list(layer.output_padding or ()),
+                   bias=(0, "bias") in torch_weights)
+        out = get(op).parse_config(cfg).out_spatial
+        inp = {"x": x, "w": w, "dy": np.zeros((x.shape[0], w.shape[1], *out))}
         if cfg["bias"]:
             inp["b"] = torch_weights[(0, "bias")]
         return op, cfg, inp
