@@ -10,11 +10,15 @@ UPGRADE ?= tensorflow-cpu==2.20.*
 UPGRADE_VENV := .venv-upgrade
 CONVERTERS_VENV := .venv-converters
 NOBUCO_VENV := .venv-nobuco
+KERAS_TORCH ?= keras==3.14.1
+KERAS_TORCH_VENV := .venv-keras-torch
+KERAS_TORCH_PAIRS := transpose-keras-torch unet-keras-torch avgpool-keras-torch \
+	mobilenetv2-keras-torch
 
 MATRIX_PROFILE ?= dev
 
 .PHONY: venv venv-gpu venv-converters lock parity test bench docs browser baseline upgrade-check \
-	converters-check gpu-check clean
+	converters-check keras-torch-check gpu-check clean
 
 venv: $(STAMP)
 
@@ -73,6 +77,23 @@ $(NOBUCO_VENV)/.installed: requirements-nobuco.txt
 converters-check: venv-converters
 	PARITY_NOBUCO_PYTHON=$(NOBUCO_VENV)/bin/python PARITY_THREADS=1 \
 	  $(CONVERTERS_VENV)/bin/python -m pytest -q -p no:xdist tests/test_model_converters.py
+
+## make keras-torch-check [KERAS_TORCH=keras==3.14.1]: the Keras-backend zoo pairs with the
+## torch side on that Keras (.venv-keras-torch/: torch and the given Keras), reports in
+## reports/; a pair that diverges is a finding (exit 1 there), a failure to run stops the check
+keras-torch-check: $(STAMP) $(KERAS_TORCH_VENV)/.installed
+	@test "$$(cat $(KERAS_TORCH_VENV)/.installed)" = "$(KERAS_TORCH)" || \
+	  { rm -f $(KERAS_TORCH_VENV)/.installed; $(MAKE) keras-torch-check; exit $$?; }
+	for pair in $(KERAS_TORCH_PAIRS); do \
+	  PARITY_KERAS_TORCH_PYTHON=$(KERAS_TORCH_VENV)/bin/python PARITY_THREADS=1 \
+	    $(PY) -m parity model --zoo $$pair --out reports; rc=$$?; \
+	  [ $$rc -le 1 ] || exit $$rc; done
+
+$(KERAS_TORCH_VENV)/.installed:
+	$(PYTHON) -m venv $(KERAS_TORCH_VENV)
+	$(KERAS_TORCH_VENV)/bin/pip install --quiet $$(grep -E '^(torch|numpy)==' requirements.in) \
+	  "$(KERAS_TORCH)"
+	echo "$(KERAS_TORCH)" > $@
 
 ## make parity: the default sweep (>= 2,000 cases), reports/latest.json
 parity: $(STAMP)
