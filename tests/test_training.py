@@ -9,21 +9,14 @@ import numpy as np
 import pytest
 
 from parity.model import ModelError, training
-from parity.model.weights import randomize
-from parity.model.zoo_twins import keras_cnn, ports_twin
+from parity.model.zoo_twins import ports_twin
+
+import training_models
 
 
 @pytest.fixture(scope="module")
 def cnn():
-    from parity.backends import tf as B
-
-    B.keras().utils.set_random_seed(0)
-    model = keras_cnn()
-    x = np.random.default_rng(0).uniform(-1, 1, (4, *model.inputs[0].shape[1:])).astype(
-        np.float32)
-    randomize(model, x, 0)
-    y = np.random.default_rng(1).uniform(-1, 1, (4, 10)).astype(np.float32)
-    return model, x, y
+    return training_models.cnn()
 
 
 def _first(result):

@@ -33,7 +33,6 @@ from parity.model.keras_graph import KerasGraph, weights_by_name
 from parity.model.keras_torch_child import SEP
 from parity.model.matching import model_inputs
 
-AGAINST = ("keras-torch",)
 FLOAT64_NOTE = (
     "Keras's result_type maps float64 to float32 on every backend but TensorFlow "
     "(keras/src/backend/common/dtypes.py, BIT64_TO_BIT32_DTYPE): BatchNormalization computes in "

@@ -142,8 +142,8 @@ def step(keras_model, torch_module, inputs, targets, *, loss: str = "mse",
     t_runs = time.perf_counter() - t0 - t_setup
     rows = _rows(kg, tg, pairs, per_layer, keras_side, torch_side, channels_first, tl, tl_in)
     history = _history(kg, tg, pairs, keras_side, torch_side, channels_first)
-    probe = make_torch([tg.torch.nn.Parameter(tg.torch.zeros(1))])
-    settings = training_optim.check(probe, optimizer, hyper) if torch_optimizer else []
+    settings = training_optim.check(torch_optimizer([tg.torch.nn.Parameter(
+        tg.torch.zeros(1))]), optimizer, hyper) if torch_optimizer else []
     random = sorted(layer.name for layer in kg.layers if type(layer).__name__ in KERAS_RANDOM)
     verdict = _verdict(rows, history)
     earlier = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from parity.model import dataflow
-from parity.model.keras_graph import _history_name, weights_by_name
+from parity.model.keras_graph import _call_args, _history_name, weights_by_name
 
 
 def loss_value(framework: str, loss: str, out, target):
@@ -55,9 +55,7 @@ def restore_random(saved: list) -> None:
 
 
 def _call_kwargs(layer) -> dict:
-    code = getattr(type(layer).call, "__code__", None)
-    args = code.co_varnames[:code.co_argcount] if code else ()
-    return {"training": True} if "training" in args else {}
+    return {"training": True} if "training" in _call_args(layer) else {}
 
 
 KERAS_STEPS = ("tape", "train_on_batch")
@@ -84,7 +82,7 @@ def keras_steps(kg, dtype: str, x, y, loss: str, make_optimizer, names: list[str
     out_name = _history_name(model.outputs[0])
     before = [w.numpy() for w in model.weights]
     x_t, y_t = tf.constant(x), tf.constant(y)
-    optimizer = make_optimizer()
+    optimizer = make_optimizer() if keras_step == "tape" else None   # (else the clone's own)
     trainable = list(model.trainable_weights)
     result = {"history": []}
     random = random_layers_off(model)
