@@ -107,19 +107,26 @@ def tf_keras(c: BNConfig, inp: dict) -> dict:
     return keras_steps(c, inp)
 
 
+def keras_layer(keras, c: BNConfig, inp: dict, dtype: str):
+    """keras.layers.BatchNormalization(axis, momentum, epsilon), built, with the case's
+    gamma, beta and moving statistics (on the Keras backend of ``keras``)."""
+    layer = keras.layers.BatchNormalization(axis=c.keras_axis, momentum=c.momentum,
+                                            epsilon=c.epsilon, dtype=dtype)
+    layer.build((c.batch, *c.spatial, c.channels))
+    layer.set_weights([inp["gamma"], inp["beta"], inp["moving_mean"], inp["moving_variance"]])
+    return layer
+
+
 def keras_steps(c: BNConfig, inp: dict, layer_dtype: str | None = None,
                 io_dtype: str | None = None) -> dict:
     """The Keras layer (``dtype=layer_dtype``, default the config's: a mixed policy for
     ``batch_norm_mixed``) stepped eagerly on x and dy of ``io_dtype`` (default the config's)."""
     from parity.backends import tf as B
 
-    keras, tf = B.keras(), B.tf()
+    tf = B.tf()
     to_tf, from_tf = _perm(c)
     io_dtype = io_dtype or c.dtype
-    layer = keras.layers.BatchNormalization(axis=c.keras_axis, momentum=c.momentum,
-                                            epsilon=c.epsilon, dtype=layer_dtype or c.dtype)
-    layer.build((c.batch, *c.spatial, c.channels))
-    layer.set_weights([inp["gamma"], inp["beta"], inp["moving_mean"], inp["moving_variance"]])
+    layer = keras_layer(B.keras(), c, inp, layer_dtype or c.dtype)
     out = {}
     for t in range(c.steps):
         x = B.constant(to_tf(inp[f"x{t}"]), io_dtype)

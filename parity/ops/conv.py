@@ -24,7 +24,8 @@ from parity.core.tolerance import rounding_bound
 from parity.core.config import ConvGeometry, require
 from parity.core.numerics import DTYPES, case_rng, draw
 from parity.core.padding import same_paddings
-from parity.ops.sides import GRADIENT_OF, tf_conv_run, tf_outputs, torch_run
+from parity.ops.keras_layers import KerasLayer, on_tf
+from parity.ops.sides import tf_conv_run, torch_run
 from parity.spec.realistic import shaped_like
 from parity.spec.registry import OpPair, Variant, register
 from parity.spec.strategies import ordered_dtypes, strides_and_sizes
@@ -138,13 +139,6 @@ def _kernel_to_tf(c: ConvConfig, w, depthwise: bool):
         else layout.kernel_torch_to_tf(w)
 
 
-def _tf_outputs(c: ConvConfig, inp: dict, tape, y, sources: list, depthwise: bool) -> dict:
-    """y and, when its shape is right, the gradients w.r.t. ``sources`` = [x, kernel, (bias)]."""
-    to_torch = layout.depthwise_tf_to_torch if depthwise else layout.kernel_tf_to_torch
-    return tf_outputs(c.dtype, inp, tape, y, dict(zip(GRADIENT_OF, sources)),
-                      {"x": layout.channels_last_to_first, "w": to_torch})
-
-
 def _tf_run(c: ConvConfig, inp: dict, depthwise: bool, conv) -> dict:
     return tf_conv_run(c.dtype, inp, conv, lambda w: _kernel_to_tf(c, w, depthwise),
                        layout.depthwise_tf_to_torch if depthwise else layout.kernel_tf_to_torch)
@@ -168,6 +162,29 @@ def tf_nn_depthwise(c: ConvConfig, inp: dict) -> dict:
         x, w, strides=(1, *c.stride, 1), padding="SAME", dilations=c.dilation))
 
 
+def keras_layer(depthwise: bool = False, padding: str = "same") -> KerasLayer:
+    """keras.layers.Conv{1,2,3}D / DepthwiseConv2D(padding) with the case's weights
+    (``padding="causal"``: conv1d_causal)."""
+    def build(keras, c: ConvConfig, dtype: str):
+        common = dict(kernel_size=c.kernel, strides=c.stride, padding=padding,
+                      dilation_rate=c.dilation, use_bias=c.bias, dtype=dtype)
+        if depthwise:
+            return keras.layers.DepthwiseConv2D(depth_multiplier=c.out_channels // c.in_channels,
+                                                **common)
+        return getattr(keras.layers, f"Conv{c.rank}D")(filters=c.out_channels, groups=c.groups,
+                                                      **common)
+
+    to_torch = layout.depthwise_tf_to_torch if depthwise else layout.kernel_tf_to_torch
+    return KerasLayer(
+        build, weights=lambda c, inp: [_kernel_to_tf(c, inp["w"], depthwise)]
+        + ([inp["b"]] if c.bias else []),
+        grads=lambda c: (("w", "kernel", to_torch),) + ((("b", "bias", _same),) if c.bias else ()))
+
+
+def _same(a):
+    return a
+
+
 def tf_keras(c: ConvConfig, inp: dict, depthwise: bool = False, padding: str = "same",
              layer_dtype: str | None = None, x_dtype: str | None = None) -> dict:
     """keras.layers.Conv{1,2,3}D / DepthwiseConv2D(padding="same") with the case's weights.
@@ -175,25 +192,7 @@ def tf_keras(c: ConvConfig, inp: dict, depthwise: bool = False, padding: str = "
     ``padding``: another Keras padding of the same layer (``"causal"``: conv1d_causal).
     ``layer_dtype`` and ``x_dtype`` (default the config's dtype): a mixed policy's layer, fed
     float32 (conv2d_mixed); ``dy`` is always of the config's dtype."""
-    from parity.backends import tf as B
-
-    keras, tf = B.keras(), B.tf()
-    common = dict(kernel_size=c.kernel, strides=c.stride, padding=padding,
-                  dilation_rate=c.dilation, use_bias=c.bias, dtype=layer_dtype or c.dtype)
-    if depthwise:
-        layer = keras.layers.DepthwiseConv2D(depth_multiplier=c.out_channels // c.in_channels,
-                                             **common)
-    else:
-        layer = getattr(keras.layers, f"Conv{c.rank}D")(filters=c.out_channels, groups=c.groups,
-                                                       **common)
-    layer.build((c.batch, *c.spatial, c.in_channels))
-    layer.set_weights([_kernel_to_tf(c, inp["w"], depthwise)] + ([inp["b"]] if c.bias else []))
-    x = B.constant(layout.channels_first_to_last(inp["x"]), x_dtype or c.dtype)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = layer(x)
-    variables = [layer.kernel] + ([layer.bias] if c.bias else [])
-    return _tf_outputs(c, inp, tape, y, [x] + [v.value for v in variables], depthwise)
+    return on_tf(keras_layer(depthwise, padding), c, inp, layer_dtype, x_dtype)
 
 
 # ---------------------------------------------------------------- torch sides

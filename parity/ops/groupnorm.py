@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from parity.core import layout
 from parity.core.tolerance import rounding_bound
 from parity.core.config import ChannelsInput, require, require_geometry
 from parity.core.numerics import DTYPES, case_rng, draw, round_to
-from parity.ops.sides import GRADIENT_OF, tf_outputs, torch_run
+from parity.ops.keras_layers import KerasLayer, tf_side
+from parity.ops.sides import torch_run
 from parity.spec.realistic import shaped_like
 from parity.spec.registry import OpPair, Variant, register
 from parity.spec.strategies import ordered_dtypes
@@ -63,24 +63,18 @@ def make_inputs(c: GNConfig, seed: int) -> dict:
 
 
 # ---------------------------------------------------------------- TF side
-def tf_keras(kind: str):
-    def side(c: GNConfig, inp: dict) -> dict:
-        """keras.layers.GroupNormalization(groups) / LayerNormalization(), channels last."""
-        from parity.backends import tf as B
+def keras_layer(kind: str) -> KerasLayer:
+    """keras.layers.GroupNormalization(groups) / LayerNormalization(), channels last."""
+    def build(keras, c: GNConfig, dtype: str):
+        if kind == "group":
+            return keras.layers.GroupNormalization(groups=c.groups, epsilon=c.epsilon, dtype=dtype)
+        return keras.layers.LayerNormalization(epsilon=c.epsilon, dtype=dtype)
+    return KerasLayer(build, weights=lambda c, inp: [inp["w"], inp["b"]],
+                      grads=lambda c: (("w", "gamma", _same), ("b", "beta", _same)))
 
-        keras, tf = B.keras(), B.tf()
-        layer = keras.layers.GroupNormalization(groups=c.groups, epsilon=c.epsilon, dtype=c.dtype) \
-            if kind == "group" else keras.layers.LayerNormalization(epsilon=c.epsilon, dtype=c.dtype)
-        layer.build((c.batch, *c.spatial, c.channels))
-        layer.set_weights([inp["w"], inp["b"]])
-        x = B.constant(layout.channels_first_to_last(inp["x"]), c.dtype)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x)
-        return tf_outputs(c.dtype, inp, tape, y,
-                          dict(zip(GRADIENT_OF, [x, layer.gamma.value, layer.beta.value])),
-                          {"x": layout.channels_last_to_first})
-    return side
+
+def _same(a):
+    return a
 
 
 # ---------------------------------------------------------------- torch sides
@@ -170,7 +164,7 @@ for _kind in ("group", "layer"):
         strategy=(lambda kind: lambda dtypes=DTYPES: _configs(tuple(dtypes), kind == "group"))(_kind),
         realistic=shaped_like("group_norm", lambda dtypes=DTYPES: _configs(tuple(dtypes), True))
         if _kind == "group" else None,
-        make_inputs=make_inputs, reference=reference(_kind), tf_sides={"keras": tf_keras(_kind)},
+        make_inputs=make_inputs, reference=reference(_kind), tf_sides={"keras": tf_side(keras_layer(_kind))},
         audit_tf="keras",
         torch_sides={"port": _candidate(_kind)(_SIDES[_kind][0]),
                      "native": _candidate(_kind)(_SIDES[_kind][1])},

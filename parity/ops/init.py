@@ -131,15 +131,19 @@ def variance_scaling_claim(scale: float, fan: float, distribution: str) -> Claim
 
 
 # ---------------------------------------------------------------- drawing on each side
-def keras_draws(c: InitConfig, seeds, make_initializer, shape=None) -> dict:
-    """The Keras initializer ``make_initializer(seed)`` on the Keras kernel shape, pooled."""
+def keras_draws(c: InitConfig, seeds, make_initializer, backend=None) -> dict:
+    """The Keras initializer ``make_initializer(keras, seed)`` on the Keras kernel shape, pooled;
+    ``backend``: the parity backend module whose Keras runs it (default ``parity.backends.tf``;
+    ``parity.backends.keras_torch`` for Keras on torch)."""
     import numpy as np
 
-    from parity.backends import tf as B
+    if backend is None:
+        from parity.backends import tf as backend
 
-    shape = shape or keras_shape(c)
-    values = [B.to_numpy(make_initializer(s)(shape, dtype=c.dtype)).ravel() for s in seeds]
-    return {"kernel": np.concatenate(values), "fans": tuple(B.keras_fans(shape))}
+    keras, shape = backend.keras(), keras_shape(c)
+    values = [backend.to_numpy(make_initializer(keras, s)(shape, dtype=c.dtype)).ravel()
+              for s in seeds]
+    return {"kernel": np.concatenate(values), "fans": tuple(backend.keras_fans(shape))}
 
 
 def torch_draws(c: InitConfig, seeds, fill, fans: str | None) -> dict:

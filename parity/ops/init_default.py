@@ -30,11 +30,14 @@ def claims(c: InitConfig) -> dict:
             "bias": Claim.constant(0.0)}
 
 
-def keras_layer(c: InitConfig):
-    """The built Keras layer for the config, in the case dtype."""
-    from parity.backends import tf as B
+def keras_layer(c: InitConfig, keras=None):
+    """The built Keras layer for the config, in the case dtype (``keras``: the module of the
+    backend it is built on; default Keras on TensorFlow)."""
+    if keras is None:
+        from parity.backends import tf as B
+        keras = B.keras()
 
-    layers = B.keras().layers
+    layers = keras.layers
     r = str(c.rank)
     if c.kind == "dense":
         layer, shape = layers.Dense(c.out_channels, dtype=c.dtype), (None, c.in_channels)
@@ -52,23 +55,29 @@ def keras_layer(c: InitConfig):
     return layer
 
 
-def tf_layer(c: InitConfig, inp: dict) -> dict:
+def layer_draws(c: InitConfig, seeds, backend) -> dict:
+    """Fresh draws of the layer's own kernel and bias initializers (its config, each seed),
+    pooled, on the Keras of ``backend`` (``parity.backends.tf`` or ``.keras_torch``)."""
     import numpy as np
 
-    from parity.backends import tf as B
-
-    layer = keras_layer(c)
+    layer = keras_layer(c, backend.keras())
     kernel_init = getattr(layer, "depthwise_initializer", None) or layer.kernel_initializer
     kernel_var = getattr(layer, "depthwise_kernel", None) or layer.kernel
     drawn = {"kernel": [], "bias": []}
-    for s in inp["tf"]:
+    for s in seeds:
         for name, init, var in (("kernel", kernel_init, kernel_var),
                                 ("bias", layer.bias_initializer, layer.bias)):
             config = dict(init.get_config(), **({"seed": s} if "seed" in init.get_config() else {}))
             fresh = type(init).from_config(config)
-            drawn[name].append(B.to_numpy(fresh(tuple(var.shape), dtype=c.dtype)).ravel())
+            drawn[name].append(backend.to_numpy(fresh(tuple(var.shape), dtype=c.dtype)).ravel())
     return {"kernel": np.concatenate(drawn["kernel"]), "bias": np.concatenate(drawn["bias"]),
-            "fans": tuple(B.keras_fans(kernel_var.shape))}
+            "fans": tuple(backend.keras_fans(kernel_var.shape))}
+
+
+def tf_layer(c: InitConfig, inp: dict) -> dict:
+    from parity.backends import tf as B
+
+    return layer_draws(c, inp["tf"], B)
 
 
 def torch_module(c: InitConfig):

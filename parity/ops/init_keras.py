@@ -33,6 +33,8 @@ GAINS = {"linear": lambda s: 1.0, "conv2d": lambda s: 1.0, "sigmoid": lambda s: 
          "tanh": lambda s: 5.0 / 3, "relu": lambda s: math.sqrt(2.0),
          "leaky_relu": lambda s: math.sqrt(2.0 / (1 + s * s)), "selu": lambda s: 0.75}
 """The gains torch's ``calculate_gain`` documents, as closed forms of the negative slope."""
+KERAS_INITIALIZERS: dict = {}
+"""op name -> ``keras_initializer(keras, c, seed)``, the Keras side of each op (any backend)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ PRESETS = (
 def _register(name: str, description: str, config_type, strategy, keras_initializer,
               native_fill, port_fill, texts: tuple[str, str], params, candidate_doc: str,
               claims, mode_of, names, fans: tuple[str | None, str | None] = ("torch", "keras")):
-    """One init op pair: Keras ``keras_initializer(c, seed)`` vs ``native_fill(c)`` and
+    """One init op pair: Keras ``keras_initializer(keras, c, seed)`` vs ``native_fill(c)`` and
     ``port_fill(c)`` (each ``(weight, generator) -> None``); an audited candidate is called
     ``fn(weight, generator=, **params(c))``; ``fans``: whose fans the native and port sides
     report (see ``torch_draws``)."""
@@ -102,7 +104,7 @@ def _register(name: str, description: str, config_type, strategy, keras_initiali
         name=name, family="init", description=description, config_type=config_type,
         strategy=strategy, make_inputs=make_inputs, reference=None,
         tf_sides={"keras": lambda c, inp: keras_draws(
-            c, inp["tf"], lambda s: keras_initializer(c, s))}, audit_tf="keras",
+            c, inp["tf"], lambda keras, s: keras_initializer(keras, c, s))}, audit_tf="keras",
         torch_sides={"native": lambda c, inp: torch_draws(c, inp["torch"], native_fill(c), fans[0]),
                      "port": lambda c, inp: torch_draws(c, inp["torch"], port_fill(c), fans[1])},
         variants={"port": Variant("port", "keras", "port", texts[0]),
@@ -111,6 +113,7 @@ def _register(name: str, description: str, config_type, strategy, keras_initiali
             w, generator=g, **params(c)), None)),
         candidate_doc=candidate_doc, outputs=("kernel",), examples_share=EXAMPLES_SHARE,
         derived=names, judge=judge(claims, mode_of)))
+    KERAS_INITIALIZERS[name] = keras_initializer
 
 
 def _layer_params(c) -> dict:
@@ -118,9 +121,8 @@ def _layer_params(c) -> dict:
 
 
 def _register_preset(p: Preset) -> None:
-    def keras_initializer(c, seed):
-        from parity.backends import tf as B
-        return getattr(B.keras().initializers, p.keras_name)(seed=seed)
+    def keras_initializer(keras, c, seed):
+        return getattr(keras.initializers, p.keras_name)(seed=seed)
 
     def native_fill(c):
         from parity.backends import torch as B
@@ -182,9 +184,8 @@ def _vs_params(c) -> dict:
     return dict(_layer_params(c), scale=c.scale, mode=c.mode, distribution=c.distribution)
 
 
-def _vs_keras(c, seed):
-    from parity.backends import tf as B
-    return B.keras().initializers.VarianceScaling(c.scale, c.mode, c.distribution, seed=seed)
+def _vs_keras(keras, c, seed):
+    return keras.initializers.VarianceScaling(c.scale, c.mode, c.distribution, seed=seed)
 
 
 def _vs_port_fill(c):
@@ -220,9 +221,8 @@ def _tn_claims(c):
                                              c.mean + 2 * c.stddev)}
 
 
-def _tn_keras(c, seed):
-    from parity.backends import tf as B
-    return B.keras().initializers.TruncatedNormal(c.mean, c.stddev, seed=seed)
+def _tn_keras(keras, c, seed):
+    return keras.initializers.TruncatedNormal(c.mean, c.stddev, seed=seed)
 
 
 def _tn_native_fill(c):

@@ -92,6 +92,29 @@ def tf_l2(c: L2Config, inp: dict) -> dict:
     return tf_outputs(c.dtype, inp, tape, y, {"x": x}, {}, **LAYOUT_FREE)
 
 
+def keras_unit_norm(keras, c: L2Config, x):
+    """``keras.ops.normalize(x, axis, order=2, epsilon=sqrt(c.epsilon))``, what
+    keras.layers.UnitNormalization(axis) calls (with its fixed epsilon 1e-12). Keras computes
+    ``x * min(rsqrt(sum(x*x)), 1/epsilon)``: its epsilon bounds the norm, TF's
+    ``tf.math.l2_normalize`` the squared norm, so the square root of the config's epsilon gives
+    the op's formula (and its reference and bounds); UnitNormalization is the case epsilon=1e-24."""
+    import math
+
+    return keras.ops.normalize(x, axis=list(c.axis), order=2, epsilon=math.sqrt(c.epsilon))
+
+
+def tf_keras_unit_norm(c: L2Config, inp: dict) -> dict:
+    """keras.ops.normalize (keras.layers.UnitNormalization's call) on TF (``keras_unit_norm``)."""
+    from parity.backends import tf as B
+
+    tf = B.tf()
+    x = B.constant(inp["x"], c.dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = keras_unit_norm(B.keras(), c, x)
+    return tf_outputs(c.dtype, inp, tape, y, {"x": x}, {}, **LAYOUT_FREE)
+
+
 def l2_port(x, dim, eps):
     """parity.ports.l2_normalize."""
     from parity.ports.norm import l2_normalize
@@ -141,7 +164,7 @@ register(OpPair(
     description="tf.math.l2_normalize vs torch (epsilon bounds the squared norm in TF, the norm "
                 "in torch)",
     config_type=L2Config, strategy=lambda dtypes=DTYPES: _l2_configs(tuple(dtypes)),
-    make_inputs=l2_inputs, reference=l2_reference, tf_sides={"tf": tf_l2}, audit_tf="tf",
+    make_inputs=l2_inputs, reference=l2_reference, tf_sides={"tf": tf_l2, "keras": tf_keras_unit_norm}, audit_tf="tf",
     torch_sides={"port": _candidate_l2(l2_port), "native": _candidate_l2(l2_native)},
     variants={"port": Variant("port", "tf", "port", "tf.math.l2_normalize vs parity.ports"),
               "native": Variant("native", "tf", "native",

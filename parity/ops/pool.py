@@ -29,6 +29,7 @@ from parity.core.tolerance import rounding_bound
 from parity.core.config import ChannelsInput, require, require_geometry
 from parity.core.numerics import DTYPES, case_rng, draw, round_to
 from parity.core.padding import same_paddings
+from parity.ops.keras_layers import KerasLayer, tf_side
 from parity.ops.sides import tf_outputs, torch_run
 from parity.spec.realistic import shaped_like
 from parity.spec.registry import OpPair, Variant, register
@@ -119,16 +120,17 @@ def tf_nn(kind: str):
     return side
 
 
-def tf_keras(kind: str):
-    def side(c: PoolConfig, inp: dict) -> dict:
-        """keras.layers.MaxPooling{r}D / AveragePooling{r}D(padding="same")."""
-        from parity.backends import tf as B
-
+def keras_layer(kind: str) -> KerasLayer:
+    """keras.layers.MaxPooling{r}D / AveragePooling{r}D(padding="same")."""
+    def build(keras, c: PoolConfig, dtype: str):
         name = f"{'MaxPooling' if kind == 'max' else 'AveragePooling'}{c.rank}D"
-        layer = getattr(B.keras().layers, name)(pool_size=c.window, strides=c.stride,
-                                                padding="same", dtype=c.dtype)
-        return _tf_run(c, inp, lambda tf, x: layer(x))
-    return side
+        return getattr(keras.layers, name)(pool_size=c.window, strides=c.stride,
+                                           padding="same", dtype=dtype)
+    return KerasLayer(build, post=_with_sum)
+
+
+def tf_keras(kind: str):
+    return tf_side(keras_layer(kind))
 
 
 # ---------------------------------------------------------------- torch sides

@@ -26,6 +26,7 @@ from parity.core import layout
 from parity.core.tolerance import rounding_bound
 from parity.core.config import ChannelsInput, require, require_geometry
 from parity.core.numerics import DTYPES, case_rng, draw, unit_roundoff
+from parity.ops.keras_layers import KerasLayer
 from parity.ops.sides import tf_outputs, torch_run
 from parity.spec.registry import OpPair, Variant, register
 from parity.spec.strategies import ordered_dtypes
@@ -115,17 +116,24 @@ def upsampling_factors(c: ResizeConfig) -> tuple[int, ...] | None:
     return tuple(o // n for n, o in zip(c.spatial, c.size))
 
 
-def tf_upsampling(c: ResizeConfig, inp: dict) -> dict:
-    """keras.layers.UpSampling2D(size, interpolation), channels last."""
-    from parity.backends import tf as B
-
+def _build_upsampling(keras, c: ResizeConfig, dtype: str):
     factors = upsampling_factors(c)
     if factors is None:
         raise ValueError(f"UpSampling2D has no (size, interpolation) for {c.spatial} -> "
                          f"{c.size} {c.method}{' antialias' if c.antialias else ''}: it "
                          f"upsamples by integer factors, nearest or bilinear")
-    layer = B.keras().layers.UpSampling2D(size=factors, interpolation=c.method, dtype=c.dtype)
-    return _tf_run(c, inp, layer)
+    return keras.layers.UpSampling2D(size=factors, interpolation=c.method, dtype=dtype)
+
+
+UPSAMPLING = KerasLayer(_build_upsampling)
+"""keras.layers.UpSampling2D(size, interpolation), channels last."""
+
+
+def tf_upsampling(c: ResizeConfig, inp: dict) -> dict:
+    """keras.layers.UpSampling2D(size, interpolation), channels last."""
+    from parity.backends import tf as B
+
+    return _tf_run(c, inp, UPSAMPLING.build(B.keras(), c, c.dtype))
 
 
 # ---------------------------------------------------------------- torch sides

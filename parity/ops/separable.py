@@ -31,6 +31,7 @@ from parity.spec import reference
 from parity.core.tolerance import rounding_bound
 from parity.core.config import ConvGeometry, require
 from parity.core.numerics import DTYPES, case_rng, draw
+from parity.ops.keras_layers import KerasLayer, tf_side
 from parity.ops.sides import tf_outputs, torch_run
 from parity.ops.conv import ConvConfig
 from parity.spec.realistic import shaped_like
@@ -119,22 +120,20 @@ def tf_nn(c: SeparableConfig, inp: dict) -> dict:
     return _tf_run(c, inp, separable)
 
 
-def tf_keras(c: SeparableConfig, inp: dict) -> dict:
-    """keras.layers.SeparableConv2D(padding="same") with the case's weights."""
-    from parity.backends import tf as B
-
-    layer = B.keras().layers.SeparableConv2D(
+def _build_keras(keras, c: SeparableConfig, dtype: str):
+    return keras.layers.SeparableConv2D(
         c.out_channels, c.kernel, strides=c.stride, padding="same", dilation_rate=c.dilation,
-        depth_multiplier=c.depth_multiplier, use_bias=c.bias, dtype=c.dtype)
-    layer.build((c.batch, *c.spatial, c.in_channels))
+        depth_multiplier=c.depth_multiplier, use_bias=c.bias, dtype=dtype)
 
-    def separable(tf, s):
-        layer.set_weights([B.to_numpy(s[k]) for k in ("wd", "wp", "b") if k in s])
-        variables = [layer.depthwise_kernel, layer.pointwise_kernel] + \
-            ([layer.bias] if c.bias else [])
-        return layer(s["x"]), {"x": s["x"], **{k: v.value for k, v in
-                                                zip(("wd", "wp", "b"), variables)}}
-    return _tf_run(c, inp, separable)
+
+KERAS_LAYER = KerasLayer(
+    _build_keras,
+    weights=lambda c, inp: [layout.depthwise_torch_to_tf(inp["wd"], c.in_channels),
+                            layout.kernel_torch_to_tf(inp["wp"])] + ([inp["b"]] if c.bias else []),
+    grads=lambda c: (("wd", "depthwise_kernel", layout.depthwise_tf_to_torch),
+                     ("wp", "pointwise_kernel", layout.kernel_tf_to_torch))
+    + ((("b", "bias", lambda a: a),) if c.bias else ()))
+"""keras.layers.SeparableConv2D(padding="same") with the case's weights."""
 
 
 # ---------------------------------------------------------------- torch sides
@@ -202,7 +201,7 @@ register(OpPair(
     config_type=SeparableConfig, strategy=strategy, realistic=shaped_like("separable", strategy),
     make_inputs=make_inputs,
     reference=reference_and_bounds,
-    tf_sides={"tf.nn": tf_nn, "keras": tf_keras}, audit_tf="tf.nn",
+    tf_sides={"tf.nn": tf_nn, "keras": tf_side(KERAS_LAYER)}, audit_tf="tf.nn",
     torch_sides={"port": candidate_side(_port), "native": candidate_side(native),
                  "symmetric": candidate_side(symmetric)},
     variants={

@@ -32,7 +32,8 @@ from parity.core.tolerance import rounding_bound
 from parity.core.config import ConvGeometry, require
 from parity.core.numerics import DTYPES, case_rng, draw
 from parity.core.padding import keras_output_length, tf_window_start
-from parity.ops.sides import GRADIENT_OF, tf_conv_run, tf_outputs, torch_run
+from parity.ops.keras_layers import KerasLayer, on_tf
+from parity.ops.sides import tf_conv_run, torch_run
 from parity.spec.realistic import shaped_like
 from parity.spec.registry import OpPair, Variant, register
 from parity.spec.strategies import ordered_dtypes
@@ -127,12 +128,6 @@ def make_inputs(c: TransposeConfig, seed: int) -> dict:
 
 
 # ---------------------------------------------------------------- TF sides
-def _tf_outputs(c: TransposeConfig, inp: dict, tape, y, sources: list) -> dict:
-    return tf_outputs(c.dtype, inp, tape, y, dict(zip(GRADIENT_OF, sources)),
-                      {"x": layout.channels_last_to_first,
-                       "w": layout.transpose_kernel_tf_to_torch})
-
-
 def _tf_run(c: TransposeConfig, inp: dict, fn) -> dict:
     """``fn(tf, x, w)`` with x channels last and w ``(*k, out, in)``; bias added here."""
     return tf_conv_run(c.dtype, inp, fn, layout.transpose_kernel_torch_to_tf,
@@ -146,24 +141,24 @@ def tf_nn(c: TransposeConfig, inp: dict) -> dict:
         padding=c.padding.upper(), dilations=c.dilation))
 
 
-def tf_keras(c: TransposeConfig, inp: dict) -> dict:
-    """keras.layers.Conv{r}DTranspose(padding, output_padding, dilation_rate) with the weights."""
-    from parity.backends import tf as B
-
-    keras, tf = B.keras(), B.tf()
-    layer = getattr(keras.layers, f"Conv{c.rank}DTranspose")(
+def _build_keras(keras, c: TransposeConfig, dtype: str):
+    return getattr(keras.layers, f"Conv{c.rank}DTranspose")(
         filters=c.out_channels, kernel_size=c.kernel, strides=c.stride, padding=c.padding,
         output_padding=c.output_padding or None, dilation_rate=c.dilation, use_bias=c.bias,
-        dtype=c.dtype)
-    layer.build((c.batch, *c.spatial, c.in_channels))
-    layer.set_weights([layout.transpose_kernel_torch_to_tf(inp["w"])]
-                      + ([inp["b"]] if c.bias else []))
-    x = B.constant(layout.channels_first_to_last(inp["x"]), c.dtype)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = layer(x)
-    variables = [layer.kernel] + ([layer.bias] if c.bias else [])
-    return _tf_outputs(c, inp, tape, y, [x] + [v.value for v in variables])
+        dtype=dtype)
+
+
+KERAS_LAYER = KerasLayer(
+    _build_keras, weights=lambda c, inp: [layout.transpose_kernel_torch_to_tf(inp["w"])]
+    + ([inp["b"]] if c.bias else []),
+    grads=lambda c: (("w", "kernel", layout.transpose_kernel_tf_to_torch),)
+    + ((("b", "bias", lambda a: a),) if c.bias else ()))
+"""keras.layers.Conv{r}DTranspose(padding, output_padding, dilation_rate) with the weights."""
+
+
+def tf_keras(c: TransposeConfig, inp: dict) -> dict:
+    """keras.layers.Conv{r}DTranspose(padding, output_padding, dilation_rate) with the weights."""
+    return on_tf(KERAS_LAYER, c, inp)
 
 
 def tf_port_of_torch(c: TransposeConfig, inp: dict) -> dict:
