@@ -136,7 +136,9 @@ baseline: $(STAMP)
 ## make upgrade-check: replay the baseline's cases twice on this machine, with the pins and with
 ## $(UPGRADE) instead of its pin, and compare those two: the regressions are the upgrade's. How this
 ## machine differs from the one that recorded the baseline (CPU kernels, ISA) is printed apart and
-## never fails the check.
+## never fails the check. The model comparisons of the zoo pairs $(UPGRADE_MODELS) run under both
+## too and are compared layer by layer: a layer that moves is a regression naming it.
+UPGRADE_MODELS ?= transpose-keras-torch unet-keras-torch avgpool-keras-torch twin tv-mobilenetv2
 upgrade-check: $(STAMP)
 	$(PYTHON) -m venv $(UPGRADE_VENV)
 	$(UPGRADE_VENV)/bin/pip install --quiet --upgrade pip
@@ -149,8 +151,18 @@ upgrade-check: $(STAMP)
 	-@$(PY) -m parity compare $(BASELINE) reports/upgrade-pinned/latest.json > reports/upgrade-pinned/machine.txt 2>&1; \
 	  tail -n 15 reports/upgrade-pinned/machine.txt; \
 	  echo "(whole comparison: reports/upgrade-pinned/machine.txt)"
+	-@for m in $(UPGRADE_MODELS); do \
+	  PARITY_THREADS=1 $(PY) -m parity model --zoo $$m --out reports/upgrade-pinned/models > /dev/null 2>&1; \
+	  PARITY_THREADS=1 $(UPGRADE_VENV)/bin/python -m parity model --zoo $$m --out reports/upgrade/models \
+	    > /dev/null 2>&1; echo "model $$m: done"; done
 	@echo "== $(UPGRADE) against the pins, both on this machine"
-	$(PY) -m parity compare reports/upgrade-pinned/latest.json reports/upgrade/latest.json
+	@status=0; $(PY) -m parity compare reports/upgrade-pinned/latest.json reports/upgrade/latest.json \
+	  || status=1; \
+	for m in $(UPGRADE_MODELS); do \
+	  echo "== model $$m: $(UPGRADE) against the pins, layer by layer"; \
+	  $(PY) -m parity compare reports/upgrade-pinned/models/model-$$m.json \
+	    reports/upgrade/models/model-$$m.json > reports/upgrade/models/$$m.txt 2>&1 || status=1; \
+	  tail -n 25 reports/upgrade/models/$$m.txt; done; exit $$status
 
 ## make gpu-check: the device matrix (parity matrix): TF's side recorded once (or REFERENCE=tf.npz,
 ## recorded elsewhere), torch under every setting this machine has (CPU; with CUDA also TF32

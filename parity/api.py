@@ -165,17 +165,27 @@ def audit(op: str, candidate, *, examples: int | None = None, profile: str | Non
     return AuditResult(Report(data, Path(path)))
 
 
+def _model_report(path) -> bool:
+    from parity.report.stream import open_report
+
+    return bool(open_report(path).head.get("model"))
+
+
 def compare(baseline, current, *, fail_on: str | None = None) -> Changes:
     """``parity compare``: ``baseline`` and ``current`` are reports (``Report``, a report dict
     or a path); ``fail_on`` as the CLI's ``--fail-on``."""
     from parity.flows import regress
+    from parity.model.layer_cases import as_sweep
 
     def briefed(r):
-        """(head, brief of the cases, name); a file is read one case at a time."""
+        """(head, brief of the cases, name); a file is read one case at a time. A model
+        report's layers are its cases (``parity.model.layer_cases``)."""
         if isinstance(r, Report):
-            return r.data, regress.brief(r.data["cases"]), r.path
+            return r.data, regress.brief(as_sweep(r.data)["cases"]), r.path
         if isinstance(r, dict):
-            return r, regress.brief(r["cases"]), "(in memory)"
+            return r, regress.brief(as_sweep(r)["cases"]), "(in memory)"
+        if _model_report(r):   # small: read whole
+            return (*briefed(Report.load(r).data)[:2], r)
         return (*regress.brief_file(r), r)
 
     try:  # the thresholds first: a bad --fail-on is refused before any report is read
@@ -185,7 +195,8 @@ def compare(baseline, current, *, fail_on: str | None = None) -> Changes:
     import multiprocessing
 
     files = not isinstance(baseline, (Report, dict)) and not isinstance(current, (Report, dict))
-    if files and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
+    sweeps = files and not _model_report(baseline) and not _model_report(current)
+    if sweeps and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
         # the two files read side by side, the baseline in a forked process
         from parity.report.stream import side_by_side
 
