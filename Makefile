@@ -162,7 +162,8 @@ upgrade-check: $(STAMP)
 	  echo "== model $$m: $(UPGRADE) against the pins, layer by layer"; \
 	  $(PY) -m parity compare reports/upgrade-pinned/models/model-$$m.json \
 	    reports/upgrade/models/model-$$m.json > reports/upgrade/models/$$m.txt 2>&1 || status=1; \
-	  tail -n 25 reports/upgrade/models/$$m.txt; done; exit $$status
+	  head -n 30 reports/upgrade/models/$$m.txt; tail -n 1 reports/upgrade/models/$$m.txt; done; \
+	exit $$status
 
 ## make gpu-check: the device matrix (parity matrix): TF's side recorded once (or REFERENCE=tf.npz,
 ## recorded elsewhere), torch under every setting this machine has (CPU; with CUDA also TF32

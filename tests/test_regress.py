@@ -153,3 +153,15 @@ def test_scope_changes_say_unknown_for_facts_an_old_report_lacks():
     assert scope_changes({"facts": {"onednn": True}}, {"facts": {"torch": "2.11.0"}},
                          [entry]) == ["x: unknown -> applies (version_in(torch, '<2.12'))"]
     assert scope_changes({}, {"facts": {"torch": "2.11.0"}}, [entry]) == []
+
+
+def test_a_framework_only_one_run_loaded_is_no_environment_difference():
+    from parity.flows.regress import environment_differences
+
+    tf_only = {"threads": {"tensorflow": {"intra_op_threads": 1}}}
+    both = {"threads": {"tensorflow": {"intra_op_threads": 1}, "torch": {"intra_op_threads": 1}}}
+    assert environment_differences(tf_only, both) == []
+    changed = {"threads": {"tensorflow": {"intra_op_threads": 2}, "torch": {"intra_op_threads": 1}}}
+    assert environment_differences(tf_only, changed) == [
+        "threads: {'tensorflow': {'intra_op_threads': 1}} -> "
+        "{'tensorflow': {'intra_op_threads': 2}}"]

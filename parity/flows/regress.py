@@ -115,7 +115,10 @@ def _applies(entry, facts: dict) -> str:
 
 
 def environment_differences(before: dict, after: dict) -> list[str]:
-    """Every difference between two report environments, a line each (packages first)."""
+    """Every difference between two report environments, a line each (packages first). The
+    settings of a framework only one run recorded (``numerics``, ``threads``: a run that never
+    loaded torch, as a Keras-backends comparison whose torch side is a child) are no
+    difference."""
     lines = []
     pa, pb = _packages(before), _packages(after)
     for name in sorted(set(pa) | set(pb)):
@@ -123,8 +126,11 @@ def environment_differences(before: dict, after: dict) -> list[str]:
             lines.append(f"{name} {pa.get(name)} -> {pb.get(name)}")
     for key in ("device", "numerics", "threads", "env", "python", "platform", "machine",
                 "cpu_count"):
-        if before.get(key) != after.get(key):
-            lines.append(f"{key}: {before.get(key)!r} -> {after.get(key)!r}")
+        b, a = before.get(key), after.get(key)
+        if key in ("numerics", "threads") and isinstance(b, dict) and isinstance(a, dict):
+            b, a = ({k: v for k, v in d.items() if k in other} for d, other in ((b, a), (a, b)))
+        if b != a:
+            lines.append(f"{key}: {b!r} -> {a!r}")
     return lines
 
 
