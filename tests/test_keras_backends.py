@@ -72,7 +72,9 @@ def test_float64_is_kept_on_the_torch_backend_for_the_reference_and_keras_s_mapp
 @pytest.mark.parametrize("argv, message", [
     (["--against", "keras-torch"], "needs --keras FILE"),
     (["--against", "keras-torch", "--keras", "m.keras", "--torch", "a:b"], "no --torch"),
-    (["--zoo", "avgpool-keras-torch", "--train"], "not built for --against")])
+    (["--zoo", "avgpool-keras-torch", "--train", "--keras-step", "tape"], "does not apply"),
+    (["--zoo", "avgpool-keras-torch", "--train", "--optimizer", "sgd", "--beta-1", "0.8"],
+     "does not apply to sgd")])
 def test_bad_backend_comparisons_are_one_line_errors(argv, message, tmp_path, capsys):
     from parity.cli import main
 

@@ -119,12 +119,10 @@ def cmd_model(args) -> int:
 
             keras_model, torch_module, how = _models(args)
             if args.against:
-                if train is not None:
-                    raise BadInput("--train is not built for --against keras-torch yet")
                 from parity.model.keras_backends import compare_backends
 
                 result = compare_backends(keras_model, seed=args.seed,
-                                          stop=lambda: bool(stopping))
+                                          stop=lambda: bool(stopping), train=train)
             else:
                 if train is not None:
                     train = {k: v for k, v in train.items() if v is not None}

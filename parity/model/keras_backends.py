@@ -26,7 +26,7 @@ import numpy as np
 
 from parity.core.layout import torch_layout
 from parity.core.tolerance import compare_output
-from parity.model import bounds, carry, diagnose
+from parity.model import bounds, carry, diagnose, training_optim
 from parity.model.core import _metrics, _verdict, _diverges
 from parity.model.errors import ModelError
 from parity.model.keras_graph import KerasGraph, weights_by_name
@@ -50,16 +50,15 @@ PYTHON_ENV = "PARITY_KERAS_TORCH_PYTHON"
 environment, with torch, Keras and NumPy; parity is found through ``PYTHONPATH``."""
 
 
-def _child(model_path: Path, data: Path, out: Path, dtypes) -> None:
+def _child(function: str, args: dict) -> None:
+    """``keras_torch_child.<function>(**args)`` in a child with ``KERAS_BACKEND=torch``."""
     root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, KERAS_BACKEND="torch",
                PYTHONPATH=os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))))
-    args = json.dumps({"model": str(model_path), "data": str(data), "out": str(out),
-                       "dtypes": list(dtypes)})
     python = os.environ.get(PYTHON_ENV) or sys.executable
     done = subprocess.run([python, "-m", "parity.exec.target",
-                           "parity.model.keras_torch_child:run", args], env=env,
-                          capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
+                           f"parity.model.keras_torch_child:{function}", json.dumps(args)],
+                          env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise ModelError(f"Keras on the torch backend failed (exit {done.returncode}): "
@@ -68,9 +67,12 @@ def _child(model_path: Path, data: Path, out: Path, dtypes) -> None:
 
 def compare_backends(keras_model, inputs=None, *, dtypes=("float32", "float64"),
                      batch: int = 2, seed: int = 0, explain: bool = True,
-                     weights: str | None = None, stop=None) -> dict:
-    """``keras_model`` (built, on TensorFlow) against itself on Keras's torch backend."""
+                     weights: str | None = None, stop=None, train: dict | None = None) -> dict:
+    """``keras_model`` (built, on TensorFlow) against itself on Keras's torch backend;
+    ``train``: also ``train_on_batch`` on each backend (``keras_backends_train``: ``loss``,
+    ``optimizer``, its hyperparameters, ``steps``, ``inputs``), in ``training``."""
     t0 = time.perf_counter()
+    train = None if train is None else _train_options(train)
     dtypes = tuple(dict.fromkeys(("float32", *dtypes)))
     kg = KerasGraph(keras_model)
     x = model_inputs(kg, inputs, batch, seed)
@@ -89,9 +91,12 @@ def compare_backends(keras_model, inputs=None, *, dtypes=("float32", "float64"),
                 for i, a in enumerate(kg.layer_inputs(layer.name, kouts[dt])):
                     given[SEP.join(("iso", dt, layer.name, str(i)))] = a
         np.savez(Path(tmp) / "data.npz", **given)
-        _child(path, Path(tmp) / "data.npz", Path(tmp) / "out.npz", dtypes)
+        _child("run", {"model": str(path), "data": str(Path(tmp) / "data.npz"),
+                       "out": str(Path(tmp) / "out.npz"), "dtypes": list(dtypes)})
         with np.load(Path(tmp) / "out.npz") as f:
             theirs = {k: f[k] for k in f.files}
+        training = None if train is None else _train(keras_model, x, train, seed, Path(tmp),
+                                                     path)
     t_torch = time.perf_counter() - t0 - t_tf
     rows, stopped_at = [], None
     for layer in kg.layers:
@@ -139,7 +144,39 @@ def compare_backends(keras_model, inputs=None, *, dtypes=("float32", "float64"),
                                       "torch_unmatched_count": 0, "problems": []},
         "layers": rows, "verdict": verdict, "output": output,
         "seconds": {"setup": round(t_tf, 3), "runs": round(t_torch, 3),
-                    "total": round(time.perf_counter() - t0, 3)}}
+                    "total": round(time.perf_counter() - t0, 3)}} | (
+        {} if training is None else {"training": training})
+
+
+def _train_options(train: dict) -> dict:
+    """The training options checked before anything runs (``ModelError`` if bad)."""
+    from parity.model.training import LOSSES
+
+    train = {k: v for k, v in train.items() if v is not None}
+    if train.pop("torch_optimizer", None) is not None:
+        raise ModelError("--torch-optimizer does not apply to --against keras-torch: both "
+                         "backends run the Keras optimizer")
+    if train.pop("keras_step", "train_on_batch") != "train_on_batch":
+        raise ModelError("--against keras-torch trains with train_on_batch on both backends "
+                         "(--keras-step tape does not apply)")
+    loss = train.setdefault("loss", "mse")
+    if loss not in LOSSES:
+        raise ModelError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    steps = train.get("steps", 1)
+    if not (isinstance(steps, int) and steps >= 1):
+        raise ModelError(f"steps must be a positive integer, got {steps!r}")
+    training_optim.hyperparameters(train.get("optimizer", "sgd"), train)
+    return train
+
+
+def _train(keras_model, x, train: dict, seed: int, tmp: Path, path: Path) -> dict:
+    """The ``training`` section: one Keras training step on each backend, compared."""
+    from parity.model.keras_backends_train import step_backends
+    from parity.model.training import targets_for
+
+    xt = np.asarray(train.pop("inputs", x), np.float32)
+    y = targets_for(keras_model, xt, train["loss"], seed)
+    return step_backends(keras_model, xt, y, tmp, path, _child, **train)
 
 
 def _row(kg, name: str, kouts: dict, theirs: dict, dtypes) -> dict:

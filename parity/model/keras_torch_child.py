@@ -69,6 +69,43 @@ def run(model: str, data: str, out: str, dtypes: list[str]) -> int:
     return 0
 
 
+def train(model: str, data: str, out: str, dtypes: list[str], loss: str, optimizer: str,
+          hyper: dict, steps: int) -> int:
+    """The training step of ``parity.model.keras_backend_step`` on the torch backend, in each
+    dtype (float64 kept float64 as in ``run``): ``fwd::DTYPE::LAYER``,
+    ``grad::DTYPE::LAYER::WEIGHT``, ``loss::DTYPE::STEP``, ``after::DTYPE::STEP::LAYER::WEIGHT``
+    (``meta::keras`` too)."""
+    import warnings
+
+    import numpy as np
+
+    from parity.backends import keras_torch as K
+    from parity.model import keras_backend_step as step
+    from parity.model.keras_graph import float64_clone
+
+    keras = K.keras()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = _load(keras, model)
+    given = np.load(data)
+    found = {SEP.join(("meta", "keras")): np.array(keras.__version__)}
+    from keras.src.backend.common import dtypes as keras_dtypes
+
+    for dt in dtypes:
+        if dt == "float64":
+            keras_dtypes.BIT64_TO_BIT32_DTYPE["float64"] = "float64"
+        m = loaded if dt == "float32" else float64_clone(keras, loaded)
+        rec = step.run(keras, m, given["x"].astype(dt), given["y"].astype(dt), loss, optimizer,
+                       hyper, steps, step.torch_gradients, dt)
+        found.update({SEP.join(("fwd", dt, n)): v for n, v in rec["forward"].items()})
+        found.update({SEP.join(("grad", dt, *k)): v for k, v in rec["gradient"].items()})
+        for s, h in enumerate(rec["history"]):
+            found[SEP.join(("loss", dt, str(s)))] = np.array(h["loss"])
+            found.update({SEP.join(("after", dt, str(s), *k)): v for k, v in h["after"].items()})
+    np.savez(out, **found)
+    return 0
+
+
 def _load(keras, model: str):
     """The ``.keras`` file, or, where this Keras version cannot read the file's configuration
     (an initializer argument another version added), its architecture with every initializer

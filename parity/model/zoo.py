@@ -295,12 +295,12 @@ def run(name: str, seed: int = 0, train: dict | None = None, **options) -> dict:
     x = batch(seed)
     described = entry.own_weights or randomize(keras_model, x, seed)
     if entry.against == "keras-torch":
-        if train is not None:
-            raise ModelError("--train is not built for --against keras-torch yet")
         from parity.model.keras_backends import compare_backends
 
+        if train is not None:   # another batch than the statistics were drawn from
+            train = dict(train, inputs=batch(seed + 1))
         result = compare_backends(keras_model, inputs=x, seed=seed, weights=described,
-                                  stop=options.get("stop"))
+                                  stop=options.get("stop"), train=train)
         result["zoo"] = {"name": name, "description": entry.description}
         return result
     if entry.convert is not None:
