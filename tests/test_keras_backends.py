@@ -5,26 +5,14 @@ backend pads with copies of the edge (odd total padding) and not where the paddi
 with the registry entry from the op pair's keras_torch variant on that layer's config; Keras's
 mapping of float64 to float32 off TensorFlow is reported (parity's float64 run keeps float64);
 bad command lines are refused."""
-import numpy as np
 import pytest
 
+import training_models
 from parity.model.keras_backends import compare_backends
 
 
 def _model(layers, shape=(8, 8, 3), name="m"):
-    from parity.backends import tf as B
-    from parity.model.weights import randomize
-
-    keras = B.keras()
-    keras.utils.set_random_seed(7)
-    inp = keras.Input(shape)
-    h = inp
-    for layer in layers(keras.layers):
-        h = layer(h)
-    model = keras.Model(inp, h, name=name)
-    x = np.random.default_rng(7).uniform(-1, 1, (2, *shape)).astype(np.float32)
-    randomize(model, x, 7)
-    return model, x
+    return training_models.stacked(layers, shape, name=name)
 
 
 def test_layers_both_backends_compute_alike_agree():

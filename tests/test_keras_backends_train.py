@@ -2,25 +2,13 @@
 TensorFlow and on Keras's torch backend, quantity by quantity. Real Keras behaviour is what is
 caught: the torch backend's E[x^2] - E[x]^2 batch variance, and TF's float32 Adam betas; a model
 both backends train alike passes."""
-import numpy as np
 
+import training_models
 from parity.model.keras_backends import compare_backends
 
 
 def _model(layers, shape=(6, 6, 3)):
-    from parity.backends import tf as B
-    from parity.model.weights import randomize
-
-    keras = B.keras()
-    keras.utils.set_random_seed(3)
-    inp = keras.Input(shape)
-    h = inp
-    for layer in layers(keras.layers):
-        h = layer(h)
-    model = keras.Model(inp, h)
-    x = np.random.default_rng(3).uniform(-1, 1, (4, *shape)).astype(np.float32)
-    randomize(model, x, 3)
-    return model, x
+    return training_models.stacked(layers, shape, batch=4, seed=3)
 
 
 def _net(L):
