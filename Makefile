@@ -162,7 +162,9 @@ upgrade-check: $(STAMP)
 	  echo "== model $$m: $(UPGRADE) against the pins, layer by layer"; \
 	  $(PY) -m parity compare reports/upgrade-pinned/models/model-$$m.json \
 	    reports/upgrade/models/model-$$m.json > reports/upgrade/models/$$m.txt 2>&1 || status=1; \
-	  head -n 30 reports/upgrade/models/$$m.txt; tail -n 1 reports/upgrade/models/$$m.txt; done; \
+	  head -n 30 reports/upgrade/models/$$m.txt; \
+	  if [ $$(wc -l < reports/upgrade/models/$$m.txt) -gt 30 ]; then \
+	    tail -n 1 reports/upgrade/models/$$m.txt; fi; done; \
 	exit $$status
 
 ## make gpu-check: the device matrix (parity matrix): TF's side recorded once (or REFERENCE=tf.npz,
