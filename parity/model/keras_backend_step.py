@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from parity.model.keras_graph import weights_by_name
-from parity.model.training_keras import random_layers_off, restore_random
+from parity.model.training_keras import loss_object, random_layers_off, restore_random
+from parity.model.training_optim import keras_optimizer
 
 
 def tf_gradients(value_fn, variables):
@@ -33,19 +34,6 @@ def torch_gradients(value_fn, variables):
     outs, value = value_fn()
     value.backward()
     return outs, value, [v.value.grad for v in variables]
-
-
-def loss_object(keras, loss: str, dtype: str):
-    """The Keras loss a user compiles with, computing in the model's dtype."""
-    if loss == "mse":
-        return keras.losses.MeanSquaredError(dtype=dtype)
-    return keras.losses.CategoricalCrossentropy(from_logits=True, dtype=dtype)
-
-
-def make_optimizer(keras, optimizer: str, hyper: dict):
-    o = keras.optimizers
-    return {"sgd": o.SGD, "adam": o.Adam, "adamw": o.AdamW, "rmsprop": o.RMSprop}[optimizer](
-        **hyper)
 
 
 def _numpy(keras, t) -> np.ndarray:
@@ -102,7 +90,7 @@ def _run(keras, model, x, y, loss, optimizer, hyper, steps, gradients, dtype) ->
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     random_layers_off(clone)
-    clone.compile(optimizer=make_optimizer(keras, optimizer, hyper), loss=lossf)
+    clone.compile(optimizer=keras_optimizer(optimizer, hyper, keras), loss=lossf)
     for s in range(steps):
         if s > 0:   # the loss the step starts from, the statistics put back
             saved = [_numpy(keras, w) for w in clone.non_trainable_weights]

@@ -147,10 +147,16 @@ def _compiled(model, loss: str, make_optimizer, dtype: str):
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     random_layers_off(clone)
-    clone.compile(optimizer=make_optimizer(),
-                  loss=keras.losses.MeanSquaredError(dtype=dtype) if loss == "mse" else
-                  keras.losses.CategoricalCrossentropy(from_logits=True, dtype=dtype))
+    clone.compile(optimizer=make_optimizer(), loss=loss_object(keras, loss, dtype))
     return clone
+
+
+def loss_object(keras, loss: str, dtype: str):
+    """The Keras loss a user compiles with (``mse``, or ``crossentropy`` of logits), computing
+    in the model's dtype, on the backend of ``keras``."""
+    if loss == "mse":
+        return keras.losses.MeanSquaredError(dtype=dtype)
+    return keras.losses.CategoricalCrossentropy(from_logits=True, dtype=dtype)
 
 
 def _train_on_batch(clone, x, y, loss: str, value=None) -> dict:

@@ -45,10 +45,12 @@ def hyperparameters(optimizer: str, given: dict) -> dict:
     return hyper
 
 
-def keras_optimizer(optimizer: str, hyper: dict):
-    from parity.backends import tf as B
-
-    o = B.keras().optimizers
+def keras_optimizer(optimizer: str, hyper: dict, keras=None):
+    """Keras's ``optimizer`` with ``hyper``, of ``keras`` (default Keras on TensorFlow)."""
+    if keras is None:
+        from parity.backends import tf as B
+        keras = B.keras()
+    o = keras.optimizers
     return {"sgd": o.SGD, "adam": o.Adam, "adamw": o.AdamW, "rmsprop": o.RMSprop}[optimizer](
         **hyper)
 

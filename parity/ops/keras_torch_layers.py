@@ -10,14 +10,13 @@ Each side runs in a worker with ``KERAS_BACKEND=torch``.
 """
 from __future__ import annotations
 
-from parity.ops import batchnorm, causal, conv, groupnorm, init, init_default, init_keras, \
-    norm, pool, resize, separable, transpose
+import parity.ops.causal  # noqa: F401  (the op it extends registers first)
+from parity.ops import batchnorm, conv, groupnorm, init, init_default, init_keras, norm, pool, \
+    resize, separable, transpose
 from parity.ops.keras_layers import torch_side
 from parity.ops.keras_torch import ENV, _with_bias
 from parity.ops.sides import torch_run
 from parity.spec.registry import Variant, add_variant
-
-_ = causal  # registered before its variant is added
 
 
 def _add(op_name: str, name: str, tf: str, side, what: str) -> None:
