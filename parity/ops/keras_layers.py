@@ -70,13 +70,15 @@ def on_tf(spec: KerasLayer, c, inp: dict, layer_dtype: str | None = None,
                                  **{name: back for name, _, back in grads}}))
 
 
-def on_torch(spec: KerasLayer, c, inp: dict) -> dict:
+def on_torch(spec: KerasLayer, c, inp: dict, layer_dtype: str | None = None,
+             x_dtype: str | None = None) -> dict:
     """The same layer on Keras's torch backend: ``y`` and, when its shape is right, the
-    gradients for ``inp["dy"]`` (zeros for a variable ``y`` does not depend on)."""
+    gradients for ``inp["dy"]`` (zeros for a variable ``y`` does not depend on);
+    ``layer_dtype``, ``x_dtype`` as ``on_tf``'s."""
     from parity.backends import keras_torch as K
 
-    layer = _built(spec, K.keras(), c, inp, c.dtype)
-    x = K.tensor(layout.channels_first_to_last(inp["x"]), c.dtype, True)
+    layer = _built(spec, K.keras(), c, inp, layer_dtype or c.dtype)
+    x = K.tensor(layout.channels_first_to_last(inp["x"]), x_dtype or c.dtype, True)
     y = layer(x)
     if str(y.dtype).replace("torch.", "") != c.dtype:
         warnings.warn(f"output y is {y.dtype}, expected {c.dtype}", DtypeWarning)

@@ -10,10 +10,11 @@ Each side runs in a worker with ``KERAS_BACKEND=torch``.
 """
 from __future__ import annotations
 
-import parity.ops.causal  # noqa: F401  (the op it extends registers first)
+import parity.ops.causal  # noqa: F401  (the ops it extends register first)
+import parity.ops.mixed  # noqa: F401
 from parity.ops import batchnorm, conv, groupnorm, init, init_default, init_keras, norm, pool, \
     resize, separable, transpose
-from parity.ops.keras_layers import torch_side
+from parity.ops.keras_layers import on_torch, torch_side
 from parity.ops.keras_torch import ENV, _with_bias
 from parity.ops.sides import torch_run
 from parity.spec.registry import Variant, add_variant
@@ -77,19 +78,22 @@ _add("resize2d", "keras_torch", "tf.image", _resize, "keras.src.backend.torch.im
 
 
 # ---------------------------------------------------------------- BatchNormalization
-def _batch_norm(c, inp: dict) -> dict:
-    """keras.layers.BatchNormalization on torch, stepped as the TF side is (train or eval)."""
+def _batch_norm(c, inp: dict, layer_dtype: str | None = None,
+                io_dtype: str | None = None) -> dict:
+    """keras.layers.BatchNormalization on torch, stepped as the TF side is (train or eval;
+    ``layer_dtype``, ``io_dtype`` as ``batchnorm.keras_steps``'s)."""
     from parity.backends import keras_torch as K
 
     to_keras, back = batchnorm._perm(c)
-    layer = batchnorm.keras_layer(K.keras(), c, inp, c.dtype)
+    io_dtype = io_dtype or c.dtype
+    layer = batchnorm.keras_layer(K.keras(), c, inp, layer_dtype or c.dtype)
     out = {}
     for t in range(c.steps):
-        x = K.tensor(to_keras(inp[f"x{t}"]), c.dtype, True)
+        x = K.tensor(to_keras(inp[f"x{t}"]), io_dtype, True)
         for v in (layer.gamma, layer.beta):
             v.value.grad = None
         y = layer(x, training=c.mode == "train")
-        y.backward(K.tensor(to_keras(inp[f"dy{t}"]), c.dtype))
+        y.backward(K.tensor(to_keras(inp[f"dy{t}"]), io_dtype))
         out.update({f"y{t}": back(K.to_numpy(y)), f"dx{t}": back(K.to_numpy(x.grad)),
                     f"dgamma{t}": K.to_numpy(layer.gamma.value.grad),
                     f"dbeta{t}": K.to_numpy(layer.beta.value.grad)})
@@ -101,6 +105,21 @@ def _batch_norm(c, inp: dict) -> dict:
 
 _layer("batch_norm", _batch_norm, "BatchNormalization(axis, momentum, epsilon)",
        name="keras_torch")
+
+
+# ---------------------------------------------------------------- mixed precision
+def _conv_mixed(c, inp: dict) -> dict:
+    """keras.layers.Conv2D(dtype=policy) on torch: float32 variables and x, half compute."""
+    return on_torch(conv.keras_layer(), c, inp, layer_dtype=c.policy, x_dtype="float32")
+
+
+def _bn_mixed(c, inp: dict) -> dict:
+    """keras.layers.BatchNormalization(dtype=policy) on torch, on the half input."""
+    return _batch_norm(c, inp, layer_dtype=c.policy, io_dtype=c.compute)
+
+
+_layer("conv2d_mixed", _conv_mixed, "Conv2D(padding='same', dtype=policy)", name="keras_torch")
+_layer("batch_norm_mixed", _bn_mixed, "BatchNormalization(dtype=policy)", name="keras_torch")
 
 
 # ---------------------------------------------------------------- UnitNormalization
