@@ -68,3 +68,15 @@ def test_bad_backend_comparisons_are_one_line_errors(argv, message, tmp_path, ca
 
     assert main(["model", *argv, "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_float64_rescaling_is_caught_and_its_constants_replayed():
+    model, x = _model(lambda L: [L.Rescaling(1 / 255, name="rescale"),
+                                 L.Conv2D(2, 3, padding="same", name="conv")])
+    result = compare_backends(model, (x + 1) * 127.5)
+    v = result["verdict"]
+    assert v["first_diverging"] == "rescale" and v["float32"] == "pass", v
+    text = v["cause"]["text"]
+    assert "TensorFlow computes x * scale + offset with the constants rounded to float32 (off 0;" \
+        in text and "the torch backend computes x * scale + offset with the constants as given " \
+        "(off 0;" in text, text

@@ -233,6 +233,8 @@ def _cause(kg, row: dict, kouts: dict, child_keras: str) -> dict:
                      "64-bit dtypes to 32-bit)")
     elif t_iso is None:
         text = "the torch backend refused the layer's input: " + "; ".join(row.get("errors", []))
+    elif type(kg.by_name[name]).__name__ == "Rescaling" and dt == "float64":
+        text = _rescaling(kg.by_name[name], k_in[0], kouts[dt][name], t_iso)
     elif len(k_in) == 1 and np.shape(t_iso) == np.shape(kouts[dt][name]):
         if kg.kind(name) == "batchnorm":   # the op pair reads Keras's names
             have = {(0, short): w.numpy().astype(np.float64)
@@ -258,6 +260,25 @@ def _cause(kg, row: dict, kouts: dict, child_keras: str) -> dict:
         text = "float64 only (float32 agrees): " + text
     cause["text"] = f"{name} ({row['type']}): {text}"
     return cause
+
+
+def _rescaling(layer, x, tf_y, torch_y) -> str:
+    """A float64 Rescaling (``x * scale + offset``) replayed with its constants as given and
+    rounded to float32: which one each backend computes."""
+    cfg = layer.get_config()
+    x = np.asarray(x, np.float64)
+    replays = {"as given": x * cfg["scale"] + cfg["offset"],
+               "rounded to float32": x * float(np.float32(cfg["scale"])) +
+               float(np.float32(cfg["offset"]))}
+    parts = []
+    for side, y in (("TensorFlow", tf_y), ("the torch backend", torch_y)):
+        errs = {k: float(np.max(np.abs(np.asarray(y, np.float64) - r), initial=0.0))
+                for k, r in replays.items()}
+        best = min(errs, key=errs.get)
+        parts.append(f"{side} computes x * scale + offset with the constants {best} (off "
+                     f"{errs[best]:.3g}; the other way {max(errs.values()):.3g})")
+    return (f"replayed in float64 (scale {cfg['scale']!r}, offset {cfg['offset']!r}): "
+            + "; ".join(parts))
 
 
 def _keras_torch_variant(op_pair: dict) -> str | None:
