@@ -4,7 +4,8 @@ keras.applications-style ResNet-50 at 224x224, batch 1, against a torchvision-st
 with torch.fx, matched by dataflow); and one SGD training step of the MobileNetV2 pair (batch
 2) and of the ResNet50 pair (batch 1) (parity.model.training: forward, loss, backward
 propagated and isolated, statistics, update, float32 and float64); and MobileNetV2 on Keras's
-TensorFlow backend against its torch backend (float32 and float64)."""
+TensorFlow backend against its torch backend (float32 and float64), and one train_on_batch
+of it on each backend."""
 import time
 
 from parity.model.zoo import run
@@ -37,3 +38,12 @@ print(f"mobilenetv2-keras-torch: {result['layers_compared']} layers compared, ve
       f"{result['verdict']['status']} (float32 {result['verdict']['float32']}); {total:.1f} s "
       f"in all (TF runs {s['setup']:.1f} s, the torch-backend child {s['runs']:.1f} s, "
       f"per-layer checks {s['total'] - s['setup'] - s['runs']:.1f} s)")
+
+t0 = time.perf_counter()
+result = run("mobilenetv2-keras-torch", train={"loss": "mse", "optimizer": "sgd"})
+t = result["training"]
+s = t["seconds"]
+print(f"mobilenetv2-keras-torch --train: {len(t['quantities'])} quantities of one "
+      f"train_on_batch compared, verdict {t['verdict']['status']}; {time.perf_counter() - t0:.1f} "
+      f"s in all, the step {s['total']:.1f} s (TF float32, float64 and nudged "
+      f"{s['tensorflow']:.1f} s, the torch-backend child {s['torch_backend']:.1f} s)")
