@@ -69,3 +69,8 @@ def keras_fans(shape) -> tuple[int, int]:
     from keras.src.initializers.random_initializers import compute_fans
 
     return compute_fans(tuple(int(s) for s in shape))
+
+
+def constant(a, dtype: str):
+    """An exact torch tensor that needs no gradient (``parity.backends.tf.constant``'s role)."""
+    return tensor(a, dtype)

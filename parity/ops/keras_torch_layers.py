@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import parity.ops.causal  # noqa: F401  (the ops it extends register first)
 import parity.ops.mixed  # noqa: F401
-from parity.ops import batchnorm, conv, groupnorm, init, init_default, init_keras, norm, pool, \
-    resize, separable, transpose
+from parity.ops import batchnorm, conv, groupnorm, init, init_default, init_keras, norm, \
+    optim_step, pool, resize, separable, transpose
 from parity.ops.keras_layers import on_torch, torch_side
 from parity.ops.keras_torch import ENV, _with_bias
 from parity.ops.sides import torch_run
@@ -156,3 +156,15 @@ for _op in sorted(init_keras.KERAS_INITIALIZERS):
     _add(_op, "keras_torch", "keras", _initializer(_op), "the same keras.initializers")
 for _op in ("init_default_conv", "init_default_dense"):
     _add(_op, "keras_torch", "keras", _layer_defaults, "the same Keras layer's initializers")
+
+
+# ---------------------------------------------------------------- optimizers
+def _optimizer_steps(c, inp: dict) -> dict:
+    """The same Keras optimizer (SGD, RMSprop; schedule, clipnorm) on Keras's torch backend."""
+    from parity.backends import keras_torch as K
+
+    return optim_step.keras_steps(K, c, inp)
+
+
+_add("optimizer_step", "keras_torch", "keras", _optimizer_steps,
+     "the same keras.optimizers on two variables")

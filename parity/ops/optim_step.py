@@ -94,6 +94,12 @@ def learning_rates(c: OptimizerStepConfig) -> list[float]:
 def tf_keras(c: OptimizerStepConfig, inp: dict) -> dict:
     from parity.backends import tf as B
 
+    return keras_steps(B, c, inp)
+
+
+def keras_steps(B, c: OptimizerStepConfig, inp: dict) -> dict:
+    """The Keras optimizer's steps on two Keras variables, on the Keras of the parity backend
+    module ``B`` (``parity.backends.tf``, or ``.keras_torch``: the ``keras_torch`` variant)."""
     keras = B.keras()
     lr = keras.optimizers.schedules.ExponentialDecay(c.learning_rate, 1, 0.5) \
         if c.schedule == "decay" else c.learning_rate
