@@ -184,8 +184,6 @@ def compare(baseline, current, *, fail_on: str | None = None) -> Changes:
             return r.data, regress.brief(as_sweep(r.data)["cases"]), r.path
         if isinstance(r, dict):
             return r, regress.brief(as_sweep(r)["cases"]), "(in memory)"
-        if _model_report(r):   # small: read whole
-            return (*briefed(Report.load(r).data)[:2], r)
         return (*regress.brief_file(r), r)
 
     try:  # the thresholds first: a bad --fail-on is refused before any report is read
@@ -195,8 +193,9 @@ def compare(baseline, current, *, fail_on: str | None = None) -> Changes:
     import multiprocessing
 
     files = not isinstance(baseline, (Report, dict)) and not isinstance(current, (Report, dict))
-    sweeps = files and not _model_report(baseline) and not _model_report(current)
-    if sweeps and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
+    if files and (_model_report(baseline) or _model_report(current)):   # small: read whole
+        baseline, current, files = Report.load(baseline), Report.load(current), False
+    if files and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
         # the two files read side by side, the baseline in a forked process
         from parity.report.stream import side_by_side
 

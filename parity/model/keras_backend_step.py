@@ -45,15 +45,6 @@ def _weights(keras, model) -> dict:
             for short, w in weights_by_name(layer).items()}
 
 
-def nudge(keras, model, seed: int = 0) -> None:
-    """Every float weight moved by one rounding, up or down (seeded)."""
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        v = _numpy(keras, w)
-        if np.issubdtype(v.dtype, np.floating):
-            w.assign(v * (1 + np.finfo(v.dtype).eps * rng.choice([-1.0, 1.0], v.shape)))
-
-
 def run(keras, model, x, y, loss: str, optimizer: str, hyper: dict, steps: int, gradients,
         dtype: str) -> dict:
     """The step's record: ``forward`` {layer: output}, ``gradient`` {(layer, weight): value},

@@ -22,7 +22,7 @@ from parity.model.keras_graph import float64_clone
 from parity.model.keras_torch_child import SEP
 from parity.model.training import _verdict, diverges, judge
 from parity.model.training_judge import minimum_tolerance
-from parity.model.training_keras import KERAS_RANDOM
+from parity.model.training_keras import KERAS_RANDOM, nudge_weights
 
 STATISTICS = ("moving_mean", "moving_variance")
 RUNS = ("float32", "float64", "nudged")
@@ -42,10 +42,9 @@ def step_backends(keras_model, x, y, tmp: Path, model_path: Path, child, *, loss
         d = "float32" if dt == "float32" else "float64"
         m = keras_model if d == "float32" else float64_clone(keras, keras_model)
         if nudged:
-            step.nudge(keras, m)
+            nudge_weights(keras, m)
         mine[dt] = step.run(keras, m, x.astype(d), y.astype(d), loss, optimizer, hyper, steps,
                             step.tf_gradients, d)
-    mine["optimizer"] = (optimizer, hyper)
     t_tf = time.perf_counter() - t0
     np.savez(tmp / "train.npz", x=x.astype(np.float32), y=y.astype(np.float32))
     child("train", {"model": str(model_path), "data": str(tmp / "train.npz"),
@@ -61,7 +60,7 @@ def step_backends(keras_model, x, y, tmp: Path, model_path: Path, child, *, loss
     for first in verdict["first_by_stage"].values():
         if first.get("torch") is None:
             first.pop("torch", None)
-        first["cause"] = _cause(keras_model, first, mine, rows, x, theirs)
+        first["cause"] = _cause(keras_model, first, mine, rows, x, theirs, (optimizer, hyper))
     if verdict["first_diverging"]:
         stage = next(r["stage"] for r in rows if diverges(r))
         verdict["cause"] = verdict["first_by_stage"][stage]["cause"]
@@ -186,7 +185,8 @@ def _history(mine: dict, theirs: dict, steps: int) -> list:
     return out
 
 
-def _cause(keras_model, first: dict, mine: dict, rows: list, x, theirs: dict) -> dict:
+def _cause(keras_model, first: dict, mine: dict, rows: list, x, theirs: dict,
+           opt: tuple) -> dict:
     """What the measurements say of a stage's first diverging quantity."""
     stage, layer = first["stage"], first["layer"]
     before = [r for r in rows if r["stage"] == "forward" and diverges(r)]
@@ -207,7 +207,7 @@ def _cause(keras_model, first: dict, mine: dict, rows: list, x, theirs: dict) ->
         grads = [r for r in rows if r["stage"] == "backward"]
         text = "the update follows the gradients, which part" if any(map(diverges, grads)) \
             else "the weight after train_on_batch parts while every gradient agrees: " + \
-            _replayed(keras_model, first, mine, theirs)
+            _replayed(keras_model, first, mine, theirs, *opt)
     return {"text": (f"{layer}: " if layer else "") + text,
             "registry": sorted(set(re.findall(r"registry ([a-z0-9.-]+)", text)))}
 
@@ -235,7 +235,8 @@ def _first_update(optimizer: str, hyper: dict, w, g, rounded: bool):
     return w - alpha * ((1 - b1) * g) / (np.sqrt((1 - b2) * g * g) + hyper["epsilon"])
 
 
-def _replayed(keras_model, first: dict, mine: dict, theirs: dict) -> str:
+def _replayed(keras_model, first: dict, mine: dict, theirs: dict, optimizer: str,
+              hyper: dict) -> str:
     """The first step's update of the weight replayed in float64 from TF's weights and
     gradient, with the hyperparameters as given and rounded to float32: which backend computes
     which."""
@@ -243,24 +244,23 @@ def _replayed(keras_model, first: dict, mine: dict, theirs: dict) -> str:
 
     layer, weight = first["layer"], first["weight"]
     g = mine["float64"]["gradient"].get((layer, weight))
-    if g is None or mine.get("optimizer") is None:
+    if g is None:
         return "the optimizer's updates part (not replayed: no gradient of this weight)"
     w = np.asarray(weights_by_name(keras_model.get_layer(layer))[weight].numpy(), np.float64)
-    optimizer, hyper = mine["optimizer"]
     got = {"TensorFlow": mine["float64"]["history"][0]["after"][(layer, weight)],
            "the torch backend": _theirs(theirs, "after", "0", layer, weight)["float64"]}
     replays = {"as given": _first_update(optimizer, hyper, w, g, False),
                "rounded to float32": _first_update(optimizer, hyper, w, g, True)}
-    parts = []
+    parts, closest = [], []
     for side, value in got.items():
         errs = {k: float(np.max(np.abs(np.asarray(value, np.float64) - r), initial=0.0))
                 for k, r in replays.items()}
         best = min(errs, key=errs.get)
+        closest.append(best)
         parts.append(f"{side}'s float64 update is {optimizer}'s with the hyperparameters "
                      f"{best} (off {errs[best]:.3g}; the other way {max(errs.values()):.3g})")
     text = "replayed in float64 from TF's gradient, " + "; ".join(parts)
-    if parts[0].split("hyperparameters ")[1].startswith("rounded") != \
-            parts[1].split("hyperparameters ")[1].startswith("rounded"):
+    if closest == ["rounded to float32", "as given"]:
         text += " (registry keras-hyperparameters-float32: ops.cast of a Python float goes " \
                 "through float32 on TF only)"
     return text

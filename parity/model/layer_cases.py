@@ -29,7 +29,8 @@ def layer_cases(report: dict) -> list[dict]:
             iso, prop = row["isolated"].get(dtype), row["propagated"].get(dtype)
             if iso is None and prop is None:
                 continue
-            outputs = {k: {"max_abs_diff": m.get("max_abs_diff"), "bound_ratio": m.get("bound_ratio")}
+            outputs = {k: {"max_abs_diff": m.get("max_abs_diff"),
+                           "bound_ratio": m.get("bound_ratio")}
                        for k, m in (("isolated", iso), ("propagated", prop)) if m is not None}
             cases.append({"id": f"{row['layer']}:{dtype}", "op": f"model:{name}",
                           "variant": row["layer"], "dtype": dtype,

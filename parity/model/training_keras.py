@@ -49,6 +49,16 @@ def random_layers_off(model) -> list:
     return saved
 
 
+def nudge_weights(keras, model, seed: int = 0) -> None:
+    """Every float weight of ``model`` moved by one rounding, up or down (seeded), on the
+    backend of ``keras``: how far the model's own training moves from such a change."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        v = np.asarray(keras.ops.convert_to_numpy(w))
+        if np.issubdtype(v.dtype, np.floating):
+            w.assign(v * (1 + np.finfo(v.dtype).eps * rng.choice([-1.0, 1.0], v.shape)))
+
+
 def restore_random(saved: list) -> None:
     for layer, attr, value in saved:
         setattr(layer, attr, value)
@@ -87,11 +97,7 @@ def keras_steps(kg, dtype: str, x, y, loss: str, make_optimizer, names: list[str
     result = {"history": []}
     random = random_layers_off(model)
     if nudge:
-        rng = np.random.default_rng(0)
-        for w in model.weights:
-            v = w.numpy()
-            if np.issubdtype(v.dtype, np.floating):
-                w.assign(v * (1 + np.finfo(v.dtype).eps * rng.choice([-1.0, 1.0], v.shape)))
+        nudge_weights(B.keras(), model)
     compiled = _compiled(model, loss, make_optimizer, dtype) \
         if keras_step == "train_on_batch" else None
     try:
